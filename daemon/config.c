@@ -1,0 +1,1136 @@
+/*
+ * config: the configuration file reader (see config.h).
+ *
+ * inih splits lines into sections and key = value pairs; config_read(), the
+ * line reader handed to it, first normalizes each line (comments, blanks,
+ * indentation) and tracks sections and line numbers itself, so that every
+ * message carries the right line whatever inih was built with, and empty
+ * sections are seen too.  What a key means is all in config_options[].
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "parse.h"
+
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+#define CONFIG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+#define SECOND_MS 1000ULL
+#define MINUTE_MS (60 * SECOND_MS)
+#define HOUR_MS (60 * MINUTE_MS)
+#define KIB (1ULL << 10)
+#define MIB (1ULL << 20)
+#define GIB (1ULL << 30)
+
+/* Enum fields are stored through their offset as an int. */
+_Static_assert(sizeof(enum send_mode) == sizeof(int), "enum send_mode");
+_Static_assert(sizeof(enum delivery) == sizeof(int), "enum delivery");
+_Static_assert(sizeof(enum overflow) == sizeof(int), "enum overflow");
+
+enum opt_section {
+	OPT_DAEMON,
+	OPT_SOCKET,
+};
+
+enum opt_type {
+	OPT_DURATION,           /* uint64_t milliseconds */
+	OPT_SIZE,               /* uint64_t bytes */
+	OPT_COUNT,              /* uint64_t, "unlimited" is CONFIG_UNLIMITED */
+	OPT_ENUM,               /* int-sized enum, value = index in choices */
+	OPT_IDENTITY,           /* uint8_t[16], aux: int has_identity */
+	OPT_ENDPOINTS,          /* struct endpoint_conf *, aux: size_t count */
+	OPT_PATH,               /* char *, owned, made absolute */
+};
+
+#define OPTF_MULTI      0x1     /* may be given more than once */
+#define OPTF_EXCLUSIVE  0x2     /* endpoints no two sockets may share */
+
+struct opt {
+	enum opt_section section;
+	const char *key;
+	enum opt_type type;
+	uint64_t min;
+	uint64_t max;
+	const char *def;                /* NULL: none (empty list) */
+	int reloadable;
+	int flags;
+	size_t off;                     /* field in daemon_conf/socket_conf */
+	size_t aux;                     /* see enum opt_type */
+	const char *const *choices;     /* OPT_ENUM, NULL-terminated */
+	const char *example;            /* printed when there is no default */
+	const char *help;
+};
+
+static const char *const config_send_modes[] = {
+	[SEND_ROUNDROBIN] = "roundrobin",
+	[SEND_PUBLISH] = "publish",
+	NULL
+};
+
+static const char *const config_deliveries[] = {
+	[DELIVERY_AT_MOST_ONCE] = "at-most-once",
+	[DELIVERY_AT_LEAST_ONCE] = "at-least-once",
+	NULL
+};
+
+static const char *const config_overflows[] = {
+	[OVERFLOW_BLOCK] = "block",
+	[OVERFLOW_DROP_NEW] = "drop-new",
+	[OVERFLOW_DROP_OLD] = "drop-old",
+	NULL
+};
+
+#define D(f) offsetof(struct daemon_conf, f)
+#define S(f) offsetof(struct socket_conf, f)
+#define DURATION(k, def, rl, f, help) \
+	{ OPT_SOCKET, k, OPT_DURATION, 1, 24 * HOUR_MS, def, rl, 0, S(f), 0, \
+	  NULL, NULL, help }
+#define COUNT(k, min, def, rl, f, help) \
+	{ OPT_SOCKET, k, OPT_COUNT, min, CONFIG_UNLIMITED - 1, def, rl, 0, \
+	  S(f), 0, NULL, NULL, help }
+#define ENUM(k, choices, rl, f, help) \
+	{ OPT_SOCKET, k, OPT_ENUM, 0, 0, choices[0], rl, 0, S(f), 0, \
+	  choices, NULL, help }
+
+static const struct opt config_options[] = {
+	{ OPT_DAEMON, "runtime_dir", OPT_PATH, 0, 0,
+	  RUNSTATEDIR "/smartsock", 0, 0, D(runtime_dir), 0, NULL, NULL,
+	  "Directory for the daemon's Unix sockets (control and applications). "
+	  "A relative path is taken from the directory of this file." },
+	{ OPT_DAEMON, "max_message_size", OPT_SIZE, 1, 2 * GIB, "16M", 0, 0,
+	  D(max_message_size), 0, NULL, NULL,
+	  "Largest message accepted from a peer or an application, in bytes." },
+
+	{ OPT_SOCKET, "bind", OPT_ENDPOINTS, 0, 0, NULL, 0,
+	  OPTF_MULTI | OPTF_EXCLUSIVE, S(binds), S(nbinds), NULL,
+	  "127.0.0.1:25000",
+	  "Listen for peers on HOST:PORT, [IPV6]:PORT or *:PORT. May be "
+	  "repeated and may hold a comma-separated list." },
+	{ OPT_SOCKET, "connect", OPT_ENDPOINTS, 0, 0, NULL, 1,
+	  OPTF_MULTI, S(connects), S(nconnects), NULL, "[::1]:25001",
+	  "Connect to a peer at HOST:PORT or [IPV6]:PORT, reconnecting when "
+	  "the connection is lost. May be repeated and may hold a "
+	  "comma-separated list." },
+	ENUM("send_mode", config_send_modes, 0, send_mode,
+	    "roundrobin sends each message to one peer in turn; publish sends "
+	    "it to every connected peer."),
+	ENUM("delivery", config_deliveries, 0, delivery,
+	    "at-least-once keeps each message until the peer acknowledges it "
+	    "and resends it otherwise; not possible with publish."),
+	{ OPT_SOCKET, "identity", OPT_IDENTITY, 0, 0, "random", 0, 0,
+	  S(identity), S(has_identity), NULL, NULL,
+	  "This socket's identity in the aiomsg handshake: 32 hex digits, or "
+	  "random for a new one at each start." },
+	DURATION("heartbeat_interval", "5s", 1, heartbeat_interval_ms,
+	    "Time between heartbeats sent on each peer connection."),
+	DURATION("heartbeat_timeout", "15s", 1, heartbeat_timeout_ms,
+	    "A peer silent for this long is disconnected; must be greater "
+	    "than heartbeat_interval."),
+	DURATION("reconnect_delay", "100ms", 1, reconnect_delay_ms,
+	    "First wait before reconnecting to a connect endpoint; doubled "
+	    "after each failure."),
+	DURATION("reconnect_max_delay", "10s", 1, reconnect_max_delay_ms,
+	    "Longest wait between reconnection attempts; at least "
+	    "reconnect_delay."),
+	DURATION("connect_timeout", "2s", 1, connect_timeout_ms,
+	    "Give up on a connection attempt (TCP and handshake) after this "
+	    "long."),
+	DURATION("resend_timeout", "5s", 1, resend_timeout_ms,
+	    "With at-least-once, resend a message not acknowledged within "
+	    "this time."),
+	COUNT("max_retries", 0, "10", 1, max_retries,
+	    "With at-least-once, resend a message at most this many times "
+	    "before dropping it; 0 never resends."),
+	COUNT("send_buffer", 1, "100000", 1, send_buffer,
+	    "Messages from applications waiting for a peer."),
+	COUNT("recv_buffer", 1, "100000", 1, recv_buffer,
+	    "Messages from peers waiting for an application."),
+	{ OPT_SOCKET, "peer_buffer", OPT_SIZE, 1, 64 * GIB, "4M", 1, 0,
+	  S(peer_buffer), 0, NULL, NULL,
+	  "Bytes queued on one peer connection before it counts as full." },
+	ENUM("overflow", config_overflows, 1, overflow,
+	    "What a full buffer does with a new message: block the sender, "
+	    "drop-new drops it, drop-old drops the oldest queued one."),
+};
+
+#undef D
+#undef S
+#undef DURATION
+#undef COUNT
+#undef ENUM
+
+#define CONFIG_NOPTIONS nitems(config_options)
+
+struct config_type {
+	const char *name;
+	int (*number)(const char *, uint64_t *);
+	const char *expect;
+};
+
+static const struct config_type config_types[] = {
+	[OPT_DURATION] = { "duration", parse_duration_ms,
+	    "a whole number with unit ms, s, m or h (e.g. 100ms, 5s)" },
+	[OPT_SIZE] = { "size", parse_size,
+	    "a size in bytes with optional K, M or G (e.g. 4096, 64K, 16M)" },
+	[OPT_COUNT] = { "count", parse_u64,
+	    "a whole number or unlimited" },
+	[OPT_ENUM] = { "enum", NULL, NULL },
+	[OPT_IDENTITY] = { "identity", NULL,
+	    "32 hex digits or random" },
+	[OPT_ENDPOINTS] = { "endpoint list", NULL,
+	    "HOST:PORT, [IPV6]:PORT or *:PORT with port 1..65535" },
+	[OPT_PATH] = { "path", NULL,
+	    "a directory, absolute or relative to this file's directory" },
+};
+
+struct config_ctx {
+	struct config *cfg;
+	const char *file;               /* as the caller named it */
+	FILE *f;
+	char *dir;                      /* real directory of file, lazily */
+	char *buf;                      /* getline() buffer */
+	size_t bufsize;
+	int line;
+	char *err;
+	size_t errlen;
+	int failed;
+	int in_section;                 /* 0 before the first header */
+	enum opt_section section;
+	int section_line;
+	int daemon_line;                /* 0: no [daemon] yet */
+	size_t sockcap;
+	int seen[CONFIG_NOPTIONS];      /* line of each key in this section */
+};
+
+static void config_error(struct config_ctx *, int, const char *, ...)
+    CONFIG_PRINTF(3, 4);
+
+/* Keep the first error only: later ones are usually its consequences. */
+static void
+config_error(struct config_ctx *ctx, int line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (ctx->failed)
+		return;
+	ctx->failed = 1;
+	if (ctx->errlen == 0)
+		return;
+	n = snprintf(ctx->err, ctx->errlen, "%s:%d: ", ctx->file, line);
+	if (n < 0 || (size_t)n >= ctx->errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(ctx->err + n, ctx->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static struct socket_conf *
+config_cursock(struct config_ctx *ctx)
+{
+	return &ctx->cfg->sockets[ctx->cfg->nsockets - 1];
+}
+
+static void *
+config_base(struct config_ctx *ctx, enum opt_section section)
+{
+	if (section == OPT_DAEMON)
+		return &ctx->cfg->daemon;
+	return config_cursock(ctx);
+}
+
+static const struct opt *
+config_find_option(enum opt_section section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < CONFIG_NOPTIONS; i++) {
+		if (config_options[i].section == section &&
+		    strcmp(config_options[i].key, key) == 0)
+			return &config_options[i];
+	}
+	return NULL;
+}
+
+/* The line a key was given on in the current section, 0 if it was not. */
+static int
+config_seen(struct config_ctx *ctx, const char *key)
+{
+	const struct opt *o;
+
+	if ((o = config_find_option(ctx->section, key)) == NULL)
+		return 0;
+	return ctx->seen[o - config_options];
+}
+
+static void
+config_format_duration(uint64_t ms, char *buf, size_t len)
+{
+	if (ms != 0 && ms % HOUR_MS == 0)
+		snprintf(buf, len, "%lluh", (unsigned long long)(ms / HOUR_MS));
+	else if (ms != 0 && ms % MINUTE_MS == 0)
+		snprintf(buf, len, "%llum",
+		    (unsigned long long)(ms / MINUTE_MS));
+	else if (ms != 0 && ms % SECOND_MS == 0)
+		snprintf(buf, len, "%llus",
+		    (unsigned long long)(ms / SECOND_MS));
+	else
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
+}
+
+static void
+config_format_size(uint64_t n, char *buf, size_t len)
+{
+	if (n != 0 && n % GIB == 0)
+		snprintf(buf, len, "%lluG", (unsigned long long)(n / GIB));
+	else if (n != 0 && n % MIB == 0)
+		snprintf(buf, len, "%lluM", (unsigned long long)(n / MIB));
+	else if (n != 0 && n % KIB == 0)
+		snprintf(buf, len, "%lluK", (unsigned long long)(n / KIB));
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)n);
+}
+
+static void
+config_format_number(const struct opt *o, uint64_t v, char *buf, size_t len)
+{
+	if (o->type == OPT_DURATION)
+		config_format_duration(v, buf, len);
+	else if (o->type == OPT_SIZE)
+		config_format_size(v, buf, len);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+/* "a, b or c" */
+static void
+config_format_choices(const char *const *choices, const char *last,
+    char *buf, size_t len)
+{
+	size_t i, used = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; choices[i] != NULL; i++) {
+		n = snprintf(buf + used, len - used, "%s%s",
+		    i == 0 ? "" : choices[i + 1] == NULL ? last : ", ",
+		    choices[i]);
+		if (n < 0 || (size_t)n >= len - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+/* What values a key takes, as text for messages and the defaults. */
+static void
+config_format_range(const struct opt *o, char *buf, size_t len)
+{
+	char lo[32], hi[32];
+
+	switch (o->type) {
+	case OPT_DURATION:
+	case OPT_SIZE:
+		config_format_number(o, o->min, lo, sizeof lo);
+		config_format_number(o, o->max, hi, sizeof hi);
+		snprintf(buf, len, "%s .. %s", lo, hi);
+		break;
+	case OPT_COUNT:
+		snprintf(buf, len, "%llu or more, or unlimited",
+		    (unsigned long long)o->min);
+		break;
+	case OPT_ENUM:
+		config_format_choices(o->choices, " or ", buf, len);
+		break;
+	default:
+		snprintf(buf, len, "%s", config_types[o->type].expect);
+		break;
+	}
+}
+
+/*
+ * A number that failed to parse although "1" with the same unit parses
+ * was too large.
+ */
+static int
+config_too_large(const struct opt *o, const char *value)
+{
+	char probe[16];
+	size_t n;
+	uint64_t v;
+
+	n = strspn(value, "0123456789");
+	if (n == 0 || strlen(value + n) + 2 > sizeof probe)
+		return 0;
+	snprintf(probe, sizeof probe, "1%s", value + n);
+	return config_types[o->type].number(probe, &v);
+}
+
+static int
+config_set_number(struct config_ctx *ctx, const struct opt *o, void *base,
+    const char *value)
+{
+	uint64_t v;
+	char range[64];
+
+	if (o->type == OPT_COUNT && strcmp(value, "unlimited") == 0)
+		v = CONFIG_UNLIMITED;
+	else if (!config_types[o->type].number(value, &v)) {
+		if (value[0] == '-') {
+			config_error(ctx, ctx->line, "%s: '%s' is out of "
+			    "range: negative values are not allowed", o->key,
+			    value);
+		} else if (config_too_large(o, value)) {
+			config_error(ctx, ctx->line, "%s: '%s' is out of "
+			    "range: too large", o->key, value);
+		} else {
+			config_error(ctx, ctx->line, "%s: expected %s, got "
+			    "'%s'", o->key, config_types[o->type].expect,
+			    value);
+		}
+		return -1;
+	} else if (v < o->min || v > o->max) {
+		config_format_range(o, range, sizeof range);
+		config_error(ctx, ctx->line, "%s: '%s' is out of range: "
+		    "expected %s", o->key, value, range);
+		return -1;
+	}
+	memcpy((char *)base + o->off, &v, sizeof v);
+	return 0;
+}
+
+static int
+config_set_enum(struct config_ctx *ctx, const struct opt *o, void *base,
+    const char *value)
+{
+	char choices[128];
+	int i;
+
+	for (i = 0; o->choices[i] != NULL; i++) {
+		if (strcmp(value, o->choices[i]) == 0) {
+			memcpy((char *)base + o->off, &i, sizeof i);
+			return 0;
+		}
+	}
+	config_format_choices(o->choices, " or ", choices, sizeof choices);
+	config_error(ctx, ctx->line, "%s: expected %s, got '%s'", o->key,
+	    choices, value);
+	return -1;
+}
+
+static int
+config_set_identity(struct config_ctx *ctx, const struct opt *o, void *base,
+    const char *value)
+{
+	uint8_t *id = (uint8_t *)base + o->off;
+	int has = 1;
+
+	if (strcmp(value, "random") == 0) {
+		memset(id, 0, 16);
+		has = 0;
+	} else if (!parse_identity(value, id)) {
+		config_error(ctx, ctx->line, "%s: expected %s, got '%s'",
+		    o->key, config_types[o->type].expect, value);
+		return -1;
+	}
+	memcpy((char *)base + o->aux, &has, sizeof has);
+	return 0;
+}
+
+/* Two binds collide on the same port if a host matches or either is "*". */
+static int
+config_endpoints_collide(const struct endpoint_conf *a,
+    const struct endpoint_conf *b)
+{
+	if (strcmp(a->port, b->port) != 0)
+		return 0;
+	return strcasecmp(a->host, b->host) == 0 ||
+	    strcmp(a->host, "*") == 0 || strcmp(b->host, "*") == 0;
+}
+
+static int
+config_check_exclusive(struct config_ctx *ctx, const struct opt *o,
+    const struct endpoint_conf *ep)
+{
+	const struct socket_conf *sc;
+	const struct endpoint_conf *list, *other;
+	size_t i, j, n;
+
+	for (i = 0; i < ctx->cfg->nsockets; i++) {
+		sc = &ctx->cfg->sockets[i];
+		memcpy(&list, (const char *)sc + o->off, sizeof list);
+		memcpy(&n, (const char *)sc + o->aux, sizeof n);
+		for (j = 0; j < n; j++) {
+			other = &list[j];
+			if (!config_endpoints_collide(ep, other))
+				continue;
+			config_error(ctx, ctx->line, "%s: %s%s%s:%s conflicts "
+			    "with %s of socket '%s' at line %d", o->key,
+			    strchr(ep->host, ':') ? "[" : "", ep->host,
+			    strchr(ep->host, ':') ? "]" : "", ep->port,
+			    o->key, sc->name, other->line);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+config_add_endpoint(struct config_ctx *ctx, const struct opt *o, void *base,
+    const char *text)
+{
+	struct endpoint_conf ep, *list;
+	size_t n;
+
+	memset(&ep, 0, sizeof ep);
+	ep.line = ctx->line;
+	errno = 0;
+	if (!parse_endpoint(text, &ep.host, &ep.port)) {
+		if (errno == ENOMEM)
+			config_error(ctx, ctx->line, "out of memory");
+		else {
+			config_error(ctx, ctx->line, "%s: expected %s, got "
+			    "'%s'", o->key, config_types[o->type].expect,
+			    text);
+		}
+		return -1;
+	}
+	if ((o->flags & OPTF_EXCLUSIVE) &&
+	    config_check_exclusive(ctx, o, &ep) != 0)
+		goto fail;
+
+	memcpy(&list, (char *)base + o->off, sizeof list);
+	memcpy(&n, (char *)base + o->aux, sizeof n);
+	if ((list = reallocarray(list, n + 1, sizeof *list)) == NULL) {
+		config_error(ctx, ctx->line, "out of memory");
+		goto fail;
+	}
+	list[n++] = ep;
+	memcpy((char *)base + o->off, &list, sizeof list);
+	memcpy((char *)base + o->aux, &n, sizeof n);
+	return 0;
+
+fail:
+	free(ep.host);
+	free(ep.port);
+	return -1;
+}
+
+static int
+config_set_endpoints(struct config_ctx *ctx, const struct opt *o,
+    void *base, const char *value)
+{
+	char *copy, *item, *next, *end;
+	int rc = 0;
+
+	if ((copy = strdup(value)) == NULL) {
+		config_error(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	for (item = copy; item != NULL && rc == 0; item = next) {
+		if ((next = strchr(item, ',')) != NULL)
+			*next++ = '\0';
+		item += strspn(item, " \t");
+		end = item + strlen(item);
+		while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*item == '\0') {
+			config_error(ctx, ctx->line, "%s: empty endpoint in "
+			    "'%s'", o->key, value);
+			rc = -1;
+		} else
+			rc = config_add_endpoint(ctx, o, base, item);
+	}
+	free(copy);
+	return rc;
+}
+
+/* Remove ".", ".." and repeated slashes from an absolute path in place. */
+static void
+config_clean_path(char *p)
+{
+	char *r = p, *w = p;
+	size_t len;
+
+	while (*r != '\0') {
+		while (*r == '/')
+			r++;
+		if (*r == '\0')
+			break;
+		len = strcspn(r, "/");
+		if (len == 1 && r[0] == '.') {
+			r += len;
+			continue;
+		}
+		if (len == 2 && r[0] == '.' && r[1] == '.') {
+			while (w > p && *--w != '/')
+				;
+			r += len;
+			continue;
+		}
+		*w++ = '/';
+		memmove(w, r, len);
+		w += len;
+		r += len;
+	}
+	if (w == p)
+		*w++ = '/';
+	*w = '\0';
+}
+
+/* The real directory of the config file, for relative paths in it. */
+static const char *
+config_dir(struct config_ctx *ctx)
+{
+	char *copy, *slash;
+
+	if (ctx->dir != NULL)
+		return ctx->dir;
+	if ((copy = strdup(ctx->file)) == NULL) {
+		config_error(ctx, ctx->line, "out of memory");
+		return NULL;
+	}
+	if ((slash = strrchr(copy, '/')) == NULL)
+		strcpy(copy, ".");
+	else if (slash == copy)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if ((ctx->dir = realpath(copy, NULL)) == NULL) {
+		config_error(ctx, ctx->line, "cannot resolve directory '%s': "
+		    "%s", copy, strerror(errno));
+	}
+	free(copy);
+	return ctx->dir;
+}
+
+static int
+config_set_path(struct config_ctx *ctx, const struct opt *o, void *base,
+    const char *value)
+{
+	const char *dir = "";
+	char *path, *old;
+	size_t len;
+
+	if (*value == '\0') {
+		config_error(ctx, ctx->line, "%s: expected %s", o->key,
+		    config_types[o->type].expect);
+		return -1;
+	}
+	if (*value != '/' && (dir = config_dir(ctx)) == NULL)
+		return -1;
+	len = strlen(dir) + 1 + strlen(value) + 1;
+	if (len > PATH_MAX) {
+		config_error(ctx, ctx->line, "%s: path too long", o->key);
+		return -1;
+	}
+	if ((path = malloc(len)) == NULL) {
+		config_error(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	if (*value == '/')
+		snprintf(path, len, "%s", value);
+	else
+		snprintf(path, len, "%s/%s", dir, value);
+	config_clean_path(path);
+
+	memcpy(&old, (char *)base + o->off, sizeof old);
+	free(old);
+	memcpy((char *)base + o->off, &path, sizeof path);
+	return 0;
+}
+
+static int
+config_set(struct config_ctx *ctx, const struct opt *o, void *base,
+    const char *value)
+{
+	switch (o->type) {
+	case OPT_DURATION:
+	case OPT_SIZE:
+	case OPT_COUNT:
+		return config_set_number(ctx, o, base, value);
+	case OPT_ENUM:
+		return config_set_enum(ctx, o, base, value);
+	case OPT_IDENTITY:
+		return config_set_identity(ctx, o, base, value);
+	case OPT_ENDPOINTS:
+		return config_set_endpoints(ctx, o, base, value);
+	case OPT_PATH:
+		return config_set_path(ctx, o, base, value);
+	}
+	return -1;
+}
+
+static int
+config_set_defaults(struct config_ctx *ctx, enum opt_section section)
+{
+	const struct opt *o;
+	void *base = config_base(ctx, section);
+
+	for (o = config_options; o < config_options + CONFIG_NOPTIONS; o++) {
+		if (o->section != section || o->def == NULL)
+			continue;
+		if (config_set(ctx, o, base, o->def) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The later of two keys' lines, else the section's: where a clash shows. */
+static int
+config_clash_line(struct config_ctx *ctx, const char *a, const char *b)
+{
+	int la = config_seen(ctx, a), lb = config_seen(ctx, b);
+
+	if (la == 0 && lb == 0)
+		return ctx->section_line;
+	return la > lb ? la : lb;
+}
+
+static int
+config_check_socket(struct config_ctx *ctx)
+{
+	const struct socket_conf *sc = config_cursock(ctx);
+	char a[32], b[32];
+
+	if (sc->nbinds == 0 && sc->nconnects == 0) {
+		config_error(ctx, sc->line, "socket '%s' has no bind or "
+		    "connect", sc->name);
+		return -1;
+	}
+	if (sc->delivery == DELIVERY_AT_LEAST_ONCE &&
+	    sc->send_mode == SEND_PUBLISH) {
+		config_error(ctx, config_clash_line(ctx, "delivery",
+		    "send_mode"), "delivery = at-least-once is not possible "
+		    "with send_mode = publish");
+		return -1;
+	}
+	if (sc->heartbeat_timeout_ms <= sc->heartbeat_interval_ms) {
+		config_format_duration(sc->heartbeat_timeout_ms, a, sizeof a);
+		config_format_duration(sc->heartbeat_interval_ms, b, sizeof b);
+		config_error(ctx, config_clash_line(ctx, "heartbeat_timeout",
+		    "heartbeat_interval"), "heartbeat_timeout (%s) must be "
+		    "greater than heartbeat_interval (%s)", a, b);
+		return -1;
+	}
+	if (sc->reconnect_max_delay_ms < sc->reconnect_delay_ms) {
+		config_format_duration(sc->reconnect_max_delay_ms, a,
+		    sizeof a);
+		config_format_duration(sc->reconnect_delay_ms, b, sizeof b);
+		config_error(ctx, config_clash_line(ctx, "reconnect_max_delay",
+		    "reconnect_delay"), "reconnect_max_delay (%s) must not be "
+		    "less than reconnect_delay (%s)", a, b);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks that need a whole section, when it ends. */
+static int
+config_end_section(struct config_ctx *ctx)
+{
+	if (!ctx->in_section || ctx->section != OPT_SOCKET)
+		return 0;
+	return config_check_socket(ctx);
+}
+
+static int
+config_valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= CONFIG_NAME_MAX)
+		return 0;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == len;
+}
+
+static int
+config_begin_socket(struct config_ctx *ctx, const char *name)
+{
+	struct config *cfg = ctx->cfg;
+	struct socket_conf *sc;
+	const struct socket_conf *other;
+	size_t cap;
+
+	if (*name == '\0') {
+		config_error(ctx, ctx->line, "[socket] needs a name: "
+		    "[socket NAME]");
+		return -1;
+	}
+	if (!config_valid_name(name)) {
+		config_error(ctx, ctx->line, "invalid socket name '%s': "
+		    "1 to %d of A-Z a-z 0-9 _ . -", name, CONFIG_NAME_MAX - 1);
+		return -1;
+	}
+	if ((other = config_find_socket(cfg, name)) != NULL) {
+		config_error(ctx, ctx->line, "duplicate socket name '%s' "
+		    "(first at line %d)", name, other->line);
+		return -1;
+	}
+	if (cfg->nsockets == ctx->sockcap) {
+		cap = ctx->sockcap == 0 ? 4 : ctx->sockcap * 2;
+		sc = reallocarray(cfg->sockets, cap, sizeof *sc);
+		if (sc == NULL) {
+			config_error(ctx, ctx->line, "out of memory");
+			return -1;
+		}
+		cfg->sockets = sc;
+		ctx->sockcap = cap;
+	}
+	sc = &cfg->sockets[cfg->nsockets++];
+	memset(sc, 0, sizeof *sc);
+	snprintf(sc->name, sizeof sc->name, "%s", name);
+	sc->line = ctx->line;
+	ctx->section = OPT_SOCKET;
+	return config_set_defaults(ctx, OPT_SOCKET);
+}
+
+/* A "[...]" line: close the previous section and open this one. */
+static int
+config_begin_section(struct config_ctx *ctx, char *text)
+{
+	char *word, *rest, *end;
+
+	if (config_end_section(ctx) != 0)
+		return -1;
+
+	word = text + strspn(text, " \t");
+	rest = word + strcspn(word, " \t");
+	if (*rest != '\0')
+		*rest++ = '\0';
+	rest += strspn(rest, " \t");
+	end = rest + strlen(rest);
+	while (end > rest && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+
+	memset(ctx->seen, 0, sizeof ctx->seen);
+	ctx->section_line = ctx->line;
+	if (strcmp(word, "daemon") == 0) {
+		if (*rest != '\0') {
+			config_error(ctx, ctx->line, "[daemon] takes no name");
+			return -1;
+		}
+		if (ctx->daemon_line != 0) {
+			config_error(ctx, ctx->line, "duplicate [daemon] "
+			    "section (first at line %d)", ctx->daemon_line);
+			return -1;
+		}
+		ctx->daemon_line = ctx->line;
+		ctx->section = OPT_DAEMON;
+	} else if (strcmp(word, "socket") == 0) {
+		if (config_begin_socket(ctx, rest) != 0)
+			return -1;
+	} else {
+		config_error(ctx, ctx->line, "unknown section [%s%s%s]", word,
+		    *rest != '\0' ? " " : "", rest);
+		return -1;
+	}
+	ctx->in_section = 1;
+	return 0;
+}
+
+static int
+config_valid_key(const char *key)
+{
+	size_t len = strlen(key);
+
+	return len != 0 && strspn(key, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
+}
+
+/*
+ * Normalize one line in place for inih: no comments, no indentation (so
+ * no continuation lines), "key=value" or "[section]" or empty.  Returns
+ * the line, or NULL after an error.
+ */
+static char *
+config_lex(struct config_ctx *ctx, char *s)
+{
+	char *p, *eq, *key, *value;
+
+	if (ctx->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
+	s += strspn(s, " \t");
+	if (*s == ';' || *s == '#')
+		*s = '\0';
+	for (p = s; *p != '\0'; p++) {
+		if (*p == ';' && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	}
+	p = s + strlen(s);
+	while (p > s && strchr(" \t\r\n", p[-1]) != NULL)
+		*--p = '\0';
+	if (*s == '\0')
+		return s;
+
+	if (*s == '[') {
+		if (p[-1] != ']') {
+			config_error(ctx, ctx->line, "section header must end "
+			    "with ']'");
+			return NULL;
+		}
+		p[-1] = '\0';
+		if (config_begin_section(ctx, s + 1) != 0)
+			return NULL;
+		/* inih need not know: keys go to the section tracked here */
+		*s = '\0';
+		return s;
+	}
+
+	if ((eq = strchr(s, '=')) == NULL) {
+		config_error(ctx, ctx->line, "expected 'key = value' or "
+		    "'[section]', got '%s'", s);
+		return NULL;
+	}
+	key = s;
+	value = eq + 1;
+	while (eq > key && (eq[-1] == ' ' || eq[-1] == '\t'))
+		eq--;
+	*eq = '\0';
+	value += strspn(value, " \t");
+	if (!config_valid_key(key)) {
+		config_error(ctx, ctx->line, "invalid key '%s'", key);
+		return NULL;
+	}
+	if (!ctx->in_section) {
+		config_error(ctx, ctx->line, "key '%s' outside of any section",
+		    key);
+		return NULL;
+	}
+	/* value follows key in the same buffer: close the gap */
+	*eq++ = '=';
+	memmove(eq, value, strlen(value) + 1);
+	return s;
+}
+
+/* inih's reader: one line per call, so ctx->line is inih's line too. */
+static char *
+config_read(char *str, int num, void *stream)
+{
+	struct config_ctx *ctx = stream;
+	ssize_t n;
+	char *s;
+	size_t len;
+
+	if (ctx->failed)
+		return NULL;
+	errno = 0;
+	if ((n = getline(&ctx->buf, &ctx->bufsize, ctx->f)) == -1) {
+		if (ferror(ctx->f))
+			config_error(ctx, 0, "cannot read: %s",
+			    strerror(errno));
+		return NULL;
+	}
+	ctx->line++;
+	if (memchr(ctx->buf, '\0', (size_t)n) != NULL) {
+		config_error(ctx, ctx->line, "NUL byte in line");
+		return NULL;
+	}
+	if ((s = config_lex(ctx, ctx->buf)) == NULL)
+		return NULL;
+	len = strlen(s);
+	if (num < 2 || len > (size_t)num - 2) {
+		config_error(ctx, ctx->line, "line too long (more than %d "
+		    "characters without comments); repeat the key instead",
+		    num - 2);
+		return NULL;
+	}
+	memcpy(str, s, len);
+	str[len] = '\n';
+	str[len + 1] = '\0';
+	return str;
+}
+
+static int
+config_handler(void *user, const char *section, const char *key,
+    const char *value)
+{
+	struct config_ctx *ctx = user;
+	const struct opt *o;
+	size_t i;
+
+	(void)section;          /* config_lex() tracks sections */
+	if (ctx->failed)
+		return 0;
+	if ((o = config_find_option(ctx->section, key)) == NULL) {
+		if (ctx->section == OPT_DAEMON)
+			config_error(ctx, ctx->line, "unknown key '%s' in "
+			    "[daemon]", key);
+		else
+			config_error(ctx, ctx->line, "unknown key '%s' in "
+			    "[socket %s]", key, config_cursock(ctx)->name);
+		return 0;
+	}
+	i = (size_t)(o - config_options);
+	if (!(o->flags & OPTF_MULTI) && ctx->seen[i] != 0) {
+		config_error(ctx, ctx->line, "%s given twice (first at line "
+		    "%d)", key, ctx->seen[i]);
+		return 0;
+	}
+	ctx->seen[i] = ctx->line;
+	return config_set(ctx, o, config_base(ctx, o->section), value) == 0;
+}
+
+int
+config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	struct config_ctx ctx;
+	int rc;
+
+	memset(cfg, 0, sizeof *cfg);
+	memset(&ctx, 0, sizeof ctx);
+	ctx.cfg = cfg;
+	ctx.file = path;
+	ctx.err = err;
+	ctx.errlen = errlen;
+	if (errlen > 0)
+		err[0] = '\0';
+
+	if ((ctx.f = fopen(path, "r")) == NULL) {
+		config_error(&ctx, 0, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	if (config_set_defaults(&ctx, OPT_DAEMON) == 0) {
+		rc = ini_parse_stream(config_read, &ctx, config_handler, &ctx);
+		if (rc == -2)
+			config_error(&ctx, ctx.line, "out of memory");
+		else if (rc != 0)
+			config_error(&ctx, rc, "syntax error");
+		else if (!ctx.failed)
+			config_end_section(&ctx);
+	}
+	if (!ctx.failed && (cfg->path = strdup(path)) == NULL)
+		config_error(&ctx, 0, "out of memory");
+
+	fclose(ctx.f);
+	free(ctx.buf);
+	free(ctx.dir);
+	if (ctx.failed) {
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+config_free_endpoints(struct endpoint_conf *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(list[i].host);
+		free(list[i].port);
+	}
+	free(list);
+}
+
+void
+config_free(struct config *cfg)
+{
+	struct socket_conf *sc;
+	size_t i;
+
+	for (i = 0; i < cfg->nsockets; i++) {
+		sc = &cfg->sockets[i];
+		config_free_endpoints(sc->binds, sc->nbinds);
+		config_free_endpoints(sc->connects, sc->nconnects);
+	}
+	free(cfg->sockets);
+	free(cfg->daemon.runtime_dir);
+	free(cfg->path);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+const struct socket_conf *
+config_find_socket(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nsockets; i++) {
+		if (strcmp(cfg->sockets[i].name, name) == 0)
+			return &cfg->sockets[i];
+	}
+	return NULL;
+}
+
+/* Help text as "# " comment lines of at most about 76 columns. */
+static void
+config_print_comment(const char *text)
+{
+	const char *p = text;
+	size_t len, word, col;
+
+	while (*p != '\0') {
+		fputs("#", stdout);
+		col = 1;
+		len = 0;
+		while (p[len] != '\0') {
+			word = strcspn(p + len, " ");
+			if (len > 0 && col + 1 + word > 76)
+				break;
+			printf(" %.*s", (int)word, p + len);
+			col += 1 + word;
+			len += word;
+			len += strspn(p + len, " ");
+		}
+		putchar('\n');
+		p += len;
+	}
+}
+
+static void
+config_print_section(enum opt_section section, const char *prefix)
+{
+	const struct opt *o;
+	char range[128], meta[256];
+
+	for (o = config_options; o < config_options + CONFIG_NOPTIONS; o++) {
+		if (o->section != section)
+			continue;
+		config_format_range(o, range, sizeof range);
+		snprintf(meta, sizeof meta, "%s: %s%s; %s.",
+		    config_types[o->type].name, range,
+		    (o->flags & OPTF_MULTI) ? "; may repeat" : "",
+		    o->reloadable ? "changes apply on reload" :
+		    "changes need a restart");
+		printf("\n");
+		config_print_comment(o->help);
+		config_print_comment(meta);
+		if (o->def != NULL)
+			printf("%s%s = %s\n", prefix, o->key, o->def);
+		else
+			printf("%s%s = %s\n", prefix, o->key, o->example);
+	}
+}
+
+void
+config_print_defaults(void)
+{
+	printf("# smartsockd.conf: see smartsockd.conf(5).\n"
+	    "# Every key is shown commented out (;) at its default.\n"
+	    "# Durations: ms, s, m, h (a bare number is seconds).\n"
+	    "# Sizes: K, M, G (powers of 1024; a bare number is bytes).\n"
+	    "\n"
+	    "[daemon]\n");
+	config_print_section(OPT_DAEMON, ";");
+	printf("\n"
+	    "# One section per smart socket; applications attach by NAME.\n"
+	    "# A socket needs at least one bind or connect.\n"
+	    ";[socket example]\n");
+	config_print_section(OPT_SOCKET, ";");
+}

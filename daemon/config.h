@@ -1,0 +1,85 @@
+/*
+ * config: smartsockd's configuration file (INI, parsed with inih).
+ *
+ * config_load() parses a whole file into a fresh struct config and validates
+ * it; on any error it returns -1 with "file:line: reason" in err and leaves
+ * nothing allocated.  Keys are described once, in the option table in
+ * config.c (section, key, type, range, default, help), which also drives
+ * the defaults and the man page.  A loaded config is immutable: reload parses
+ * a new one and swaps only on success.
+ */
+#ifndef SMARTSOCK_CONFIG_H
+#define SMARTSOCK_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_NAME_MAX 64      /* socket names: [A-Za-z0-9_.-], 1..63 chars */
+#define CONFIG_UNLIMITED UINT64_MAX
+
+enum send_mode { SEND_ROUNDROBIN, SEND_PUBLISH };
+enum delivery { DELIVERY_AT_MOST_ONCE, DELIVERY_AT_LEAST_ONCE };
+enum overflow { OVERFLOW_BLOCK, OVERFLOW_DROP_NEW, OVERFLOW_DROP_OLD };
+
+/* One bind or connect endpoint, "host:port" or "[v6]:port". */
+struct endpoint_conf {
+	char *host;             /* owned; "*" binds every address */
+	char *port;             /* owned; decimal 1..65535 */
+	int line;               /* where it was written */
+};
+
+struct socket_conf {
+	char name[CONFIG_NAME_MAX];
+	int line;                       /* line of the [socket NAME] header */
+	struct endpoint_conf *binds;    /* owned array */
+	size_t nbinds;
+	struct endpoint_conf *connects; /* owned array */
+	size_t nconnects;
+	enum send_mode send_mode;       /* roundrobin */
+	enum delivery delivery;         /* at-most-once */
+	enum overflow overflow;         /* block */
+	int has_identity;               /* 0: random per start */
+	uint8_t identity[16];
+	uint64_t heartbeat_interval_ms; /* 5s */
+	uint64_t heartbeat_timeout_ms;  /* 15s, must be > interval */
+	uint64_t reconnect_delay_ms;    /* 100ms */
+	uint64_t reconnect_max_delay_ms;/* 10s, >= reconnect_delay */
+	uint64_t connect_timeout_ms;    /* 2s */
+	uint64_t resend_timeout_ms;     /* 5s */
+	uint64_t max_retries;           /* 10; CONFIG_UNLIMITED allowed */
+	uint64_t send_buffer;           /* 100000 messages; CONFIG_UNLIMITED ok */
+	uint64_t recv_buffer;           /* 100000 messages awaiting an app */
+	uint64_t peer_buffer;           /* 4M bytes queued per peer connection */
+};
+
+struct daemon_conf {
+	char *runtime_dir;              /* owned, absolute (relative paths in
+	                                   the file are taken from the file's
+	                                   directory); default RUNSTATEDIR
+	                                   "/smartsock" */
+	uint64_t max_message_size;      /* 16M bytes, 1 .. 2^31 */
+};
+
+struct config {
+	char *path;                     /* owned copy of the file name */
+	struct daemon_conf daemon;
+	struct socket_conf *sockets;    /* owned array, in file order */
+	size_t nsockets;
+};
+
+/* Parse and validate `path` into *cfg. 0 on success; -1 with a message
+ * "path:line: reason" (line 0 for whole-file problems) in err. */
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
+
+/* Release what config_load() allocated; safe on a zeroed struct. */
+void config_free(struct config *cfg);
+
+/* The socket named `name`, or NULL. */
+const struct socket_conf *config_find_socket(const struct config *cfg,
+    const char *name);
+
+/* Print the option table as a commented config file (every key at its
+ * default) to stdout: the source of conf/smartsockd.conf's comments. */
+void config_print_defaults(void);
+
+#endif

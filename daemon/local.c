@@ -1,0 +1,500 @@
+/* local: application attachments over a Unix socket (see local.h). */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "local.h"
+#include "log.h"
+#include "lproto.h"
+#include "msg.h"
+#include "ssock.h"
+
+/* Output above this: the client is busy, deliver to another one. */
+#define CLIENT_HWM (256 * 1024)
+/* Unconfirmed at-least-once messages one client may hold. */
+#define CLIENT_MAX_INFLIGHT 4096
+#define LOCAL_BACKLOG 128
+
+struct client {
+	TAILQ_ENTRY(client) entry;
+	struct local *local;
+	struct bufferevent *bev;
+	uint64_t id;                    /* for log lines */
+	int welcomed;
+	int blocked;                    /* not read: send buffer full */
+	int closing;                    /* free once the output is written */
+	uint64_t last_seq;              /* of the last DELIVER_REQ */
+	struct msg_queue inflight;
+	size_t ninflight;
+};
+
+struct local {
+	struct ssock *ss;
+	char *path;
+	struct evconnlistener *lev;
+	TAILQ_HEAD(, client) clients;
+	struct client *rr_next;
+	size_t nclients;
+	size_t nblocked;
+	uint64_t next_id;
+};
+
+static void client_free(struct client *, const char *why);
+
+static void
+client_write_frame(struct client *c, uint8_t type, const void *fixed,
+    size_t fixed_len, struct msg *m)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	uint8_t hdr[LPROTO_HDR_LEN + 512];	/* fixed parts and REFUSE text */
+	size_t n;
+
+	n = lproto_put_header(hdr, type, fixed_len + (m ? m->len : 0));
+	memcpy(hdr + n, fixed, fixed_len);
+	evbuffer_add(out, hdr, n + fixed_len);
+	if (m != NULL)
+		msg_add_to(m, out);
+}
+
+static void
+client_refuse(struct client *c, uint32_t status, const char *text)
+{
+	uint8_t body[6 + 256];
+	size_t tlen = strlen(text);
+
+	if (tlen > 256)
+		tlen = 256;
+	lproto_put_u16(body, LPROTO_VERSION);
+	lproto_put_u32(body + 2, status);
+	memcpy(body + 6, text, tlen);
+	client_write_frame(c, LPROTO_REFUSE, body, 6 + tlen, NULL);
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+static void
+client_welcome(struct client *c)
+{
+	struct ssock *ss = c->local->ss;
+	uint8_t body[2 + 4 + LPROTO_ID_LEN];
+
+	lproto_put_u16(body, LPROTO_VERSION);
+	lproto_put_u32(body + 2, (uint32_t)ss->max_message_size);
+	memcpy(body + 6, ss->identity, LPROTO_ID_LEN);
+	client_write_frame(c, LPROTO_WELCOME, body, sizeof(body), NULL);
+	c->welcomed = 1;
+	STATS_INC(&ss->stats, apps_attached);
+	log_info("socket %s: application %" PRIu64 " attached", ss->name,
+	    c->id);
+}
+
+static void
+client_send_result(struct client *c, int status)
+{
+	uint8_t body[4];
+
+	lproto_put_u32(body, (uint32_t)status);
+	client_write_frame(c, LPROTO_SEND_RESULT, body, sizeof(body), NULL);
+}
+
+static void
+client_block(struct client *c)
+{
+	c->blocked = 1;
+	c->local->nblocked++;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+static void
+client_confirm(struct client *c, uint64_t seq)
+{
+	struct ssock *ss = c->local->ss;
+	struct msg *m;
+
+	while ((m = TAILQ_FIRST(&c->inflight)) != NULL && m->seq <= seq) {
+		TAILQ_REMOVE(&c->inflight, m, entry);
+		c->ninflight--;
+		ssock_app_confirmed(ss, m);
+	}
+}
+
+/*
+ * One whole frame whose header is checked.  Returns 0 to go on, 1 to stop
+ * reading for now (blocked), -1 when the client was freed.
+ */
+static int
+client_take_frame(struct client *c, uint8_t type, uint32_t body_len)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct ssock *ss = c->local->ss;
+	uint8_t fixed[LPROTO_MAX_FIXED];
+	int flen = lproto_fixed_len(type), status;
+	struct msg *m;
+	char why[96];
+
+	if (!c->welcomed && type != LPROTO_HELLO) {
+		client_free(c, "first frame is not a HELLO");
+		return -1;
+	}
+	if ((type == LPROTO_SEND || type == LPROTO_SEND_TO) &&
+	    ssock_send_blocked(ss)) {
+		client_block(c);
+		return 1;
+	}
+	evbuffer_drain(in, LPROTO_HDR_LEN);
+	evbuffer_remove(in, fixed, (size_t)flen);
+	switch (type) {
+	case LPROTO_HELLO:
+		if (c->welcomed) {
+			client_free(c, "second HELLO");
+			return -1;
+		}
+		if (lproto_get_u16(fixed) != LPROTO_VERSION) {
+			snprintf(why, sizeof(why), "this daemon speaks local "
+			    "protocol version %d only", LPROTO_VERSION);
+			log_warnx("socket %s: application %" PRIu64 " refused: "
+			    "it speaks local protocol version %u", ss->name,
+			    c->id, lproto_get_u16(fixed));
+			client_refuse(c, LPROTO_ST_BAD_VERSION, why);
+			return 1;
+		}
+		client_welcome(c);
+		return 0;
+	case LPROTO_SEND:
+	case LPROTO_SEND_TO:
+		if ((m = msg_new(body_len - (uint32_t)flen)) == NULL) {
+			client_free(c, "out of memory");
+			return -1;
+		}
+		if (m->len > 0)
+			evbuffer_remove(in, m->data, m->len);
+		if (type == LPROTO_SEND_TO) {
+			memcpy(m->peer_id, fixed, LPROTO_ID_LEN);
+			m->flags |= MSG_TARGETED;
+		}
+		status = ssock_app_send(ss, m);
+		if (type == LPROTO_SEND_TO)
+			client_send_result(c, status);
+		return 0;
+	case LPROTO_CONFIRM:
+		client_confirm(c, lproto_get_u64(fixed));
+		ssock_deliver_queued(ss);
+		return 0;
+	default:
+		snprintf(why, sizeof(why), "unexpected frame type %u", type);
+		client_free(c, why);
+		return -1;
+	}
+}
+
+static void
+client_readcb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint8_t hdr[LPROTO_HDR_LEN], type;
+	uint32_t body_len;
+	size_t have;
+
+	while (!c->closing && !c->blocked) {
+		have = evbuffer_get_length(in);
+		evbuffer_copyout(in, hdr, have < sizeof(hdr) ? have :
+		    sizeof(hdr));
+		switch (lproto_frame_check(hdr, have,
+		    c->local->ss->max_message_size, &type, &body_len)) {
+		case LPROTO_NEED_MORE:
+			return;
+		case LPROTO_FRAME_BAD:
+			client_free(c, "malformed or oversized frame");
+			return;
+		case LPROTO_FRAME_OK:
+			break;
+		}
+		if (have - LPROTO_HDR_LEN < body_len)
+			return;
+		if (client_take_frame(c, type, body_len) != 0)
+			return;
+	}
+}
+
+static void
+client_writecb(struct bufferevent *bev, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			client_free(c, NULL);
+		return;
+	}
+	ssock_deliver_queued(c->local->ss);
+}
+
+static void
+client_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF)
+		client_free(c, NULL);
+	else
+		client_free(c, evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
+}
+
+/* why == NULL: a normal detach; otherwise the client broke the protocol or
+ * its connection failed, which is logged as a drop. */
+static void
+client_free(struct client *c, const char *why)
+{
+	struct local *l = c->local;
+	struct ssock *ss = l->ss;
+	size_t requeued = c->ninflight;
+
+	if (why != NULL) {
+		STATS_INC(&ss->stats, apps_dropped);
+		log_warnx("socket %s: application %" PRIu64 " dropped: %s",
+		    ss->name, c->id, why);
+	} else if (c->welcomed)
+		log_info("socket %s: application %" PRIu64 " detached%s",
+		    ss->name, c->id, requeued ? " with unconfirmed messages" :
+		    "");
+	if (l->rr_next == c)
+		l->rr_next = TAILQ_NEXT(c, entry);
+	TAILQ_REMOVE(&l->clients, c, entry);
+	l->nclients--;
+	if (c->blocked)
+		l->nblocked--;
+	bufferevent_free(c->bev);
+	if (!TAILQ_EMPTY(&c->inflight))
+		ssock_app_requeue(ss, &c->inflight);
+	free(c);
+	if (requeued > 0 && !ss->closing)
+		ssock_deliver_queued(ss);
+}
+
+static void
+local_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct local *l = arg;
+	struct client *c;
+
+	(void)lev;
+	(void)sa;
+	(void)salen;
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->bev = bufferevent_socket_new(l->ss->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_warnx("socket %s: refused an application: out of memory",
+		    l->ss->name);
+		free(c);
+		evutil_closesocket(fd);
+		return;
+	}
+	c->local = l;
+	c->id = ++l->next_id;
+	TAILQ_INIT(&c->inflight);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_HWM / 2, 0);
+	bufferevent_setcb(c->bev, client_readcb, client_writecb,
+	    client_eventcb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&l->clients, c, entry);
+	l->nclients++;
+}
+
+static void
+local_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct local *l = arg;
+
+	(void)lev;
+	log_warn("socket %s: accept on %s", l->ss->name, l->path);
+}
+
+/* 1: a daemon answers on path; 0: nothing does (stale or absent). */
+static int
+local_is_live(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), live;
+
+	if (fd == -1)
+		return 0;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return live;
+}
+
+struct local *
+local_new(struct ssock *ss, const char *path)
+{
+	struct sockaddr_un sun;
+	struct local *l;
+	struct stat st;
+	mode_t old;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("socket %s: Unix socket path too long: %s",
+		    ss->name, path);
+		return NULL;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_warnx("socket %s: %s exists and is not a socket",
+			    ss->name, path);
+			return NULL;
+		}
+		if (local_is_live(&sun)) {
+			log_warnx("socket %s: another daemon is serving %s",
+			    ss->name, path);
+			return NULL;
+		}
+		log_info("socket %s: replacing stale %s", ss->name, path);
+		unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		log_warn("socket %s: socket", ss->name);
+		return NULL;
+	}
+	old = umask(S_IXUSR | S_IXGRP | S_IRWXO);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		log_warn("socket %s: bind %s", ss->name, path);
+		close(fd);
+		return NULL;
+	}
+	umask(old);
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->path = strdup(path)) == NULL) {
+		free(l);
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
+	l->ss = ss;
+	TAILQ_INIT(&l->clients);
+	l->lev = evconnlistener_new(ss->base, local_accept, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LOCAL_BACKLOG, fd);
+	if (l->lev == NULL) {
+		log_warn("socket %s: listen %s", ss->name, path);
+		close(fd);
+		unlink(path);
+		free(l->path);
+		free(l);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l->lev, local_accept_error);
+	return l;
+}
+
+void
+local_stop_accepting(struct local *l)
+{
+	if (l->lev == NULL)
+		return;
+	evconnlistener_free(l->lev);
+	l->lev = NULL;
+	unlink(l->path);
+}
+
+void
+local_free(struct local *l)
+{
+	struct client *c;
+
+	if (l == NULL)
+		return;
+	local_stop_accepting(l);
+	while ((c = TAILQ_FIRST(&l->clients)) != NULL) {
+		TAILQ_REMOVE(&l->clients, c, entry);
+		bufferevent_free(c->bev);
+		msg_queue_clear(&c->inflight);
+		free(c);
+	}
+	free(l->path);
+	free(l);
+}
+
+static int
+client_has_room(const struct client *c)
+{
+	return c->welcomed && !c->closing && c->ninflight < CLIENT_MAX_INFLIGHT &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) < CLIENT_HWM;
+}
+
+int
+local_deliver(struct local *l, struct msg *m)
+{
+	struct client *c;
+	uint8_t fixed[8 + LPROTO_ID_LEN];
+	size_t i;
+
+	if (l->nclients == 0)
+		return 0;
+	c = l->rr_next != NULL ? l->rr_next : TAILQ_FIRST(&l->clients);
+	for (i = 0; i < l->nclients; i++) {
+		if (client_has_room(c))
+			break;
+		if ((c = TAILQ_NEXT(c, entry)) == NULL)
+			c = TAILQ_FIRST(&l->clients);
+	}
+	if (i == l->nclients)
+		return 0;
+	l->rr_next = TAILQ_NEXT(c, entry);
+	if (m->flags & MSG_HAS_ID) {
+		m->seq = ++c->last_seq;
+		lproto_put_u64(fixed, m->seq);
+		memcpy(fixed + 8, m->peer_id, LPROTO_ID_LEN);
+		client_write_frame(c, LPROTO_DELIVER_REQ, fixed, sizeof(fixed),
+		    m);
+		TAILQ_INSERT_TAIL(&c->inflight, m, entry);
+		c->ninflight++;
+	} else {
+		client_write_frame(c, LPROTO_DELIVER, m->peer_id,
+		    LPROTO_ID_LEN, m);
+		msg_unref(m);
+	}
+	return 1;
+}
+
+void
+local_resume_reading(struct local *l)
+{
+	struct client *c;
+
+	if (l->nblocked == 0)
+		return;
+	TAILQ_FOREACH(c, &l->clients, entry) {
+		if (!c->blocked)
+			continue;
+		c->blocked = 0;
+		bufferevent_enable(c->bev, EV_READ);
+		bufferevent_trigger(c->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	}
+	l->nblocked = 0;
+}
+
+size_t
+local_count(const struct local *l)
+{
+	return l->nclients;
+}

@@ -1,0 +1,250 @@
+/*
+ * smartsockd: owns the smart sockets configured in smartsockd.conf.
+ * main parses the command line, loads the config, creates every socket,
+ * runs the event loop, and stops cleanly on SIGTERM/SIGINT.
+ */
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "ssock.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/smartsock/smartsockd.conf"
+#define SHUTDOWN_GRACE_MS 2000
+#define SHUTDOWN_POLL_MS 20
+
+struct daemon {
+	struct event_base *base;
+	struct config cfg;
+	struct ssock_list sockets;
+	struct event *sig_term, *sig_int, *sig_hup, *grace_ev;
+	uint64_t grace_deadline_ms;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: smartsockd [-c FILE] [-f] [-t] [-v] [--version]\n"
+	    "  -c FILE    configuration (default %s)\n"
+	    "  -f         stay in the foreground, log to stderr\n"
+	    "  -t         check the configuration and exit\n"
+	    "  -v         more logging (debug)\n", DEFAULT_CONFIG);
+}
+
+/* mkdir -p for the runtime directory; 0 or -1 with errno. */
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void
+daemon_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = { 0, SHUTDOWN_POLL_MS * 1000 };
+	struct ssock *ss;
+	size_t left = 0;
+
+	(void)fd;
+	(void)what;
+	TAILQ_FOREACH(ss, &d->sockets, entry)
+		left += ssock_unflushed(ss);
+	if (left == 0 || now_ms() >= d->grace_deadline_ms) {
+		if (left > 0)
+			log_warnx("%zu bytes still unsent after the %d ms "
+			    "grace period", left, SHUTDOWN_GRACE_MS);
+		event_base_loopbreak(d->base);
+		return;
+	}
+	evtimer_add(d->grace_ev, &tv);
+}
+
+static void
+daemon_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct ssock *ss;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		log_warnx("SIGHUP: reloading is not supported yet; the running "
+		    "configuration stays");
+		return;
+	}
+	if (d->grace_deadline_ms != 0)
+		return;
+	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	TAILQ_FOREACH(ss, &d->sockets, entry)
+		ssock_stop_accepting(ss);
+	d->grace_deadline_ms = now_ms() + SHUTDOWN_GRACE_MS;
+	daemon_grace(-1, 0, d);
+}
+
+static void
+daemon_free(struct daemon *d)
+{
+	struct ssock *ss;
+
+	while ((ss = TAILQ_FIRST(&d->sockets)) != NULL) {
+		TAILQ_REMOVE(&d->sockets, ss, entry);
+		ssock_free(ss);
+	}
+	if (d->sig_term != NULL)
+		event_free(d->sig_term);
+	if (d->sig_int != NULL)
+		event_free(d->sig_int);
+	if (d->sig_hup != NULL)
+		event_free(d->sig_hup);
+	if (d->grace_ev != NULL)
+		event_free(d->grace_ev);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	config_free(&d->cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = DEFAULT_CONFIG;
+	int ch, foreground = 0, check_only = 0, verbose = 0;
+	struct daemon d;
+	struct ssock *ss;
+	char err[1024];
+	size_t i;
+
+	while ((ch = getopt_long(argc, argv, "c:ftvh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 't':
+			check_only = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("smartsockd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	memset(&d, 0, sizeof(d));
+	TAILQ_INIT(&d.sockets);
+	if (config_load(path, &d.cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "smartsockd: %s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("smartsockd: %s: configuration OK (%zu sockets)\n",
+		    path, d.cfg.nsockets);
+		config_free(&d.cfg);
+		return 0;
+	}
+
+	log_init(1, verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if (mkdir_p(d.cfg.daemon.runtime_dir, 0755) == -1) {
+		log_warn("cannot create runtime_dir %s",
+		    d.cfg.daemon.runtime_dir);
+		config_free(&d.cfg);
+		return 1;
+	}
+	if ((d.base = event_base_new()) == NULL) {
+		log_warnx("cannot create the event loop");
+		config_free(&d.cfg);
+		return 1;
+	}
+	for (i = 0; i < d.cfg.nsockets; i++) {
+		ss = ssock_new(d.base, &d.cfg.sockets[i],
+		    d.cfg.daemon.runtime_dir,
+		    (size_t)d.cfg.daemon.max_message_size);
+		if (ss == NULL) {
+			log_warnx("not starting: socket %s could not be set up",
+			    d.cfg.sockets[i].name);
+			daemon_free(&d);
+			return 1;
+		}
+		TAILQ_INSERT_TAIL(&d.sockets, ss, entry);
+	}
+	d.sig_term = evsignal_new(d.base, SIGTERM, daemon_signal, &d);
+	d.sig_int = evsignal_new(d.base, SIGINT, daemon_signal, &d);
+	d.sig_hup = evsignal_new(d.base, SIGHUP, daemon_signal, &d);
+	d.grace_ev = evtimer_new(d.base, daemon_grace, &d);
+	if (d.sig_term == NULL || d.sig_int == NULL || d.sig_hup == NULL ||
+	    d.grace_ev == NULL) {
+		log_warnx("cannot set up signal handling");
+		daemon_free(&d);
+		return 1;
+	}
+	evsignal_add(d.sig_term, NULL);
+	evsignal_add(d.sig_int, NULL);
+	evsignal_add(d.sig_hup, NULL);
+
+	if (!foreground) {
+		/* Every socket is up and any error was on the terminal. */
+		if (daemon(0, 0) == -1) {
+			log_warn("daemon");
+			daemon_free(&d);
+			return 1;
+		}
+		log_init(0, verbose);
+		if (event_reinit(d.base) == -1)
+			fatalx("cannot reinitialise the event loop");
+	}
+	log_info("smartsockd %s running with %s (%zu sockets, runtime_dir %s)",
+	    PACKAGE_VERSION, path, d.cfg.nsockets, d.cfg.daemon.runtime_dir);
+	event_base_dispatch(d.base);
+	log_info("stopped");
+	daemon_free(&d);
+	return 0;
+}

@@ -1,0 +1,79 @@
+/* msg: reference-counted payloads (see msg.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "msg.h"
+
+/* Below this a copy is cheaper than a reference chain. */
+#define MSG_COPY_MAX 2048
+
+struct msg *
+msg_new(size_t len)
+{
+	struct msg *m = malloc(sizeof(*m) + len);
+
+	if (m == NULL)
+		return NULL;
+	memset(m, 0, sizeof(*m));
+	m->refs = 1;
+	m->len = len;
+	return m;
+}
+
+struct msg *
+msg_new_copy(const void *data, size_t len)
+{
+	struct msg *m = msg_new(len);
+
+	if (m != NULL && len > 0)
+		memcpy(m->data, data, len);
+	return m;
+}
+
+struct msg *
+msg_ref(struct msg *m)
+{
+	m->refs++;
+	return m;
+}
+
+void
+msg_unref(struct msg *m)
+{
+	if (m != NULL && --m->refs == 0)
+		free(m);
+}
+
+static void
+msg_release(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	msg_unref(arg);
+}
+
+int
+msg_add_to(struct msg *m, struct evbuffer *out)
+{
+	if (m->len <= MSG_COPY_MAX)
+		return evbuffer_add(out, m->data, m->len);
+	msg_ref(m);
+	if (evbuffer_add_reference(out, m->data, m->len, msg_release, m) == -1) {
+		msg_unref(m);
+		return -1;
+	}
+	return 0;
+}
+
+void
+msg_queue_clear(struct msg_queue *q)
+{
+	struct msg *m;
+
+	while ((m = TAILQ_FIRST(q)) != NULL) {
+		TAILQ_REMOVE(q, m, entry);
+		msg_unref(m);
+	}
+}

@@ -1,0 +1,55 @@
+/*
+ * msg: one message payload inside the daemon, reference counted so that a
+ * publish to many peers and the at-least-once pending copy share a single
+ * allocation (evbuffer_add_reference() holds a reference until the bytes
+ * are written).  A message sits in at most one queue at a time through
+ * `entry`; the queue holds one reference.
+ */
+#ifndef SMARTSOCK_MSG_H
+#define SMARTSOCK_MSG_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+#define MSG_ID_LEN 16
+
+enum msg_flags {
+	MSG_TARGETED = 0x01,    /* outgoing: send only to `peer_id` */
+	MSG_HAS_ID = 0x02,      /* msg_id is set (at-least-once) */
+};
+
+struct msg {
+	TAILQ_ENTRY(msg) entry;
+	unsigned refs;
+	unsigned flags;
+	uint8_t msg_id[MSG_ID_LEN];
+	uint8_t peer_id[MSG_ID_LEN];    /* target, or the sender if incoming */
+	uint64_t seq;                   /* delivery number to an application */
+	uint64_t deadline_ms;           /* at-least-once resend time */
+	uint64_t retries;
+	const void *sent_to;            /* peer holding the pending copy */
+	size_t len;
+	uint8_t data[];
+};
+TAILQ_HEAD(msg_queue, msg);
+
+/* A message of len bytes with one reference, data uninitialised. */
+struct msg *msg_new(size_t len);
+/* A message holding a copy of data. */
+struct msg *msg_new_copy(const void *data, size_t len);
+struct msg *msg_ref(struct msg *);
+void msg_unref(struct msg *);           /* NULL is a no-op */
+
+/*
+ * Append the payload to `out` without copying it when it is large (the
+ * buffer keeps a reference until written).  0, or -1 on failure.
+ */
+int msg_add_to(struct msg *, struct evbuffer *out);
+
+/* Unref every message of a queue and empty it. */
+void msg_queue_clear(struct msg_queue *);
+
+#endif

@@ -1,0 +1,397 @@
+/* peer: one aiomsg v1 connection (see peer.h and wire-v1.md). */
+#include <sys/time.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "endpoint.h"
+#include "log.h"
+#include "msg.h"
+#include "parse.h"
+#include "peer.h"
+#include "ssock.h"
+#include "wire.h"
+
+static void peer_readcb(struct bufferevent *, void *);
+static void peer_writecb(struct bufferevent *, void *);
+static void peer_eventcb(struct bufferevent *, short, void *);
+static void peer_hello_timeout(evutil_socket_t, short, void *);
+static void peer_heartbeat(evutil_socket_t, short, void *);
+
+static struct timeval
+ms_to_tv(uint64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	return tv;
+}
+
+struct peer *
+peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
+    const char *addr, uint64_t hello_ms)
+{
+	struct peer *p = calloc(1, sizeof(*p));
+	struct timeval tv = ms_to_tv(hello_ms);
+	size_t hwm = ss->conf->peer_buffer;
+
+	if (p == NULL) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	p->ss = ss;
+	p->connector = c;
+	p->bev = bev;
+	p->state = PEER_HELLO;
+	p->since_ms = now_ms();
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	p->hello_ev = evtimer_new(ss->base, peer_hello_timeout, p);
+	p->heartbeat_ev = evtimer_new(ss->base, peer_heartbeat, p);
+	if (p->hello_ev == NULL || p->heartbeat_ev == NULL ||
+	    wire_add_hello(bufferevent_get_output(bev), ss->identity) == -1) {
+		peer_free(p);
+		return NULL;
+	}
+	p->last_sent_ms = now_ms();
+	evtimer_add(p->hello_ev, &tv);
+	/* The write callback means "room again": below half the limit. */
+	bufferevent_setwatermark(bev, EV_WRITE, hwm / 2, 0);
+	bufferevent_setcb(bev, peer_readcb, peer_writecb, peer_eventcb, p);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&ss->peers, p, entry);
+	return p;
+}
+
+void
+peer_free(struct peer *p)
+{
+	if (p == NULL)
+		return;
+	if (p->hello_ev != NULL)
+		event_free(p->hello_ev);
+	if (p->heartbeat_ev != NULL)
+		event_free(p->heartbeat_ev);
+	if (p->bev != NULL)
+		bufferevent_free(p->bev);
+	free(p);
+}
+
+static const char *
+peer_direction(const struct peer *p)
+{
+	return p->connector != NULL ? "connected" : "accepted";
+}
+
+void
+peer_close(struct peer *p, const char *why)
+{
+	struct ssock *ss = p->ss;
+	struct connector *c = p->connector;
+	int was_up = p->state == PEER_ACTIVE;
+
+	if (was_up)
+		log_info("socket %s: peer %s (%s, %s) down: %s", ss->name,
+		    p->identity_hex, p->addr, peer_direction(p), why);
+	else if (c == NULL)
+		log_info("socket %s: connection from %s closed before "
+		    "handshake: %s", ss->name, p->addr, why);
+	STATS_INC(&ss->stats, conns_closed);
+	TAILQ_REMOVE(&ss->peers, p, entry);
+	ssock_peer_down(ss, p);
+	if (c != NULL)
+		connector_peer_down(c, why, was_up);
+	peer_free(p);
+}
+
+int
+peer_writable(const struct peer *p)
+{
+	return evbuffer_get_length(bufferevent_get_output(p->bev)) <
+	    p->ss->conf->peer_buffer;
+}
+
+size_t
+peer_unflushed(const struct peer *p)
+{
+	return evbuffer_get_length(bufferevent_get_output(p->bev));
+}
+
+int
+peer_send_msg(struct peer *p, struct msg *m)
+{
+	struct evbuffer *out = bufferevent_get_output(p->bev);
+	uint8_t hdr[WIRE_MAX_HDR];
+	size_t n;
+
+	n = wire_data_header(hdr, (m->flags & MSG_HAS_ID) ? WIRE_DATA_REQ :
+	    WIRE_DATA, m->msg_id, m->len);
+	if (evbuffer_add(out, hdr, n) == -1 || msg_add_to(m, out) == -1)
+		return -1;
+	p->last_sent_ms = now_ms();
+	p->msgs_out++;
+	STATS_INC(&p->ss->stats, msgs_out);
+	STATS_ADD(&p->ss->stats, bytes_out, m->len);
+	return 0;
+}
+
+int
+peer_send_ack(struct peer *p, const uint8_t msg_id[16])
+{
+	if (wire_add_ack(bufferevent_get_output(p->bev), msg_id) == -1)
+		return -1;
+	p->last_sent_ms = now_ms();
+	STATS_INC(&p->ss->stats, acks_out);
+	return 0;
+}
+
+void
+peer_pause_reading(struct peer *p)
+{
+	bufferevent_disable(p->bev, EV_READ);
+}
+
+void
+peer_resume_reading(struct peer *p)
+{
+	bufferevent_enable(p->bev, EV_READ);
+	/* Frames already buffered are decoded from the loop, not from here. */
+	bufferevent_trigger(p->bev, EV_READ,
+	    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void
+peer_arm_heartbeat(struct peer *p, uint64_t after_ms)
+{
+	struct timeval tv = ms_to_tv(after_ms);
+
+	evtimer_add(p->heartbeat_ev, &tv);
+}
+
+/* The peer's HELLO: returns -1 when the peer was closed. */
+static int
+peer_take_hello(struct peer *p, const struct wire_frame *f)
+{
+	struct evbuffer *in = bufferevent_get_input(p->bev);
+	struct ssock *ss = p->ss;
+	uint8_t env[WIRE_HELLO_ENV];
+	struct timeval tv;
+	char why[96];
+
+	if (f->type != WIRE_HELLO || f->env_len != WIRE_HELLO_ENV) {
+		STATS_INC(&ss->stats, rejected_bad_hello);
+		snprintf(why, sizeof(why), "first frame is not a HELLO "
+		    "(type %d, %" PRIu32 " bytes)", f->type, f->env_len);
+		peer_close(p, why);
+		return -1;
+	}
+	evbuffer_drain(in, WIRE_LEN_PREFIX);
+	evbuffer_remove(in, env, sizeof(env));
+	if (env[1] != WIRE_VERSION) {
+		STATS_INC(&ss->stats, rejected_version);
+		snprintf(why, sizeof(why), "unsupported protocol version %u",
+		    env[1]);
+		peer_close(p, why);
+		return -1;
+	}
+	memcpy(p->identity, env + 2, sizeof(p->identity));
+	format_identity(p->identity, p->identity_hex);
+	if (ssock_peer_up(ss, p) == -1) {
+		STATS_INC(&ss->stats, rejected_duplicate);
+		snprintf(why, sizeof(why), "identity %s already has a live "
+		    "connection", p->identity_hex);
+		peer_close(p, why);
+		return -1;
+	}
+	p->state = PEER_ACTIVE;
+	evtimer_del(p->hello_ev);
+	tv = ms_to_tv(ss->conf->heartbeat_timeout_ms);
+	bufferevent_set_timeouts(p->bev, &tv, NULL);
+	peer_arm_heartbeat(p, ss->conf->heartbeat_interval_ms);
+	log_info("socket %s: peer %s (%s, %s) up", ss->name, p->identity_hex,
+	    p->addr, peer_direction(p));
+	if (p->connector != NULL)
+		connector_peer_up(p->connector);
+	return 0;
+}
+
+static void
+peer_skip(struct peer *p, const struct wire_frame *f, int malformed)
+{
+	struct ssock *ss = p->ss;
+	int64_t n;
+
+	evbuffer_drain(bufferevent_get_input(p->bev),
+	    WIRE_LEN_PREFIX + (size_t)f->env_len);
+	if (!malformed) {
+		STATS_INC(&ss->stats, frames_unknown);
+		return;
+	}
+	STATS_INC(&ss->stats, frames_malformed);
+	if ((n = log_ratelimit_pass(&ss->rl_malformed, now_ms())) >= 0)
+		log_warnx("socket %s: peer %s (%s): skipped a type %d frame of "
+		    "%" PRIu32 " bytes with a bad length (%" PRId64 " more "
+		    "suppressed)", ss->name, p->identity_hex, p->addr, f->type,
+		    f->env_len, n);
+}
+
+/* A DATA or DATA_REQ: returns -1 when the peer was closed. */
+static int
+peer_take_data(struct peer *p, const struct wire_frame *f)
+{
+	struct evbuffer *in = bufferevent_get_input(p->bev);
+	size_t fixed = f->type == WIRE_DATA_REQ ? 1 + WIRE_ID_LEN : 1;
+	struct msg *m;
+
+	if (f->env_len < fixed) {
+		peer_skip(p, f, 1);
+		return 0;
+	}
+	if ((m = msg_new(f->env_len - fixed)) == NULL) {
+		peer_close(p, "out of memory");
+		return -1;
+	}
+	evbuffer_drain(in, WIRE_LEN_PREFIX + 1);
+	if (f->type == WIRE_DATA_REQ) {
+		evbuffer_remove(in, m->msg_id, WIRE_ID_LEN);
+		m->flags |= MSG_HAS_ID;
+	}
+	if (m->len > 0)
+		evbuffer_remove(in, m->data, m->len);
+	memcpy(m->peer_id, p->identity, sizeof(m->peer_id));
+	p->msgs_in++;
+	STATS_INC(&p->ss->stats, msgs_in);
+	STATS_ADD(&p->ss->stats, bytes_in, m->len);
+	ssock_peer_msg(p->ss, p, m);
+	return 0;
+}
+
+/* One whole frame at the front of the input: -1 when the peer closed. */
+static int
+peer_take_frame(struct peer *p, const struct wire_frame *f)
+{
+	struct evbuffer *in = bufferevent_get_input(p->bev);
+	uint8_t env[WIRE_ACK_ENV];
+
+	if (p->state == PEER_HELLO)
+		return peer_take_hello(p, f);
+	switch (f->type) {
+	case WIRE_HEARTBEAT:
+		evbuffer_drain(in, WIRE_LEN_PREFIX + (size_t)f->env_len);
+		return 0;
+	case WIRE_DATA:
+	case WIRE_DATA_REQ:
+		return peer_take_data(p, f);
+	case WIRE_ACK:
+		if (f->env_len != WIRE_ACK_ENV) {
+			peer_skip(p, f, 1);
+			return 0;
+		}
+		evbuffer_drain(in, WIRE_LEN_PREFIX);
+		evbuffer_remove(in, env, sizeof(env));
+		STATS_INC(&p->ss->stats, acks_in);
+		ssock_peer_ack(p->ss, env + 1);
+		return 0;
+	case WIRE_HELLO:
+		/* A second HELLO changes nothing; skip it like any frame. */
+	default:
+		peer_skip(p, f, 0);
+		return 0;
+	}
+}
+
+static void
+peer_readcb(struct bufferevent *bev, void *arg)
+{
+	struct peer *p = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t max_env = p->ss->max_message_size + 1 + WIRE_ID_LEN;
+	struct wire_frame f;
+	char why[96];
+
+	for (;;) {
+		if (p->state == PEER_ACTIVE && p->ss->reading_paused)
+			return;
+		switch (wire_peek(in, max_env, &f)) {
+		case WIRE_NEED_MORE:
+			return;
+		case WIRE_TOO_BIG:
+			STATS_INC(&p->ss->stats, rejected_oversize);
+			snprintf(why, sizeof(why), "frame longer than "
+			    "max_message_size (%zu bytes)",
+			    p->ss->max_message_size);
+			peer_close(p, why);
+			return;
+		case WIRE_FRAME:
+			break;
+		}
+		if (peer_take_frame(p, &f) == -1)
+			return;
+	}
+}
+
+static void
+peer_writecb(struct bufferevent *bev, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)bev;
+	if (p->state == PEER_ACTIVE)
+		ssock_peer_writable(p->ss, p);
+}
+
+static void
+peer_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct peer *p = arg;
+	char why[128];
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (what & BEV_EVENT_TIMEOUT) {
+		STATS_INC(&p->ss->stats, heartbeat_timeouts);
+		snprintf(why, sizeof(why), "nothing received for %" PRIu64
+		    " ms (heartbeat_timeout)", p->ss->conf->heartbeat_timeout_ms);
+	} else if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof(why), "closed by the peer");
+	else
+		snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
+	peer_close(p, why);
+}
+
+static void
+peer_hello_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)fd;
+	(void)what;
+	STATS_INC(&p->ss->stats, rejected_bad_hello);
+	peer_close(p, "no HELLO in time (timed out)");
+}
+
+static void
+peer_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	uint64_t interval = p->ss->conf->heartbeat_interval_ms;
+	uint64_t idle = now_ms() - p->last_sent_ms;
+
+	(void)fd;
+	(void)what;
+	if (idle >= interval) {
+		if (wire_add_heartbeat(bufferevent_get_output(p->bev)) == 0)
+			p->last_sent_ms = now_ms();
+		idle = 0;
+	}
+	peer_arm_heartbeat(p, interval - idle);
+}

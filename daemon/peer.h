@@ -1,0 +1,71 @@
+/*
+ * peer: one aiomsg connection of a smart socket (accepted or connected).
+ *
+ * It sends its HELLO at once, requires the peer's HELLO first (version 1,
+ * 22 bytes), then decodes every complete frame in its input buffer on each
+ * read (so a HELLO pipelined with DATA is never left hanging), skips unknown
+ * types, answers nothing itself (ACKs are the socket's decision), sends a
+ * HEARTBEAT after heartbeat_interval without sending, and closes after
+ * heartbeat_timeout without receiving.  Its bufferevent's output buffer is
+ * its send queue.  Every close is logged with the address, identity and
+ * cause, and reported to the socket and to the connector that made it.
+ */
+#ifndef SMARTSOCK_PEER_H
+#define SMARTSOCK_PEER_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct bufferevent;
+struct event;
+struct ssock;
+struct connector;
+struct msg;
+
+enum peer_state {
+	PEER_HELLO,             /* waiting for the peer's HELLO */
+	PEER_ACTIVE,            /* routed to, heartbeated */
+};
+
+struct peer {
+	TAILQ_ENTRY(peer) entry;        /* ssock->peers */
+	TAILQ_ENTRY(peer) active_entry; /* ssock->active */
+	struct ssock *ss;
+	struct connector *connector;    /* NULL when accepted */
+	struct bufferevent *bev;
+	enum peer_state state;
+	uint8_t identity[16];
+	char identity_hex[33];
+	char addr[64];                  /* "host:port" of the other end */
+	struct event *hello_ev;         /* handshake deadline */
+	struct event *heartbeat_ev;
+	uint64_t last_sent_ms;
+	uint64_t since_ms;
+	uint64_t msgs_in, msgs_out;
+};
+
+/*
+ * Take over a bufferevent (connecting or connected) for socket ss.  The
+ * handshake must finish within hello_ms.  NULL on allocation failure (the
+ * bufferevent is freed).
+ */
+struct peer *peer_new(struct ssock *ss, struct bufferevent *bev,
+    struct connector *c, const char *addr, uint64_t hello_ms);
+/* Close with a logged reason; the peer is freed.  `why` is a short text. */
+void peer_close(struct peer *, const char *why);
+/* Close without logging per peer (daemon shutdown). */
+void peer_free(struct peer *);
+
+/* Room in its output below peer_buffer? */
+int peer_writable(const struct peer *);
+/* Write one payload as DATA, or DATA_REQ if the message has an id. */
+int peer_send_msg(struct peer *, struct msg *);
+int peer_send_ack(struct peer *, const uint8_t msg_id[16]);
+size_t peer_unflushed(const struct peer *);
+
+/* Back-pressure from the receive queue. */
+void peer_pause_reading(struct peer *);
+void peer_resume_reading(struct peer *);
+
+#endif

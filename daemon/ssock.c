@@ -1,0 +1,563 @@
+/* ssock: routing, queues and acknowledgements of a smart socket (ssock.h). */
+#include <sys/time.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "endpoint.h"
+#include "idmap.h"
+#include "local.h"
+#include "log.h"
+#include "lproto.h"
+#include "parse.h"
+#include "peer.h"
+#include "ssock.h"
+
+enum route_result {
+	ROUTE_SENT,             /* written; the reference was consumed */
+	ROUTE_WAIT,             /* no peer can take it now; still ours */
+	ROUTE_UNREACHABLE,      /* targeted at an identity that is not here */
+};
+
+static void ssock_resend(evutil_socket_t, short, void *);
+
+static int
+ssock_at_least_once(const struct ssock *ss)
+{
+	return ss->conf->delivery == DELIVERY_AT_LEAST_ONCE;
+}
+
+static void
+ssock_new_identity(uint8_t id[16])
+{
+	evutil_secure_rng_get_bytes(id, 16);
+	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40);      /* UUID version 4 */
+	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80);      /* RFC 4122 variant */
+}
+
+struct ssock *
+ssock_new(struct event_base *base, const struct socket_conf *conf,
+    const char *runtime_dir, size_t max_message_size)
+{
+	struct ssock *ss = calloc(1, sizeof(*ss));
+	char path[4096];
+
+	if (ss == NULL)
+		return NULL;
+	ss->conf = conf;
+	ss->name = conf->name;
+	ss->base = base;
+	ss->max_message_size = max_message_size;
+	if (conf->has_identity)
+		memcpy(ss->identity, conf->identity, sizeof(ss->identity));
+	else
+		ssock_new_identity(ss->identity);
+	format_identity(ss->identity, ss->identity_hex);
+	TAILQ_INIT(&ss->peers);
+	TAILQ_INIT(&ss->active);
+	TAILQ_INIT(&ss->sendq);
+	TAILQ_INIT(&ss->pending);
+	TAILQ_INIT(&ss->recvq);
+	ss->active_by_id = idmap_new();
+	ss->pending_by_id = idmap_new();
+	ss->inbound_by_id = idmap_new();
+	ss->resend_ev = evtimer_new(base, ssock_resend, ss);
+	if (ss->active_by_id == NULL || ss->pending_by_id == NULL ||
+	    ss->inbound_by_id == NULL || ss->resend_ev == NULL) {
+		log_warnx("socket %s: out of memory", ss->name);
+		ssock_free(ss);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/%s.sock", runtime_dir, conf->name);
+	if ((ss->local = local_new(ss, path)) == NULL ||
+	    (ss->endpoints = endpoints_start(ss)) == NULL) {
+		ssock_free(ss);
+		return NULL;
+	}
+	log_info("socket %s: identity %s, %s, %s, application socket %s",
+	    ss->name, ss->identity_hex,
+	    conf->send_mode == SEND_PUBLISH ? "publish" : "round-robin",
+	    ssock_at_least_once(ss) ? "at-least-once" : "at-most-once", path);
+	return ss;
+}
+
+void
+ssock_stop_accepting(struct ssock *ss)
+{
+	if (ss->endpoints != NULL)
+		endpoints_stop_accepting(ss->endpoints);
+	if (ss->local != NULL)
+		local_stop_accepting(ss->local);
+}
+
+size_t
+ssock_unflushed(const struct ssock *ss)
+{
+	const struct peer *p;
+	size_t n = 0;
+
+	TAILQ_FOREACH(p, &ss->active, active_entry)
+		n += peer_unflushed(p);
+	return n;
+}
+
+static size_t
+queue_length(const struct msg_queue *q)
+{
+	const struct msg *m;
+	size_t n = 0;
+
+	TAILQ_FOREACH(m, q, entry)
+		n++;
+	return n;
+}
+
+void
+ssock_free(struct ssock *ss)
+{
+	struct peer *p;
+	size_t lost;
+
+	if (ss == NULL)
+		return;
+	ss->closing = 1;
+	lost = ss->sendq_len + queue_length(&ss->pending);
+	if (lost > 0) {
+		STATS_ADD(&ss->stats, drops_shutdown, lost);
+		log_warnx("socket %s: %zu messages not delivered to any peer "
+		    "at shutdown", ss->name, lost);
+	}
+	if (ss->recvq_len > 0)
+		log_warnx("socket %s: %zu received messages never taken by an "
+		    "application", ss->name, ss->recvq_len);
+	while ((p = TAILQ_FIRST(&ss->peers)) != NULL) {
+		TAILQ_REMOVE(&ss->peers, p, entry);
+		peer_free(p);
+	}
+	endpoints_free(ss->endpoints);
+	local_free(ss->local);
+	msg_queue_clear(&ss->sendq);
+	msg_queue_clear(&ss->pending);
+	msg_queue_clear(&ss->recvq);
+	idmap_free(ss->active_by_id);
+	idmap_free(ss->pending_by_id);
+	idmap_free(ss->inbound_by_id);
+	if (ss->resend_ev != NULL)
+		event_free(ss->resend_ev);
+	free(ss);
+}
+
+/* --- sending ----------------------------------------------------------- */
+
+static void
+ssock_log_drop(struct ssock *ss, const char *what)
+{
+	int64_t n;
+
+	if ((n = log_ratelimit_pass(&ss->rl_drop, now_ms())) >= 0)
+		log_warnx("socket %s: dropped a message: %s (%" PRId64
+		    " more drops not logged)", ss->name, what, n);
+}
+
+static void
+ssock_arm_resend(struct ssock *ss)
+{
+	struct msg *m = TAILQ_FIRST(&ss->pending);
+	uint64_t now, ms;
+	struct timeval tv;
+
+	if (m == NULL || evtimer_pending(ss->resend_ev, NULL))
+		return;
+	now = now_ms();
+	ms = m->deadline_ms > now ? m->deadline_ms - now : 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(ss->resend_ev, &tv);
+}
+
+/* Write to one peer; at-least-once keeps the message pending. */
+static void
+ssock_write(struct ssock *ss, struct peer *p, struct msg *m)
+{
+	if (!ssock_at_least_once(ss)) {
+		peer_send_msg(p, m);
+		msg_unref(m);
+		return;
+	}
+	if (!(m->flags & MSG_HAS_ID)) {
+		evutil_secure_rng_get_bytes(m->msg_id, sizeof(m->msg_id));
+		m->flags |= MSG_HAS_ID;
+	}
+	peer_send_msg(p, m);
+	m->sent_to = p;
+	m->deadline_ms = now_ms() + ss->conf->resend_timeout_ms;
+	if (idmap_put(ss->pending_by_id, m->msg_id, m) == -1) {
+		/* Cannot track it: it was sent once, at most once. */
+		msg_unref(m);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&ss->pending, m, entry);
+	ssock_arm_resend(ss);
+}
+
+/* The next active peer with room, round-robin. */
+static struct peer *
+ssock_pick(struct ssock *ss)
+{
+	struct peer *p;
+	size_t i;
+
+	if (ss->nactive == 0)
+		return NULL;
+	p = ss->rr_next != NULL ? ss->rr_next : TAILQ_FIRST(&ss->active);
+	for (i = 0; i < ss->nactive; i++) {
+		if (peer_writable(p)) {
+			ss->rr_next = TAILQ_NEXT(p, active_entry);
+			return p;
+		}
+		if ((p = TAILQ_NEXT(p, active_entry)) == NULL)
+			p = TAILQ_FIRST(&ss->active);
+	}
+	return NULL;
+}
+
+static enum route_result
+ssock_publish(struct ssock *ss, struct msg *m)
+{
+	struct peer *p;
+
+	if (ss->nactive == 0)
+		return ROUTE_WAIT;
+	if (ss->conf->overflow == OVERFLOW_BLOCK) {
+		TAILQ_FOREACH(p, &ss->active, active_entry)
+			if (!peer_writable(p))
+				return ROUTE_WAIT;
+	}
+	TAILQ_FOREACH(p, &ss->active, active_entry) {
+		if (peer_writable(p))
+			peer_send_msg(p, m);
+		else {
+			STATS_INC(&ss->stats, drops_slow_peer);
+			ssock_log_drop(ss, "a subscriber's queue is full");
+		}
+	}
+	msg_unref(m);
+	return ROUTE_SENT;
+}
+
+static enum route_result
+ssock_route(struct ssock *ss, struct msg *m)
+{
+	struct peer *p;
+
+	if (m->flags & MSG_TARGETED) {
+		if ((p = idmap_get(ss->active_by_id, m->peer_id)) == NULL)
+			return ROUTE_UNREACHABLE;
+		if (!peer_writable(p))
+			return ROUTE_WAIT;
+	} else if (ss->conf->send_mode == SEND_PUBLISH)
+		return ssock_publish(ss, m);
+	else if ((p = ssock_pick(ss)) == NULL)
+		return ROUTE_WAIT;
+	ssock_write(ss, p, m);
+	return ROUTE_SENT;
+}
+
+int
+ssock_send_blocked(const struct ssock *ss)
+{
+	return ss->conf->overflow == OVERFLOW_BLOCK &&
+	    ss->conf->send_buffer != CONFIG_UNLIMITED &&
+	    ss->sendq_len >= ss->conf->send_buffer;
+}
+
+/* Send what waits in the send queue, in order, while peers take it. */
+static void
+ssock_flush_sendq(struct ssock *ss)
+{
+	struct msg *m;
+
+	while ((m = TAILQ_FIRST(&ss->sendq)) != NULL) {
+		TAILQ_REMOVE(&ss->sendq, m, entry);
+		switch (ssock_route(ss, m)) {
+		case ROUTE_SENT:
+			ss->sendq_len--;
+			continue;
+		case ROUTE_UNREACHABLE:
+			ss->sendq_len--;
+			STATS_INC(&ss->stats, drops_unroutable);
+			ssock_log_drop(ss, "its target identity left");
+			msg_unref(m);
+			continue;
+		case ROUTE_WAIT:
+			TAILQ_INSERT_HEAD(&ss->sendq, m, entry);
+			break;
+		}
+		break;
+	}
+	if (!ssock_send_blocked(ss))
+		local_resume_reading(ss->local);
+}
+
+/* Queue with the overflow policy.  Returns an lproto status. */
+static int
+ssock_enqueue(struct ssock *ss, struct msg *m)
+{
+	struct msg *old;
+
+	if (ss->conf->send_buffer != CONFIG_UNLIMITED &&
+	    ss->sendq_len >= ss->conf->send_buffer) {
+		switch (ss->conf->overflow) {
+		case OVERFLOW_DROP_NEW:
+			STATS_INC(&ss->stats, drops_overflow);
+			ssock_log_drop(ss, "send buffer full (drop-new)");
+			msg_unref(m);
+			return LPROTO_ST_NO_BUFFER;
+		case OVERFLOW_DROP_OLD:
+			old = TAILQ_FIRST(&ss->sendq);
+			TAILQ_REMOVE(&ss->sendq, old, entry);
+			ss->sendq_len--;
+			msg_unref(old);
+			STATS_INC(&ss->stats, drops_overflow);
+			ssock_log_drop(ss, "send buffer full (drop-old)");
+			break;
+		case OVERFLOW_BLOCK:
+			/* Clients are not read while full; nothing to drop. */
+			break;
+		}
+	}
+	TAILQ_INSERT_TAIL(&ss->sendq, m, entry);
+	ss->sendq_len++;
+	return LPROTO_OK;
+}
+
+int
+ssock_app_send(struct ssock *ss, struct msg *m)
+{
+	if ((m->flags & MSG_TARGETED) &&
+	    idmap_get(ss->active_by_id, m->peer_id) == NULL) {
+		msg_unref(m);
+		return LPROTO_ST_UNREACHABLE;
+	}
+	/* Behind queued messages it must wait its turn, to keep order. */
+	if (TAILQ_EMPTY(&ss->sendq) && ssock_route(ss, m) == ROUTE_SENT)
+		return LPROTO_OK;
+	return ssock_enqueue(ss, m);
+}
+
+static void
+ssock_resend(evutil_socket_t fd, short what, void *arg)
+{
+	struct ssock *ss = arg;
+	uint64_t now = now_ms();
+	struct msg *m;
+	int64_t n;
+
+	(void)fd;
+	(void)what;
+	while ((m = TAILQ_FIRST(&ss->pending)) != NULL &&
+	    m->deadline_ms <= now) {
+		TAILQ_REMOVE(&ss->pending, m, entry);
+		idmap_del(ss->pending_by_id, m->msg_id);
+		if (ss->conf->max_retries != CONFIG_UNLIMITED &&
+		    m->retries >= ss->conf->max_retries) {
+			STATS_INC(&ss->stats, giveups);
+			if ((n = log_ratelimit_pass(&ss->rl_giveup, now)) >= 0)
+				log_warnx("socket %s: gave up on a message "
+				    "after %" PRIu64 " resends without ACK (%"
+				    PRId64 " more not logged)", ss->name,
+				    m->retries, n);
+			msg_unref(m);
+			continue;
+		}
+		m->retries++;
+		STATS_INC(&ss->stats, resends);
+		switch (ssock_route(ss, m)) {
+		case ROUTE_SENT:
+			break;
+		case ROUTE_WAIT:
+			TAILQ_INSERT_TAIL(&ss->sendq, m, entry);
+			ss->sendq_len++;
+			break;
+		case ROUTE_UNREACHABLE:
+			STATS_INC(&ss->stats, drops_unroutable);
+			ssock_log_drop(ss, "its target identity left");
+			msg_unref(m);
+			break;
+		}
+	}
+	ssock_arm_resend(ss);
+}
+
+/* --- peers --------------------------------------------------------------- */
+
+int
+ssock_peer_up(struct ssock *ss, struct peer *p)
+{
+	if (idmap_get(ss->active_by_id, p->identity) != NULL ||
+	    idmap_put(ss->active_by_id, p->identity, p) == -1)
+		return -1;
+	TAILQ_INSERT_TAIL(&ss->active, p, active_entry);
+	ss->nactive++;
+	if (ss->reading_paused)
+		peer_pause_reading(p);
+	ssock_flush_sendq(ss);
+	return 0;
+}
+
+void
+ssock_peer_down(struct ssock *ss, struct peer *p)
+{
+	struct msg_queue back;
+	struct msg *m, *next;
+	size_t n = 0;
+
+	if (p->state != PEER_ACTIVE)
+		return;
+	idmap_del(ss->active_by_id, p->identity);
+	if (ss->rr_next == p)
+		ss->rr_next = TAILQ_NEXT(p, active_entry);
+	TAILQ_REMOVE(&ss->active, p, active_entry);
+	ss->nactive--;
+	if (ss->closing)
+		return;
+	/* What it never acknowledged goes out again first, in order. */
+	TAILQ_INIT(&back);
+	for (m = TAILQ_FIRST(&ss->pending); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		if (m->sent_to != p)
+			continue;
+		TAILQ_REMOVE(&ss->pending, m, entry);
+		idmap_del(ss->pending_by_id, m->msg_id);
+		m->sent_to = NULL;
+		TAILQ_INSERT_TAIL(&back, m, entry);
+		n++;
+	}
+	if (n == 0)
+		return;
+	TAILQ_CONCAT(&back, &ss->sendq, entry);
+	TAILQ_INIT(&ss->sendq);
+	TAILQ_CONCAT(&ss->sendq, &back, entry);
+	ss->sendq_len += n;
+	log_debug("socket %s: %zu unacknowledged messages of %s queued again",
+	    ss->name, n, p->identity_hex);
+	ssock_flush_sendq(ss);
+}
+
+void
+ssock_peer_writable(struct ssock *ss, struct peer *p)
+{
+	(void)p;
+	if (!TAILQ_EMPTY(&ss->sendq))
+		ssock_flush_sendq(ss);
+}
+
+void
+ssock_peer_ack(struct ssock *ss, const uint8_t msg_id[16])
+{
+	struct msg *m = idmap_del(ss->pending_by_id, msg_id);
+
+	if (m == NULL)
+		return;         /* late or duplicate ACK */
+	TAILQ_REMOVE(&ss->pending, m, entry);
+	msg_unref(m);
+}
+
+static void
+ssock_pause_reading(struct ssock *ss)
+{
+	struct peer *p;
+
+	ss->reading_paused = 1;
+	log_info("socket %s: %zu received messages wait for an application; "
+	    "not reading from peers until they are taken", ss->name,
+	    ss->recvq_len);
+	TAILQ_FOREACH(p, &ss->active, active_entry)
+		peer_pause_reading(p);
+}
+
+static void
+ssock_resume_reading(struct ssock *ss)
+{
+	struct peer *p;
+
+	ss->reading_paused = 0;
+	log_info("socket %s: reading from peers again", ss->name);
+	TAILQ_FOREACH(p, &ss->active, active_entry)
+		peer_resume_reading(p);
+}
+
+void
+ssock_peer_msg(struct ssock *ss, struct peer *p, struct msg *m)
+{
+	(void)p;
+	if (m->flags & MSG_HAS_ID) {
+		if (idmap_get(ss->inbound_by_id, m->msg_id) != NULL) {
+			/* A resend of what still waits here: keep one copy. */
+			STATS_INC(&ss->stats, duplicates);
+			msg_unref(m);
+			return;
+		}
+		if (idmap_put(ss->inbound_by_id, m->msg_id, m) == -1) {
+			/* Unacknowledged, so the sender will resend it. */
+			msg_unref(m);
+			return;
+		}
+	}
+	if (TAILQ_EMPTY(&ss->recvq) && local_deliver(ss->local, m))
+		return;
+	TAILQ_INSERT_TAIL(&ss->recvq, m, entry);
+	ss->recvq_len++;
+	if (!ss->reading_paused && ss->conf->recv_buffer != CONFIG_UNLIMITED &&
+	    ss->recvq_len >= ss->conf->recv_buffer)
+		ssock_pause_reading(ss);
+}
+
+/* --- applications ------------------------------------------------------ */
+
+void
+ssock_app_confirmed(struct ssock *ss, struct msg *m)
+{
+	struct peer *p;
+
+	if (idmap_get(ss->inbound_by_id, m->msg_id) == m)
+		idmap_del(ss->inbound_by_id, m->msg_id);
+	/* On the sender's current connection: it may have reconnected. */
+	if ((p = idmap_get(ss->active_by_id, m->peer_id)) != NULL)
+		peer_send_ack(p, m->msg_id);
+	msg_unref(m);
+}
+
+void
+ssock_app_requeue(struct ssock *ss, struct msg_queue *q)
+{
+	size_t n = queue_length(q);
+
+	TAILQ_CONCAT(q, &ss->recvq, entry);
+	TAILQ_INIT(&ss->recvq);
+	TAILQ_CONCAT(&ss->recvq, q, entry);
+	ss->recvq_len += n;
+}
+
+void
+ssock_deliver_queued(struct ssock *ss)
+{
+	struct msg *m;
+
+	while ((m = TAILQ_FIRST(&ss->recvq)) != NULL) {
+		TAILQ_REMOVE(&ss->recvq, m, entry);
+		if (!local_deliver(ss->local, m)) {
+			TAILQ_INSERT_HEAD(&ss->recvq, m, entry);
+			break;
+		}
+		ss->recvq_len--;
+	}
+	/* Resume with some slack, so reads do not flap at the limit. */
+	if (ss->reading_paused &&
+	    ss->recvq_len <= ss->conf->recv_buffer / 4 * 3)
+		ssock_resume_reading(ss);
+}

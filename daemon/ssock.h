@@ -1,0 +1,106 @@
+/*
+ * ssock: one smart socket, as configured by a [socket NAME] section.
+ *
+ * It owns its endpoints (listeners and connectors), its peer connections,
+ * and its queues:
+ *   sendq    messages from applications that no peer could take yet,
+ *            bounded by send_buffer with the overflow policy;
+ *   pending  at-least-once messages written to a peer and awaiting ACK,
+ *            in deadline order, with one resend timer;
+ *   recvq    messages from peers that no application has taken yet,
+ *            bounded by recv_buffer: when full, the socket stops reading
+ *            from its peers (TCP back-pressure) instead of dropping.
+ * Peers and applications call in through the ssock_* functions below; the
+ * socket decides routing (publish, round-robin, send-to-identity).
+ */
+#ifndef SMARTSOCK_SSOCK_H
+#define SMARTSOCK_SSOCK_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "log.h"
+#include "msg.h"
+#include "stats.h"
+
+struct event_base;
+struct event;
+struct peer;
+struct local;
+struct endpoints;
+struct idmap;
+
+TAILQ_HEAD(peer_list, peer);
+
+struct ssock {
+	TAILQ_ENTRY(ssock) entry;
+	const struct socket_conf *conf;         /* borrowed from the config */
+	const char *name;                       /* conf->name */
+	struct event_base *base;
+	uint8_t identity[16];
+	char identity_hex[33];
+	size_t max_message_size;
+
+	struct peer_list peers;                 /* every connection */
+	struct peer_list active;                /* after HELLO, in rr order */
+	size_t nactive;
+	struct idmap *active_by_id;
+	struct peer *rr_next;                   /* next round-robin candidate */
+
+	struct msg_queue sendq;
+	size_t sendq_len;
+	struct msg_queue pending;
+	struct idmap *pending_by_id;
+	struct event *resend_ev;
+	struct msg_queue recvq;
+	size_t recvq_len;
+	struct idmap *inbound_by_id;            /* DATA_REQs not yet confirmed */
+	int reading_paused;
+
+	struct local *local;                    /* application attachments */
+	struct endpoints *endpoints;
+	struct stats stats;
+	struct log_ratelimit rl_drop, rl_giveup, rl_malformed;
+	int closing;
+};
+TAILQ_HEAD(ssock_list, ssock);
+
+/* Create the socket, its Unix socket and its endpoints.  NULL after
+ * logging why (a bind that fails, a live daemon on the Unix socket). */
+struct ssock *ssock_new(struct event_base *, const struct socket_conf *,
+    const char *runtime_dir, size_t max_message_size);
+/* Stop accepting (TCP and Unix) and remove the Unix socket file. */
+void ssock_stop_accepting(struct ssock *);
+/* Bytes still waiting in peer output buffers (for shutdown's grace). */
+size_t ssock_unflushed(const struct ssock *);
+void ssock_free(struct ssock *);
+
+/* --- from peers ---------------------------------------------------- */
+/* HELLO done: 0 and the peer is active, or -1 (identity already here). */
+int ssock_peer_up(struct ssock *, struct peer *);
+/* The peer is going away (called once, before it is freed). */
+void ssock_peer_down(struct ssock *, struct peer *);
+/* A DATA (msg without MSG_HAS_ID) or DATA_REQ arrived; the socket takes
+ * the reference.  peer_id is set to the sender's identity. */
+void ssock_peer_msg(struct ssock *, struct peer *, struct msg *);
+void ssock_peer_ack(struct ssock *, const uint8_t msg_id[16]);
+/* The peer's output drained below its low-water mark. */
+void ssock_peer_writable(struct ssock *, struct peer *);
+
+/* --- from applications ---------------------------------------------- */
+/* Does the send buffer refuse more for now (overflow = block, full)? */
+int ssock_send_blocked(const struct ssock *);
+/* Route or queue a message; the socket takes the reference.  Returns an
+ * lproto status (LPROTO_OK, LPROTO_ST_UNREACHABLE for a targeted message
+ * to an identity that is not connected, LPROTO_ST_NO_BUFFER). */
+int ssock_app_send(struct ssock *, struct msg *);
+/* An application took a delivered message: ACK it if it was a DATA_REQ. */
+void ssock_app_confirmed(struct ssock *, struct msg *);
+/* Messages delivered to an application that left unconfirmed go back to
+ * the front of the receive queue, in order. */
+void ssock_app_requeue(struct ssock *, struct msg_queue *);
+/* Applications can take more: hand them queued messages. */
+void ssock_deliver_queued(struct ssock *);
+
+#endif

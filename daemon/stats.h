@@ -1,0 +1,59 @@
+/*
+ * stats: the counters of one smart socket.  Every counter is listed once
+ * here, with its dotted name and meaning; code changes them only through
+ * STATS_INC / STATS_ADD.
+ */
+#ifndef SMARTSOCK_STATS_H
+#define SMARTSOCK_STATS_H
+
+#include <stdint.h>
+
+#define STATS_COUNTERS(X)						\
+	X(msgs_in, "messages.in", "payloads received from peers")	\
+	X(bytes_in, "bytes.in", "payload bytes received from peers")	\
+	X(msgs_out, "messages.out", "payloads written to peers")	\
+	X(bytes_out, "bytes.out", "payload bytes written to peers")	\
+	X(drops_overflow, "drops.overflow",				\
+	    "messages dropped by the send buffer's drop-new/drop-old policy") \
+	X(drops_slow_peer, "drops.slow_peer",				\
+	    "publish copies dropped because one peer's queue was full")	\
+	X(drops_unroutable, "drops.unroutable",				\
+	    "targeted messages whose peer left before they could go out") \
+	X(drops_shutdown, "drops.shutdown",				\
+	    "messages still queued when the daemon stopped")		\
+	X(duplicates, "alo.duplicates",					\
+	    "DATA_REQ resends of a msg_id that was still queued here")	\
+	X(resends, "alo.resends", "at-least-once messages sent again")	\
+	X(giveups, "alo.giveups",					\
+	    "at-least-once messages abandoned after max_retries")	\
+	X(acks_in, "alo.acks_in", "ACKs received for our messages")	\
+	X(acks_out, "alo.acks_out", "ACKs sent after an application took a message") \
+	X(frames_unknown, "frames.unknown", "frames of unknown type skipped") \
+	X(frames_malformed, "frames.malformed",				\
+	    "frames of a known type with a bad length, skipped")	\
+	X(conns_accepted, "connections.accepted", "TCP connections accepted") \
+	X(conns_connected, "connections.connected", "outgoing TCP connections made") \
+	X(conns_closed, "connections.closed", "connections closed, any cause") \
+	X(rejected_bad_hello, "rejected.bad_hello",			\
+	    "connections closed because the first frame was not a valid HELLO") \
+	X(rejected_version, "rejected.version", "HELLOs with another protocol version") \
+	X(rejected_duplicate, "rejected.duplicate_identity",		\
+	    "connections from an identity that already had one")	\
+	X(rejected_oversize, "rejected.oversize",			\
+	    "connections closed for a frame over max_message_size")	\
+	X(heartbeat_timeouts, "heartbeat.timeouts",			\
+	    "connections torn down after heartbeat_timeout of silence")	\
+	X(apps_attached, "apps.attached", "applications attached")	\
+	X(apps_dropped, "apps.dropped",					\
+	    "applications disconnected for a protocol error")
+
+struct stats {
+#define STATS_FIELD(field, name, help) uint64_t field;
+	STATS_COUNTERS(STATS_FIELD)
+#undef STATS_FIELD
+};
+
+#define STATS_INC(st, field) ((st)->field++)
+#define STATS_ADD(st, field, n) ((st)->field += (n))
+
+#endif

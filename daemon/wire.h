@@ -1,0 +1,65 @@
+/*
+ * wire: the aiomsg v1 frame codec (../shared/spec/wire-v1.md).
+ *
+ * A frame is a big-endian u32 length N and N bytes of envelope; the first
+ * envelope byte is the type.  wire_peek() never consumes: it reports whether
+ * a whole frame is at the front of an evbuffer, so the caller can take
+ * exactly that frame and leave the rest (a HELLO pipelined with DATA, several
+ * frames per read, a frame split over many reads).  The encoders append to
+ * an evbuffer.  Nothing here allocates messages or knows about peers.
+ */
+#ifndef SMARTSOCK_WIRE_H
+#define SMARTSOCK_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+
+#define WIRE_VERSION 1
+#define WIRE_ID_LEN 16
+#define WIRE_LEN_PREFIX 4
+
+enum wire_type {
+	WIRE_HELLO = 0x01,      /* version u8 + identity[16] */
+	WIRE_HEARTBEAT = 0x02,  /* empty */
+	WIRE_DATA = 0x03,       /* payload */
+	WIRE_DATA_REQ = 0x04,   /* msg_id[16] + payload */
+	WIRE_ACK = 0x05,        /* msg_id[16] */
+};
+
+/* Envelope sizes of the fixed-size types. */
+#define WIRE_HELLO_ENV (1 + 1 + WIRE_ID_LEN)
+#define WIRE_ACK_ENV (1 + WIRE_ID_LEN)
+#define WIRE_DATA_REQ_MIN_ENV (1 + WIRE_ID_LEN)
+/* Largest header written before a payload: length + type + msg_id. */
+#define WIRE_MAX_HDR (WIRE_LEN_PREFIX + 1 + WIRE_ID_LEN)
+
+enum wire_peek_result {
+	WIRE_NEED_MORE,         /* no whole frame buffered yet */
+	WIRE_FRAME,             /* a whole frame is at the front */
+	WIRE_TOO_BIG,           /* its length exceeds the limit: close */
+};
+
+struct wire_frame {
+	uint32_t env_len;       /* envelope length N (may be 0) */
+	int type;               /* envelope[0], or -1 for an empty envelope */
+};
+
+/* Look at the front of `in`; max_env bounds the envelope length. */
+enum wire_peek_result wire_peek(struct evbuffer *in, size_t max_env,
+    struct wire_frame *f);
+
+/*
+ * Build the header that precedes a payload of `payload_len` bytes for a
+ * frame of `type` (DATA, or DATA_REQ with msg_id).  Returns its length.
+ */
+size_t wire_data_header(uint8_t hdr[WIRE_MAX_HDR], int type,
+    const uint8_t *msg_id, size_t payload_len);
+
+/* Append whole frames. 0 on success, -1 on allocation failure. */
+int wire_add_hello(struct evbuffer *out, const uint8_t identity[WIRE_ID_LEN]);
+int wire_add_heartbeat(struct evbuffer *out);
+int wire_add_ack(struct evbuffer *out, const uint8_t msg_id[WIRE_ID_LEN]);
+
+#endif
