@@ -192,8 +192,7 @@ static const struct config_type config_types[] = {
 	    "32 hex digits or random" },
 	[OPT_ENDPOINTS] = { "endpoint list", NULL,
 	    "HOST:PORT, [IPV6]:PORT or *:PORT with port 1..65535" },
-	[OPT_PATH] = { "path", NULL,
-	    "a directory, absolute or relative to this file's directory" },
+	[OPT_PATH] = { "path", NULL, "a directory path" },
 };
 
 struct config_ctx {

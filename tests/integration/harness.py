@@ -1,0 +1,262 @@
+"""Shared helpers for smartsock's integration tests.
+
+Each test file is a script run by `make check` (exit 0 pass, 1 fail,
+77 skip).  It starts real smartsockd processes on loopback with a temporary
+runtime directory, talks to them through smartsock-cat (the real client
+library) and through raw TCP sockets, and cleans up on every path: every
+process started here is killed at exit, and every wait is bounded.
+"""
+import atexit
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("SMARTSOCK_BUILDDIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+SRC = os.environ.get("SMARTSOCK_SRCDIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+SMARTSOCKD = os.path.join(BUILD, "smartsockd")
+CAT = os.path.join(BUILD, "smartsock-cat")
+SHARED = os.path.abspath(os.path.join(SRC, "..", "shared"))
+AIOMSG_PEER = os.path.join(SHARED, "tools", "aiomsg-peer")
+
+HELLO, HEARTBEAT, DATA, DATA_REQ, ACK = 1, 2, 3, 4, 5
+DEADLINE = 60.0         # no single wait in a test is longer than this
+
+_procs = []
+_dirs = []
+
+
+def _cleanup():
+    for p in _procs:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+    for d in _dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_cleanup)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+
+
+def skip(why):
+    print("SKIP:", why)
+    sys.exit(77)
+
+
+def fail(why):
+    print("FAIL:", why)
+    sys.exit(1)
+
+
+def check(cond, why):
+    if not cond:
+        fail(why)
+
+
+def need_shared():
+    if not os.path.exists(AIOMSG_PEER):
+        skip("../shared/tools/aiomsg-peer is absent")
+
+
+def tmpdir():
+    d = tempfile.mkdtemp(prefix="smartsock-test-")
+    _dirs.append(d)
+    return d
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(pred, timeout=10.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.02)
+    fail("timed out waiting for " + what)
+
+
+def spawn(args, **kw):
+    p = subprocess.Popen(args, **kw)
+    _procs.append(p)
+    return p
+
+
+class Daemon:
+    """One smartsockd with its own config file and runtime dir.
+
+    sockets: {name: {key: value}}; values may be lists for bind/connect.
+    """
+
+    def __init__(self, sockets, daemon=None, start=True):
+        self.dir = tmpdir()
+        self.runtime = os.path.join(self.dir, "run")
+        self.conf = os.path.join(self.dir, "smartsockd.conf")
+        self.logpath = os.path.join(self.dir, "smartsockd.log")
+        self.sockets = sockets
+        lines = ["[daemon]", "runtime_dir = " + self.runtime]
+        for k, v in (daemon or {}).items():
+            lines.append("%s = %s" % (k, v))
+        for name, keys in sockets.items():
+            lines.append("")
+            lines.append("[socket %s]" % name)
+            for k, v in keys.items():
+                for one in (v if isinstance(v, list) else [v]):
+                    lines.append("%s = %s" % (k, one))
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = None
+        if start:
+            self.start()
+
+    def start(self):
+        self.log = open(self.logpath, "ab")
+        self.proc = spawn([SMARTSOCKD, "-f", "-v", "-c", self.conf],
+                          stdout=self.log, stderr=self.log)
+        paths = [self.sock_path(n) for n in self.sockets]
+        end = time.monotonic() + 10
+        while not all(os.path.exists(p) for p in paths):
+            if self.proc.poll() is not None:
+                fail("smartsockd exited %s at start:\n%s" %
+                     (self.proc.returncode, self.log_text()))
+            if time.monotonic() > end:
+                fail("smartsockd did not create its sockets:\n" + self.log_text())
+            time.sleep(0.02)
+        return self
+
+    def sock_path(self, name):
+        return os.path.join(self.runtime, name + ".sock")
+
+    def log_text(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, text, timeout=10.0):
+        wait_for(lambda: text in self.log_text(), timeout, "log line %r" % text)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            fail("smartsockd did not stop on signal %d:\n%s" % (sig, self.log_text()))
+        self.log.close()
+        if rc != 0 and sig != signal.SIGKILL:
+            fail("smartsockd exited %d:\n%s" % (rc, self.log_text()))
+        # An ASan build reports leaks and errors on stderr at exit.
+        if "ERROR: AddressSanitizer" in self.log_text() or \
+                "ERROR: LeakSanitizer" in self.log_text() or \
+                "runtime error:" in self.log_text():
+            fail("sanitizer report from smartsockd:\n" + self.log_text())
+        return rc
+
+    def kill(self):
+        return self.stop(signal.SIGKILL)
+
+    def cat(self, *args, **kw):
+        """Run smartsock-cat -S RUNTIME ARGS; returns CompletedProcess."""
+        timeout = kw.pop("timeout", 30)
+        return subprocess.run([CAT, "-S", self.runtime] + list(args),
+                              capture_output=True, timeout=timeout, **kw)
+
+    def cat_bg(self, *args, **kw):
+        return spawn([CAT, "-S", self.runtime] + list(args),
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def send_lines(d, sock, lines, *extra):
+    r = d.cat("send", sock, *extra, input=("".join(l + "\n" for l in lines)).encode())
+    check(r.returncode == 0, "smartsock-cat send failed: %s" % r.stderr.decode())
+
+
+def collect(proc, timeout=30):
+    """Wait for a background smartsock-cat; return its stdout lines."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        fail("smartsock-cat timed out; got %r, stderr %r" % (out, err))
+    return out.decode().splitlines()
+
+
+# --- raw aiomsg v1 peers ----------------------------------------------------
+
+def frame(envelope):
+    return struct.pack(">I", len(envelope)) + envelope
+
+
+def hello(identity, version=1):
+    return frame(bytes((HELLO, version)) + identity)
+
+
+class RawPeer:
+    """A hand-driven aiomsg connection for hostile-input tests."""
+
+    def __init__(self, port, host="127.0.0.1"):
+        self.s = socket.create_connection((host, port), timeout=10)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data)
+
+    def read_frame(self, timeout=10.0):
+        """(type, body) of the next frame; None on EOF."""
+        self.s.settimeout(timeout)
+        while True:
+            if len(self.buf) >= 4:
+                n = struct.unpack(">I", self.buf[:4])[0]
+                if len(self.buf) >= 4 + n:
+                    env = self.buf[4:4 + n]
+                    self.buf = self.buf[4 + n:]
+                    return (env[0] if env else -1, env[1:])
+            chunk = self.s.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+
+    def read_until(self, ftype, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            f = self.read_frame(max(0.01, end - time.monotonic()))
+            if f is None:
+                return None
+            if f[0] == ftype:
+                return f
+        return None
+
+    def closed(self, timeout=10.0):
+        """True when the daemon closes this connection within timeout."""
+        end = time.monotonic() + timeout
+        try:
+            while time.monotonic() < end:
+                if self.read_frame(max(0.01, end - time.monotonic())) is None:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+        return False
+
+    def close(self):
+        self.s.close()
