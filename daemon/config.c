@@ -7,6 +7,9 @@
  * message carries the right line whatever inih was built with, and empty
  * sections are seen too.  What a key means is all in config_options[].
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -57,6 +60,7 @@ enum opt_type {
 
 #define OPTF_MULTI      0x1     /* may be given more than once */
 #define OPTF_EXCLUSIVE  0x2     /* endpoints no two sockets may share */
+#define OPTF_WILDCARD   0x4     /* "*" host allowed */
 
 struct opt {
 	enum opt_section section;
@@ -65,7 +69,8 @@ struct opt {
 	uint64_t min;
 	uint64_t max;
 	const char *def;                /* NULL: none (empty list) */
-	int reloadable;
+	int reloadable;                 /* can change without a restart,
+	                                   for reload when it comes */
 	int flags;
 	size_t off;                     /* field in daemon_conf/socket_conf */
 	size_t aux;                     /* see enum opt_type */
@@ -101,9 +106,9 @@ static const char *const config_overflows[] = {
 #define COUNT(k, min, def, rl, f, help) \
 	{ OPT_SOCKET, k, OPT_COUNT, min, CONFIG_UNLIMITED - 1, def, rl, 0, \
 	  S(f), 0, NULL, NULL, help }
-#define ENUM(k, choices, rl, f, help) \
-	{ OPT_SOCKET, k, OPT_ENUM, 0, 0, choices[0], rl, 0, S(f), 0, \
-	  choices, NULL, help }
+#define ENUM(k, choices, def, rl, f, help) \
+	{ OPT_SOCKET, k, OPT_ENUM, 0, 0, def, rl, 0, S(f), 0, choices, NULL, \
+	  help }
 
 static const struct opt config_options[] = {
 	{ OPT_DAEMON, "runtime_dir", OPT_PATH, 0, 0,
@@ -115,8 +120,8 @@ static const struct opt config_options[] = {
 	  "Largest message accepted from a peer or an application, in bytes." },
 
 	{ OPT_SOCKET, "bind", OPT_ENDPOINTS, 0, 0, NULL, 0,
-	  OPTF_MULTI | OPTF_EXCLUSIVE, S(binds), S(nbinds), NULL,
-	  "127.0.0.1:25000",
+	  OPTF_MULTI | OPTF_EXCLUSIVE | OPTF_WILDCARD, S(binds), S(nbinds),
+	  NULL, "127.0.0.1:25000",
 	  "Listen for peers on HOST:PORT, [IPV6]:PORT or *:PORT. May be "
 	  "repeated and may hold a comma-separated list." },
 	{ OPT_SOCKET, "connect", OPT_ENDPOINTS, 0, 0, NULL, 1,
@@ -124,10 +129,10 @@ static const struct opt config_options[] = {
 	  "Connect to a peer at HOST:PORT or [IPV6]:PORT, reconnecting when "
 	  "the connection is lost. May be repeated and may hold a "
 	  "comma-separated list." },
-	ENUM("send_mode", config_send_modes, 0, send_mode,
+	ENUM("send_mode", config_send_modes, "roundrobin", 0, send_mode,
 	    "roundrobin sends each message to one peer in turn; publish sends "
 	    "it to every connected peer."),
-	ENUM("delivery", config_deliveries, 0, delivery,
+	ENUM("delivery", config_deliveries, "at-most-once", 0, delivery,
 	    "at-least-once keeps each message until the peer acknowledges it "
 	    "and resends it otherwise; not possible with publish."),
 	{ OPT_SOCKET, "identity", OPT_IDENTITY, 0, 0, "random", 0, 0,
@@ -140,14 +145,13 @@ static const struct opt config_options[] = {
 	    "A peer silent for this long is disconnected; must be greater "
 	    "than heartbeat_interval."),
 	DURATION("reconnect_delay", "100ms", 1, reconnect_delay_ms,
-	    "First wait before reconnecting to a connect endpoint; doubled "
-	    "after each failure."),
+	    "First wait before reconnecting to a connect endpoint; later "
+	    "waits grow up to reconnect_max_delay."),
 	DURATION("reconnect_max_delay", "10s", 1, reconnect_max_delay_ms,
 	    "Longest wait between reconnection attempts; at least "
 	    "reconnect_delay."),
 	DURATION("connect_timeout", "2s", 1, connect_timeout_ms,
-	    "Give up on a connection attempt (TCP and handshake) after this "
-	    "long."),
+	    "Give up on a connection attempt not complete within this time."),
 	DURATION("resend_timeout", "5s", 1, resend_timeout_ms,
 	    "With at-least-once, resend a message not acknowledged within "
 	    "this time."),
@@ -158,12 +162,12 @@ static const struct opt config_options[] = {
 	    "Messages from applications waiting for a peer."),
 	COUNT("recv_buffer", 1, "100000", 1, recv_buffer,
 	    "Messages from peers waiting for an application."),
-	{ OPT_SOCKET, "peer_buffer", OPT_SIZE, 1, 64 * GIB, "4M", 1, 0,
+	{ OPT_SOCKET, "peer_buffer", OPT_SIZE, 1, 2 * GIB, "4M", 1, 0,
 	  S(peer_buffer), 0, NULL, NULL,
 	  "Bytes queued on one peer connection before it counts as full." },
-	ENUM("overflow", config_overflows, 1, overflow,
-	    "What a full buffer does with a new message: block the sender, "
-	    "drop-new drops it, drop-old drops the oldest queued one."),
+	ENUM("overflow", config_overflows, "block", 1, overflow,
+	    "When send_buffer is full, block the sending application, drop "
+	    "the new message (drop-new) or the oldest one (drop-old)."),
 };
 
 #undef D
@@ -174,25 +178,44 @@ static const struct opt config_options[] = {
 
 #define CONFIG_NOPTIONS nitems(config_options)
 
+struct config_unit {
+	uint64_t mult;                  /* 0 ends a list */
+	const char *suffix;
+};
+
+static const struct config_unit config_ms_units[] = {
+	{ HOUR_MS, "h" }, { MINUTE_MS, "m" }, { SECOND_MS, "s" }, { 1, "ms" },
+	{ 0, NULL }
+};
+
+static const struct config_unit config_byte_units[] = {
+	{ GIB, "G" }, { MIB, "M" }, { KIB, "K" }, { 1, "" }, { 0, NULL }
+};
+
+static const struct config_unit config_plain_units[] = {
+	{ 1, "" }, { 0, NULL }
+};
+
 struct config_type {
 	const char *name;
 	int (*number)(const char *, uint64_t *);
+	const struct config_unit *units;
 	const char *expect;
 };
 
 static const struct config_type config_types[] = {
-	[OPT_DURATION] = { "duration", parse_duration_ms,
+	[OPT_DURATION] = { "duration", parse_duration_ms, config_ms_units,
 	    "a whole number with unit ms, s, m or h (e.g. 100ms, 5s)" },
-	[OPT_SIZE] = { "size", parse_size,
+	[OPT_SIZE] = { "size", parse_size, config_byte_units,
 	    "a size in bytes with optional K, M or G (e.g. 4096, 64K, 16M)" },
-	[OPT_COUNT] = { "count", parse_u64,
+	[OPT_COUNT] = { "count", parse_u64, config_plain_units,
 	    "a whole number or unlimited" },
-	[OPT_ENUM] = { "enum", NULL, NULL },
-	[OPT_IDENTITY] = { "identity", NULL,
+	[OPT_ENUM] = { "enum", NULL, NULL, NULL },
+	[OPT_IDENTITY] = { "identity", NULL, NULL,
 	    "32 hex digits or random" },
-	[OPT_ENDPOINTS] = { "endpoint list", NULL,
+	[OPT_ENDPOINTS] = { "endpoint list", NULL, NULL,
 	    "HOST:PORT, [IPV6]:PORT or *:PORT with port 1..65535" },
-	[OPT_PATH] = { "path", NULL, "a directory path" },
+	[OPT_PATH] = { "path", NULL, NULL, "a directory path" },
 };
 
 struct config_ctx {
@@ -275,49 +298,20 @@ config_seen(struct config_ctx *ctx, const char *key)
 	return ctx->seen[o - config_options];
 }
 
+/* Largest unit first; formatting picks the first that divides exactly. */
 static void
-config_format_duration(uint64_t ms, char *buf, size_t len)
+config_format_units(const struct config_unit *u, uint64_t v, char *buf,
+    size_t len)
 {
-	if (ms != 0 && ms % HOUR_MS == 0)
-		snprintf(buf, len, "%lluh", (unsigned long long)(ms / HOUR_MS));
-	else if (ms != 0 && ms % MINUTE_MS == 0)
-		snprintf(buf, len, "%llum",
-		    (unsigned long long)(ms / MINUTE_MS));
-	else if (ms != 0 && ms % SECOND_MS == 0)
-		snprintf(buf, len, "%llus",
-		    (unsigned long long)(ms / SECOND_MS));
-	else
-		snprintf(buf, len, "%llums", (unsigned long long)ms);
-}
-
-static void
-config_format_size(uint64_t n, char *buf, size_t len)
-{
-	if (n != 0 && n % GIB == 0)
-		snprintf(buf, len, "%lluG", (unsigned long long)(n / GIB));
-	else if (n != 0 && n % MIB == 0)
-		snprintf(buf, len, "%lluM", (unsigned long long)(n / MIB));
-	else if (n != 0 && n % KIB == 0)
-		snprintf(buf, len, "%lluK", (unsigned long long)(n / KIB));
-	else
-		snprintf(buf, len, "%llu", (unsigned long long)n);
-}
-
-static void
-config_format_number(const struct opt *o, uint64_t v, char *buf, size_t len)
-{
-	if (o->type == OPT_DURATION)
-		config_format_duration(v, buf, len);
-	else if (o->type == OPT_SIZE)
-		config_format_size(v, buf, len);
-	else
-		snprintf(buf, len, "%llu", (unsigned long long)v);
+	while (u[1].mult != 0 && (v == 0 || v % u->mult != 0))
+		u++;
+	snprintf(buf, len, "%llu%s", (unsigned long long)(v / u->mult),
+	    u->suffix);
 }
 
 /* "a, b or c" */
 static void
-config_format_choices(const char *const *choices, const char *last,
-    char *buf, size_t len)
+config_format_choices(const char *const *choices, char *buf, size_t len)
 {
 	size_t i, used = 0;
 	int n;
@@ -325,7 +319,7 @@ config_format_choices(const char *const *choices, const char *last,
 	buf[0] = '\0';
 	for (i = 0; choices[i] != NULL; i++) {
 		n = snprintf(buf + used, len - used, "%s%s",
-		    i == 0 ? "" : choices[i + 1] == NULL ? last : ", ",
+		    i == 0 ? "" : choices[i + 1] == NULL ? " or " : ", ",
 		    choices[i]);
 		if (n < 0 || (size_t)n >= len - used)
 			return;
@@ -342,8 +336,10 @@ config_format_range(const struct opt *o, char *buf, size_t len)
 	switch (o->type) {
 	case OPT_DURATION:
 	case OPT_SIZE:
-		config_format_number(o, o->min, lo, sizeof lo);
-		config_format_number(o, o->max, hi, sizeof hi);
+		config_format_units(config_types[o->type].units, o->min, lo,
+		    sizeof lo);
+		config_format_units(config_types[o->type].units, o->max, hi,
+		    sizeof hi);
 		snprintf(buf, len, "%s .. %s", lo, hi);
 		break;
 	case OPT_COUNT:
@@ -351,7 +347,7 @@ config_format_range(const struct opt *o, char *buf, size_t len)
 		    (unsigned long long)o->min);
 		break;
 	case OPT_ENUM:
-		config_format_choices(o->choices, " or ", buf, len);
+		config_format_choices(o->choices, buf, len);
 		break;
 	default:
 		snprintf(buf, len, "%s", config_types[o->type].expect);
@@ -423,7 +419,7 @@ config_set_enum(struct config_ctx *ctx, const struct opt *o, void *base,
 			return 0;
 		}
 	}
-	config_format_choices(o->choices, " or ", choices, sizeof choices);
+	config_format_choices(o->choices, choices, sizeof choices);
 	config_error(ctx, ctx->line, "%s: expected %s, got '%s'", o->key,
 	    choices, value);
 	return -1;
@@ -492,6 +488,7 @@ config_add_endpoint(struct config_ctx *ctx, const struct opt *o, void *base,
 {
 	struct endpoint_conf ep, *list;
 	size_t n;
+	void *grown;
 
 	memset(&ep, 0, sizeof ep);
 	ep.line = ctx->line;
@@ -506,16 +503,22 @@ config_add_endpoint(struct config_ctx *ctx, const struct opt *o, void *base,
 		}
 		return -1;
 	}
+	if (!(o->flags & OPTF_WILDCARD) && strcmp(ep.host, "*") == 0) {
+		config_error(ctx, ctx->line, "%s: '*' is for bind only, "
+		    "expected a host in '%s'", o->key, text);
+		goto fail;
+	}
 	if ((o->flags & OPTF_EXCLUSIVE) &&
 	    config_check_exclusive(ctx, o, &ep) != 0)
 		goto fail;
 
 	memcpy(&list, (char *)base + o->off, sizeof list);
 	memcpy(&n, (char *)base + o->aux, sizeof n);
-	if ((list = reallocarray(list, n + 1, sizeof *list)) == NULL) {
+	if ((grown = reallocarray(list, n + 1, sizeof *list)) == NULL) {
 		config_error(ctx, ctx->line, "out of memory");
 		goto fail;
 	}
+	list = grown;
 	list[n++] = ep;
 	memcpy((char *)base + o->off, &list, sizeof list);
 	memcpy((char *)base + o->aux, &n, sizeof n);
@@ -527,11 +530,24 @@ fail:
 	return -1;
 }
 
+/* Strip blanks around s in place. */
+static char *
+config_trim(char *s)
+{
+	char *end;
+
+	s += strspn(s, " \t");
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return s;
+}
+
 static int
 config_set_endpoints(struct config_ctx *ctx, const struct opt *o,
     void *base, const char *value)
 {
-	char *copy, *item, *next, *end;
+	char *copy, *item, *next;
 	int rc = 0;
 
 	if ((copy = strdup(value)) == NULL) {
@@ -541,11 +557,7 @@ config_set_endpoints(struct config_ctx *ctx, const struct opt *o,
 	for (item = copy; item != NULL && rc == 0; item = next) {
 		if ((next = strchr(item, ',')) != NULL)
 			*next++ = '\0';
-		item += strspn(item, " \t");
-		end = item + strlen(item);
-		while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		if (*item == '\0') {
+		if (*(item = config_trim(item)) == '\0') {
 			config_error(ctx, ctx->line, "%s: empty endpoint in "
 			    "'%s'", o->key, value);
 			rc = -1;
@@ -698,11 +710,42 @@ config_clash_line(struct config_ctx *ctx, const char *a, const char *b)
 	return la > lb ? la : lb;
 }
 
+/* Durations of a socket that must keep an order. */
+static const struct config_order {
+	const char *big;
+	const char *small;
+	int strict;
+} config_orders[] = {
+	{ "heartbeat_timeout", "heartbeat_interval", 1 },
+	{ "reconnect_max_delay", "reconnect_delay", 0 },
+};
+
+static int
+config_check_order(struct config_ctx *ctx, const struct config_order *co)
+{
+	const struct opt *ob, *os;
+	uint64_t big, small;
+	char b[32], s[32];
+
+	ob = config_find_option(OPT_SOCKET, co->big);
+	os = config_find_option(OPT_SOCKET, co->small);
+	memcpy(&big, (char *)config_cursock(ctx) + ob->off, sizeof big);
+	memcpy(&small, (char *)config_cursock(ctx) + os->off, sizeof small);
+	if (big > small || (!co->strict && big == small))
+		return 0;
+	config_format_units(config_ms_units, big, b, sizeof b);
+	config_format_units(config_ms_units, small, s, sizeof s);
+	config_error(ctx, config_clash_line(ctx, co->big, co->small),
+	    "%s (%s) must be %s %s (%s)", co->big, b,
+	    co->strict ? "greater than" : "at least", co->small, s);
+	return -1;
+}
+
 static int
 config_check_socket(struct config_ctx *ctx)
 {
 	const struct socket_conf *sc = config_cursock(ctx);
-	char a[32], b[32];
+	size_t i;
 
 	if (sc->nbinds == 0 && sc->nconnects == 0) {
 		config_error(ctx, sc->line, "socket '%s' has no bind or "
@@ -716,22 +759,9 @@ config_check_socket(struct config_ctx *ctx)
 		    "with send_mode = publish");
 		return -1;
 	}
-	if (sc->heartbeat_timeout_ms <= sc->heartbeat_interval_ms) {
-		config_format_duration(sc->heartbeat_timeout_ms, a, sizeof a);
-		config_format_duration(sc->heartbeat_interval_ms, b, sizeof b);
-		config_error(ctx, config_clash_line(ctx, "heartbeat_timeout",
-		    "heartbeat_interval"), "heartbeat_timeout (%s) must be "
-		    "greater than heartbeat_interval (%s)", a, b);
-		return -1;
-	}
-	if (sc->reconnect_max_delay_ms < sc->reconnect_delay_ms) {
-		config_format_duration(sc->reconnect_max_delay_ms, a,
-		    sizeof a);
-		config_format_duration(sc->reconnect_delay_ms, b, sizeof b);
-		config_error(ctx, config_clash_line(ctx, "reconnect_max_delay",
-		    "reconnect_delay"), "reconnect_max_delay (%s) must not be "
-		    "less than reconnect_delay (%s)", a, b);
-		return -1;
+	for (i = 0; i < nitems(config_orders); i++) {
+		if (config_check_order(ctx, &config_orders[i]) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -745,15 +775,17 @@ config_end_section(struct config_ctx *ctx)
 	return config_check_socket(ctx);
 }
 
-static int
-config_valid_name(const char *name)
-{
-	size_t len = strlen(name);
+#define CONFIG_ALNUM "abcdefghijklmnopqrstuvwxyz" \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+#define CONFIG_NAME_CHARS CONFIG_ALNUM "_.-"
+#define CONFIG_KEY_CHARS CONFIG_ALNUM "_-"
 
-	if (len == 0 || len >= CONFIG_NAME_MAX)
-		return 0;
-	return strspn(name, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == len;
+static int
+config_valid_word(const char *s, const char *chars, size_t max)
+{
+	size_t len = strlen(s);
+
+	return len > 0 && len < max && strspn(s, chars) == len;
 }
 
 static int
@@ -769,7 +801,7 @@ config_begin_socket(struct config_ctx *ctx, const char *name)
 		    "[socket NAME]");
 		return -1;
 	}
-	if (!config_valid_name(name)) {
+	if (!config_valid_word(name, CONFIG_NAME_CHARS, CONFIG_NAME_MAX)) {
 		config_error(ctx, ctx->line, "invalid socket name '%s': "
 		    "1 to %d of A-Z a-z 0-9 _ . -", name, CONFIG_NAME_MAX - 1);
 		return -1;
@@ -801,19 +833,16 @@ config_begin_socket(struct config_ctx *ctx, const char *name)
 static int
 config_begin_section(struct config_ctx *ctx, char *text)
 {
-	char *word, *rest, *end;
+	char *word, *rest;
 
 	if (config_end_section(ctx) != 0)
 		return -1;
 
-	word = text + strspn(text, " \t");
+	word = config_trim(text);
 	rest = word + strcspn(word, " \t");
 	if (*rest != '\0')
 		*rest++ = '\0';
-	rest += strspn(rest, " \t");
-	end = rest + strlen(rest);
-	while (end > rest && (end[-1] == ' ' || end[-1] == '\t'))
-		*--end = '\0';
+	rest = config_trim(rest);
 
 	memset(ctx->seen, 0, sizeof ctx->seen);
 	ctx->section_line = ctx->line;
@@ -839,15 +868,6 @@ config_begin_section(struct config_ctx *ctx, char *text)
 	}
 	ctx->in_section = 1;
 	return 0;
-}
-
-static int
-config_valid_key(const char *key)
-{
-	size_t len = strlen(key);
-
-	return len != 0 && strspn(key, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
 }
 
 /*
@@ -902,7 +922,7 @@ config_lex(struct config_ctx *ctx, char *s)
 		eq--;
 	*eq = '\0';
 	value += strspn(value, " \t");
-	if (!config_valid_key(key)) {
+	if (!config_valid_word(key, CONFIG_KEY_CHARS, SIZE_MAX)) {
 		config_error(ctx, ctx->line, "invalid key '%s'", key);
 		return NULL;
 	}
@@ -985,6 +1005,32 @@ config_handler(void *user, const char *section, const char *key,
 	return config_set(ctx, o, config_base(ctx, o->section), value) == 0;
 }
 
+/*
+ * Each socket's application socket is runtime_dir/NAME.sock (see
+ * smartsockd(8)); refuse now what bind(2) would refuse later.
+ */
+static int
+config_check_sun_paths(struct config_ctx *ctx)
+{
+	struct sockaddr_un sun;
+	const struct socket_conf *sc;
+	size_t i, len;
+
+	for (i = 0; i < ctx->cfg->nsockets; i++) {
+		sc = &ctx->cfg->sockets[i];
+		len = strlen(ctx->cfg->daemon.runtime_dir) + 1 +
+		    strlen(sc->name) + strlen(".sock");
+		if (len < sizeof sun.sun_path)
+			continue;
+		config_error(ctx, sc->line, "socket '%s': %s/%s.sock is too "
+		    "long for a Unix socket (%zu bytes, at most %zu)",
+		    sc->name, ctx->cfg->daemon.runtime_dir, sc->name, len,
+		    sizeof sun.sun_path - 1);
+		return -1;
+	}
+	return 0;
+}
+
 int
 config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 {
@@ -1010,8 +1056,8 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 			config_error(&ctx, ctx.line, "out of memory");
 		else if (rc != 0)
 			config_error(&ctx, rc, "syntax error");
-		else if (!ctx.failed)
-			config_end_section(&ctx);
+		else if (!ctx.failed && config_end_section(&ctx) == 0)
+			config_check_sun_paths(&ctx);
 	}
 	if (!ctx.failed && (cfg->path = strdup(path)) == NULL)
 		config_error(&ctx, 0, "out of memory");
@@ -1093,7 +1139,7 @@ config_print_comment(const char *text)
 }
 
 static void
-config_print_section(enum opt_section section, const char *prefix)
+config_print_section(enum opt_section section)
 {
 	const struct opt *o;
 	char range[128], meta[256];
@@ -1102,18 +1148,15 @@ config_print_section(enum opt_section section, const char *prefix)
 		if (o->section != section)
 			continue;
 		config_format_range(o, range, sizeof range);
-		snprintf(meta, sizeof meta, "%s: %s%s; %s.",
+		snprintf(meta, sizeof meta, "%s: %s%s%s.",
 		    config_types[o->type].name, range,
 		    (o->flags & OPTF_MULTI) ? "; may repeat" : "",
-		    o->reloadable ? "changes apply on reload" :
-		    "changes need a restart");
+		    o->def == NULL ? "; no default, an example follows" : "");
 		printf("\n");
 		config_print_comment(o->help);
 		config_print_comment(meta);
-		if (o->def != NULL)
-			printf("%s%s = %s\n", prefix, o->key, o->def);
-		else
-			printf("%s%s = %s\n", prefix, o->key, o->example);
+		printf(";%s = %s\n", o->key,
+		    o->def != NULL ? o->def : o->example);
 	}
 }
 
@@ -1122,14 +1165,15 @@ config_print_defaults(void)
 {
 	printf("# smartsockd.conf: see smartsockd.conf(5).\n"
 	    "# Every key is shown commented out (;) at its default.\n"
+	    "# A ';' after whitespace starts a comment.\n"
 	    "# Durations: ms, s, m, h (a bare number is seconds).\n"
 	    "# Sizes: K, M, G (powers of 1024; a bare number is bytes).\n"
 	    "\n"
 	    "[daemon]\n");
-	config_print_section(OPT_DAEMON, ";");
+	config_print_section(OPT_DAEMON);
 	printf("\n"
 	    "# One section per smart socket; applications attach by NAME.\n"
 	    "# A socket needs at least one bind or connect.\n"
 	    ";[socket example]\n");
-	config_print_section(OPT_SOCKET, ";");
+	config_print_section(OPT_SOCKET);
 }

@@ -422,7 +422,7 @@ ss_wait(struct smartsock *s, int flags, int64_t deadline)
 
 /* Write the out-buffer completely, or fail at the deadline (EAGAIN). */
 static int
-ss_flush(struct smartsock *s, int flags, int64_t deadline)
+ss_flush(struct smartsock *s, int64_t deadline)
 {
 	int r;
 
@@ -437,7 +437,7 @@ ss_flush(struct smartsock *s, int flags, int64_t deadline)
 		}
 		if (s->ooff == s->olen)
 			return 0;
-		if ((r = ss_wait(s, flags | SS_WAIT_OUT, deadline)) == -1)
+		if ((r = ss_wait(s, SS_WAIT_OUT, deadline)) == -1)
 			return -1;
 		if (r == 0) {
 			errno = EAGAIN;
@@ -520,8 +520,9 @@ ss_write_frame(struct smartsock *s, const uint8_t *hdr, size_t hlen,
 				return 0;
 		}
 		r = ss_wait(s, SS_WAIT_OUT | SS_WAIT_IN, deadline);
-		if (s->err != 0) {
-			errno = s->err;
+		if (ss_broken(s)) {
+			/* Gone or unusable: a tail would not matter. */
+			errno = ss_broken(s);
 			return -1;
 		}
 		if (r == 1)
@@ -778,6 +779,7 @@ smartsock_send_to(smartsock *s, const uint8_t identity[16], const void *data,
     size_t len)
 {
 	int64_t deadline;
+	int last = 0;
 
 	if (s == NULL || identity == NULL) {
 		errno = EINVAL;
@@ -786,10 +788,10 @@ smartsock_send_to(smartsock *s, const uint8_t identity[16], const void *data,
 	deadline = ss_deadline(s->timeout_ms);
 	if (ss_send(s, identity, data, len, deadline) == -1)
 		return -1;
+	/* Verdicts come in order; earlier abandoned ones are dropped. */
 	s->owed++;
 	s->have_result = 0;
 	for (;;) {
-		/* The result may already be here: ss_write_frame reads. */
 		if (s->have_result)
 			break;
 		if (ss_broken(s)) {
@@ -798,12 +800,15 @@ smartsock_send_to(smartsock *s, const uint8_t identity[16], const void *data,
 		}
 		if (ss_flush_nb(s) == -1)
 			continue;
-		if (ss_left(deadline) == 0) {
+		if (last) {
 			/* Its verdict is discarded when it comes. */
 			s->abandoned++;
 			errno = ETIMEDOUT;
 			return -1;
 		}
+		/* At the deadline, one more look without waiting. */
+		if (ss_left(deadline) == 0)
+			last = 1;
 		if (ss_wait(s, SS_WAIT_IN_ANY |
 		    (s->ooff < s->olen ? SS_WAIT_OUT : 0), deadline) == -1) {
 			s->abandoned++;
@@ -988,7 +993,7 @@ smartsock_close(smartsock *s)
 		wait_ms = s->timeout_ms;
 		if (wait_ms < 0 || wait_ms > SS_CLOSE_WAIT_MS)
 			wait_ms = SS_CLOSE_WAIT_MS;
-		ss_flush(s, 0, ss_deadline(wait_ms));
+		ss_flush(s, ss_deadline(wait_ms));
 	}
 	close(s->fd);
 	free(s->rbuf);
@@ -997,35 +1002,32 @@ smartsock_close(smartsock *s)
 	errno = saved;
 }
 
+/* The library's own meaning of the errno values it sets. */
+static const struct {
+	int err;
+	const char *text;
+} ss_errors[] = {
+	{ 0, "success" },
+	{ ENOENT, "no such smart socket" },
+	{ ECONNREFUSED, "smartsockd is not accepting on this socket" },
+	{ EACCES, "access to the smart socket denied" },
+	{ EPROTO, "protocol error with smartsockd" },
+	{ ETIMEDOUT, "smartsockd did not answer in time" },
+	{ EMSGSIZE, "message larger than the daemon's max_message_size" },
+	{ EAGAIN, "timed out, nothing sent or received" },
+	{ ENOBUFS, "send buffer full, message dropped" },
+	{ EHOSTUNREACH, "no peer with that identity is connected" },
+	{ EPIPE, "smartsockd closed the connection" },
+	{ ECONNRESET, "connection to smartsockd reset" },
+};
+
 const char *
 smartsock_strerror(int err)
 {
-	switch (err) {
-	case 0:
-		return "success";
-	case ENOENT:
-		return "no such smart socket";
-	case ECONNREFUSED:
-		return "smartsockd is not accepting on this socket";
-	case EACCES:
-		return "access to the smart socket denied";
-	case EPROTO:
-		return "protocol error with smartsockd";
-	case ETIMEDOUT:
-		return "smartsockd did not answer in time";
-	case EMSGSIZE:
-		return "message larger than the daemon's max_message_size";
-	case EAGAIN:
-		return "timed out, nothing sent or received";
-	case ENOBUFS:
-		return "send buffer full, message dropped";
-	case EHOSTUNREACH:
-		return "no peer with that identity is connected";
-	case EPIPE:
-		return "smartsockd closed the connection";
-	case ECONNRESET:
-		return "connection to smartsockd reset";
-	default:
-		return strerror(err);
-	}
+	size_t i;
+
+	for (i = 0; i < sizeof ss_errors / sizeof ss_errors[0]; i++)
+		if (ss_errors[i].err == err)
+			return ss_errors[i].text;
+	return strerror(err);
 }

@@ -1,0 +1,853 @@
+/* Unit tests for config.c: loading, defaults, validation and messages. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "config.h"
+#include "parse.h"
+
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+#define SOCK "[socket a]\nbind = *:1\n"     /* two lines */
+#define A10 "aaaaaaaaaa"
+#define A95 A10 A10 A10 A10 A10 A10 A10 A10 A10 "aaaaa"
+#define A100 A95 "aaaaa"
+
+static const char *
+test_tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	return t != NULL && *t != '\0' ? t : "/tmp";
+}
+
+/* Write len bytes to a new temp file whose name goes to path. */
+static void
+write_temp(const char *text, size_t len, char *path, size_t pathlen)
+{
+	int fd;
+
+	snprintf(path, pathlen, "%s/check_config.XXXXXX", test_tmpdir());
+	fd = mkstemp(path);
+	ck_assert_msg(fd != -1, "mkstemp %s: %s", path, strerror(errno));
+	ck_assert(write(fd, text, len) == (ssize_t)len);
+	close(fd);
+}
+
+/* Load text from a temp file (removed again before any assertion). */
+static int
+load_text(const char *text, size_t len, struct config *cfg, char *err,
+    size_t errlen, char *path, size_t pathlen)
+{
+	int rc;
+
+	write_temp(text, len, path, pathlen);
+	rc = config_load(path, cfg, err, errlen);
+	unlink(path);
+	return rc;
+}
+
+static void
+load_ok(const char *text, struct config *cfg)
+{
+	char path[PATH_MAX], err[512];
+
+	ck_assert_msg(load_text(text, strlen(text), cfg, err, sizeof err,
+	    path, sizeof path) == 0, "refused: %s", err);
+	ck_assert_str_eq(cfg->path, path);
+}
+
+static void
+assert_zeroed(const struct config *cfg)
+{
+	ck_assert_ptr_null(cfg->path);
+	ck_assert_ptr_null(cfg->sockets);
+	ck_assert_uint_eq(cfg->nsockets, 0);
+	ck_assert_ptr_null(cfg->daemon.runtime_dir);
+}
+
+/* Expect refusal with "path:line: " and word somewhere in the message. */
+static void
+load_fails(const char *text, size_t len, int line, const char *word)
+{
+	char path[PATH_MAX], err[512], prefix[PATH_MAX + 32];
+	struct config cfg;
+
+	ck_assert_msg(load_text(text, len, &cfg, err, sizeof err, path,
+	    sizeof path) == -1, "accepted:\n%s", text);
+	snprintf(prefix, sizeof prefix, "%s:%d: ", path, line);
+	ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0,
+	    "expected '%s...', got '%s' for:\n%s", prefix, err, text);
+	ck_assert_msg(strstr(err, word) != NULL,
+	    "expected '%s' in '%s' for:\n%s", word, err, text);
+	assert_zeroed(&cfg);
+}
+
+static void
+check_socket_defaults(const struct socket_conf *sc)
+{
+	ck_assert_int_eq(sc->send_mode, SEND_ROUNDROBIN);
+	ck_assert_int_eq(sc->delivery, DELIVERY_AT_MOST_ONCE);
+	ck_assert_int_eq(sc->overflow, OVERFLOW_BLOCK);
+	ck_assert_int_eq(sc->has_identity, 0);
+	ck_assert_uint_eq(sc->heartbeat_interval_ms, 5000);
+	ck_assert_uint_eq(sc->heartbeat_timeout_ms, 15000);
+	ck_assert_uint_eq(sc->reconnect_delay_ms, 100);
+	ck_assert_uint_eq(sc->reconnect_max_delay_ms, 10000);
+	ck_assert_uint_eq(sc->connect_timeout_ms, 2000);
+	ck_assert_uint_eq(sc->resend_timeout_ms, 5000);
+	ck_assert_uint_eq(sc->max_retries, 10);
+	ck_assert_uint_eq(sc->send_buffer, 100000);
+	ck_assert_uint_eq(sc->recv_buffer, 100000);
+	ck_assert_uint_eq(sc->peer_buffer, 4 * 1024 * 1024);
+}
+
+static void
+check_endpoint(const struct endpoint_conf *ep, const char *host,
+    const char *port, int line)
+{
+	ck_assert_str_eq(ep->host, host);
+	ck_assert_str_eq(ep->port, port);
+	ck_assert_int_eq(ep->line, line);
+}
+
+START_TEST(test_full)
+{
+	static const char text[] =
+	    "; every key\n"                                     /* 1 */
+	    "[daemon]\n"
+	    "runtime_dir = /var/tmp//ss/./state/ ; absolute\n"
+	    "max_message_size = 1M\n"
+	    "\n"                                                /* 5 */
+	    "[socket full]\n"
+	    "bind = 127.0.0.1:25000\n"
+	    "bind = [::1]:25000, *:25001\n"
+	    "connect = example.org:80 ; first\n"
+	    "connect = [2001:db8::2]:81\n"                      /* 10 */
+	    "send_mode = roundrobin\n"
+	    "delivery = at-least-once\n"
+	    "identity = 00112233445566778899AABBCCDDEEFF\n"
+	    "heartbeat_interval = 1s\n"
+	    "heartbeat_timeout = 3s\n"                          /* 15 */
+	    "reconnect_delay = 50ms\n"
+	    "reconnect_max_delay = 1m\n"
+	    "connect_timeout = 500ms\n"
+	    "resend_timeout = 2h\n"
+	    "max_retries = 0\n"                                 /* 20 */
+	    "send_buffer = unlimited\n"
+	    "recv_buffer = 1\n"
+	    "peer_buffer = 64KiB\n"
+	    "overflow = drop-old\n"
+	    "\n"                                                /* 25 */
+	    "[socket second]\n"
+	    "connect = 127.0.0.1:25000\n"
+	    "send_mode = publish\n"
+	    "overflow = drop-new\n"
+	    "max_retries = unlimited\n";                        /* 30 */
+	struct config cfg;
+	const struct socket_conf *sc;
+	char id[33];
+
+	load_ok(text, &cfg);
+	ck_assert_str_eq(cfg.daemon.runtime_dir, "/var/tmp/ss/state");
+	ck_assert_uint_eq(cfg.daemon.max_message_size, 1024 * 1024);
+	ck_assert_uint_eq(cfg.nsockets, 2);
+
+	sc = &cfg.sockets[0];
+	ck_assert_ptr_eq(config_find_socket(&cfg, "full"), sc);
+	ck_assert_str_eq(sc->name, "full");
+	ck_assert_int_eq(sc->line, 6);
+	ck_assert_uint_eq(sc->nbinds, 3);
+	check_endpoint(&sc->binds[0], "127.0.0.1", "25000", 7);
+	check_endpoint(&sc->binds[1], "::1", "25000", 8);
+	check_endpoint(&sc->binds[2], "*", "25001", 8);
+	ck_assert_uint_eq(sc->nconnects, 2);
+	check_endpoint(&sc->connects[0], "example.org", "80", 9);
+	check_endpoint(&sc->connects[1], "2001:db8::2", "81", 10);
+	ck_assert_int_eq(sc->send_mode, SEND_ROUNDROBIN);
+	ck_assert_int_eq(sc->delivery, DELIVERY_AT_LEAST_ONCE);
+	ck_assert_int_eq(sc->has_identity, 1);
+	format_identity(sc->identity, id);
+	ck_assert_str_eq(id, "00112233445566778899aabbccddeeff");
+	ck_assert_uint_eq(sc->heartbeat_interval_ms, 1000);
+	ck_assert_uint_eq(sc->heartbeat_timeout_ms, 3000);
+	ck_assert_uint_eq(sc->reconnect_delay_ms, 50);
+	ck_assert_uint_eq(sc->reconnect_max_delay_ms, 60000);
+	ck_assert_uint_eq(sc->connect_timeout_ms, 500);
+	ck_assert_uint_eq(sc->resend_timeout_ms, 2 * 3600 * 1000);
+	ck_assert_uint_eq(sc->max_retries, 0);
+	ck_assert_uint_eq(sc->send_buffer, CONFIG_UNLIMITED);
+	ck_assert_uint_eq(sc->recv_buffer, 1);
+	ck_assert_uint_eq(sc->peer_buffer, 65536);
+	ck_assert_int_eq(sc->overflow, OVERFLOW_DROP_OLD);
+
+	sc = &cfg.sockets[1];
+	ck_assert_ptr_eq(config_find_socket(&cfg, "second"), sc);
+	ck_assert_int_eq(sc->line, 26);
+	ck_assert_uint_eq(sc->nbinds, 0);
+	ck_assert_ptr_null(sc->binds);
+	ck_assert_uint_eq(sc->nconnects, 1);
+	check_endpoint(&sc->connects[0], "127.0.0.1", "25000", 27);
+	ck_assert_int_eq(sc->send_mode, SEND_PUBLISH);
+	ck_assert_int_eq(sc->overflow, OVERFLOW_DROP_NEW);
+	ck_assert_uint_eq(sc->max_retries, CONFIG_UNLIMITED);
+
+	ck_assert_ptr_null(config_find_socket(&cfg, "nope"));
+	ck_assert_ptr_null(config_find_socket(&cfg, "ful"));
+	config_free(&cfg);
+	assert_zeroed(&cfg);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct config cfg;
+
+	load_ok("[socket only]\nbind = *:7\n", &cfg);
+	ck_assert_str_eq(cfg.daemon.runtime_dir, RUNSTATEDIR "/smartsock");
+	ck_assert_uint_eq(cfg.daemon.max_message_size, 16 * 1024 * 1024);
+	ck_assert_uint_eq(cfg.nsockets, 1);
+	check_socket_defaults(&cfg.sockets[0]);
+	config_free(&cfg);
+
+	/* an empty [daemon] and an empty file are fine too */
+	load_ok("[daemon]\n", &cfg);
+	ck_assert_str_eq(cfg.daemon.runtime_dir, RUNSTATEDIR "/smartsock");
+	ck_assert_uint_eq(cfg.nsockets, 0);
+	config_free(&cfg);
+	load_ok("", &cfg);
+	ck_assert_uint_eq(cfg.daemon.max_message_size, 16 * 1024 * 1024);
+	ck_assert_uint_eq(cfg.nsockets, 0);
+	config_free(&cfg);
+
+	/* "random" is the identity default, spelled out */
+	load_ok(SOCK "identity = random\n", &cfg);
+	ck_assert_int_eq(cfg.sockets[0].has_identity, 0);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_lists_and_ipv6)
+{
+	struct config cfg;
+	const struct socket_conf *sc;
+
+	load_ok("[socket l]\n"
+	    "connect = [::1]:25000,127.0.0.1:25001 ,\t[fe80::1%eth0]:3\n"
+	    "connect=h.example:4\n"
+	    "bind = [::]:25000\n"
+	    "bind = 0.0.0.0:25000\n", &cfg);
+	sc = &cfg.sockets[0];
+	ck_assert_uint_eq(sc->nconnects, 4);
+	check_endpoint(&sc->connects[0], "::1", "25000", 2);
+	check_endpoint(&sc->connects[1], "127.0.0.1", "25001", 2);
+	check_endpoint(&sc->connects[2], "fe80::1%eth0", "3", 2);
+	check_endpoint(&sc->connects[3], "h.example", "4", 3);
+	ck_assert_uint_eq(sc->nbinds, 2);
+	check_endpoint(&sc->binds[0], "::", "25000", 4);
+	check_endpoint(&sc->binds[1], "0.0.0.0", "25000", 5);
+	config_free(&cfg);
+
+	/* the same connect endpoint in two sockets is fine */
+	load_ok("[socket a]\nconnect = 127.0.0.1:1\n"
+	    "[socket b]\nconnect = 127.0.0.1:1\n", &cfg);
+	ck_assert_uint_eq(cfg.nsockets, 2);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_comments_and_layout)
+{
+	static const char text[] =
+	    "\xef\xbb\xbf; BOM, then a comment\n"               /* 1 */
+	    "# another comment\n"
+	    "  [socket c]   \r\n"
+	    "\tbind = 0.0.0.0:25000 ; comment\r\n"
+	    "    bind = 0.0.0.0:25001\t;comment ; more\n"       /* 5 */
+	    "send_mode = publish ;roundrobin\n"
+	    "   ; indented comment\n"
+	    "overflow = drop-new# not a comment: no space\n";
+	static const char good[] =
+	    "[socket c]\n"
+	    "bind = 0.0.0.0:25000 ; comment\n"
+	    "  heartbeat_interval = 1s\n"
+	    "  heartbeat_timeout = 2s ; indented keys are not continuations\n"
+	    "overflow=drop-new\n";
+	struct config cfg;
+	const struct socket_conf *sc;
+
+	load_fails(text, strlen(text), 8, "overflow: expected block, "
+	    "drop-new or drop-old, got 'drop-new# not a comment: no space'");
+
+	load_ok(good, &cfg);
+	sc = &cfg.sockets[0];
+	check_endpoint(&sc->binds[0], "0.0.0.0", "25000", 2);
+	ck_assert_uint_eq(sc->heartbeat_interval_ms, 1000);
+	ck_assert_uint_eq(sc->heartbeat_timeout_ms, 2000);
+	config_free(&cfg);
+
+	load_ok("\xef\xbb\xbf[socket c]\r\n"
+	    "\tbind = 0.0.0.0:25000 ; comment\r\n"
+	    "    bind = 0.0.0.0:25001\t;comment ; more\n"
+	    "send_mode = publish ;roundrobin\n", &cfg);
+	sc = &cfg.sockets[0];
+	ck_assert_str_eq(sc->name, "c");
+	ck_assert_uint_eq(sc->nbinds, 2);
+	check_endpoint(&sc->binds[0], "0.0.0.0", "25000", 2);
+	check_endpoint(&sc->binds[1], "0.0.0.0", "25001", 3);
+	ck_assert_int_eq(sc->send_mode, SEND_PUBLISH);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_boundaries)
+{
+	struct config cfg;
+	const struct socket_conf *sc;
+
+	load_ok("[daemon]\nmax_message_size = 2G\n"
+	    SOCK
+	    "heartbeat_interval = 1ms\n"
+	    "heartbeat_timeout = 2ms\n"
+	    "reconnect_delay = 24h\n"
+	    "reconnect_max_delay = 86400s\n"
+	    "connect_timeout = 1440m\n"
+	    "resend_timeout = 1\n"
+	    "max_retries = 18446744073709551614\n"
+	    "send_buffer = 1\n"
+	    "recv_buffer = unlimited\n"
+	    "peer_buffer = 2G\n", &cfg);
+	ck_assert_uint_eq(cfg.daemon.max_message_size, 2147483648ULL);
+	sc = &cfg.sockets[0];
+	ck_assert_uint_eq(sc->heartbeat_interval_ms, 1);
+	ck_assert_uint_eq(sc->heartbeat_timeout_ms, 2);
+	ck_assert_uint_eq(sc->reconnect_delay_ms, 86400000);
+	ck_assert_uint_eq(sc->reconnect_max_delay_ms, 86400000);
+	ck_assert_uint_eq(sc->connect_timeout_ms, 86400000);
+	ck_assert_uint_eq(sc->resend_timeout_ms, 1000);
+	ck_assert_uint_eq(sc->max_retries, CONFIG_UNLIMITED - 1);
+	ck_assert_uint_eq(sc->send_buffer, 1);
+	ck_assert_uint_eq(sc->recv_buffer, CONFIG_UNLIMITED);
+	ck_assert_uint_eq(sc->peer_buffer, 2ULL << 30);
+	config_free(&cfg);
+
+	load_ok("[daemon]\nmax_message_size = 1\n", &cfg);
+	ck_assert_uint_eq(cfg.daemon.max_message_size, 1);
+	config_free(&cfg);
+}
+END_TEST
+
+struct errcase {
+	const char *text;
+	int line;
+	const char *word;
+};
+
+static const struct errcase error_cases[] = {
+	/* sections */
+	{ "[daemon]\n\n[sockets a]\nbind = *:1\n", 3,
+	  "unknown section [sockets a]" },
+	{ "[Daemon]\n", 1, "unknown section [Daemon]" },
+	{ "; c\n[socket a]\nbind = *:1\n[foo]\n", 4, "unknown section [foo]" },
+	{ "[socket]\n", 1, "needs a name" },
+	{ "[socket a b]\n", 1, "invalid socket name 'a b'" },
+	{ "[socket a/b]\n", 1, "invalid socket name" },
+	{ "[socket "
+	  "0123456789012345678901234567890123456789012345678901234567890123"
+	  "]\n", 1, "invalid socket name" },
+	{ "[daemon x]\n", 1, "[daemon] takes no name" },
+	{ "[socket a]\nbind = *:1\n[socket b]\nbind = *:2\n"
+	  "[socket a]\nbind = *:3\n", 5,
+	  "duplicate socket name 'a' (first at line 1)" },
+	{ "[daemon]\nmax_message_size = 1M\n[socket a]\nbind = *:1\n"
+	  "[daemon]\n", 5, "duplicate [daemon] section (first at line 1)" },
+
+	/* syntax */
+	{ "bind = *:1\n", 1, "key 'bind' outside of any section" },
+	{ "\n\n[socket a]\nbind *:1\n", 4, "expected 'key = value'" },
+	{ SOCK "bind: *:2\n", 3, "expected 'key = value'" },
+	{ "[socket a\nbind = *:1\n", 1, "must end with ']'" },
+	{ "[socket a] junk\n", 1, "must end with ']'" },
+	{ SOCK " = *:2\n", 3, "invalid key ''" },
+	{ SOCK "bi nd = *:2\n", 3, "invalid key 'bi nd'" },
+	{ "[socket a]\r\nbind = *:1\r\n; c\r\n\r\nfoo = 1\r\n", 5,
+	  "unknown key 'foo'" },
+	{ "  [socket a]\n\tbind = *:1\n   foo = 1\n", 3, "unknown key 'foo'" },
+
+	/* keys */
+	{ "[daemon]\nruntime_dir = /x\nbind = *:1\n", 3,
+	  "unknown key 'bind' in [daemon]" },
+	{ "[socket a]\nbind = *:1\n\nheartbeat = 5s\n", 4,
+	  "unknown key 'heartbeat' in [socket a]" },
+	{ SOCK "max_message_size = 1M\n", 3, "unknown key" },
+	{ SOCK "Bind = *:2\n", 3, "unknown key 'Bind'" },
+	{ SOCK "heartbeat_interval = 1s\nheartbeat_interval = 2s\n", 4,
+	  "heartbeat_interval given twice (first at line 3)" },
+	{ "[daemon]\nruntime_dir = /a\nruntime_dir = /a\n", 3,
+	  "runtime_dir given twice (first at line 2)" },
+	{ SOCK "identity = random\n\nidentity = random\n", 5, "given twice" },
+	{ SOCK "send_mode = publish\n[socket b]\nbind = *:2\n"
+	  "send_mode = publish\nsend_mode = roundrobin\n", 7,
+	  "send_mode given twice (first at line 6)" },
+
+	/* malformed values */
+	{ SOCK "heartbeat_interval = fast\n", 3,
+	  "heartbeat_interval: expected a whole number with unit ms, s, m or h"
+	  " (e.g. 100ms, 5s), got 'fast'" },
+	{ SOCK "heartbeat_interval = 1.5s\n", 3, "expected a whole number" },
+	{ SOCK "heartbeat_interval = 5 s\n", 3, "expected a whole number" },
+	{ SOCK "heartbeat_interval = 5sec\n", 3, "expected a whole number" },
+	{ SOCK "heartbeat_interval =\n", 3, "got ''" },
+	{ SOCK "send_mode = broadcast\n", 3,
+	  "send_mode: expected roundrobin or publish, got 'broadcast'" },
+	{ SOCK "send_mode = publish;x\n", 3, "got 'publish;x'" },
+	{ SOCK "delivery = exactly-once\n", 3,
+	  "delivery: expected at-most-once or at-least-once" },
+	{ SOCK "overflow = drop\n", 3,
+	  "overflow: expected block, drop-new or drop-old, got 'drop'" },
+	{ SOCK "identity = 0011\n", 3,
+	  "identity: expected 32 hex digits or random" },
+	{ SOCK "identity = 00112233445566778899aabbccddeefg\n", 3,
+	  "identity: expected" },
+	{ SOCK "send_buffer = lots\n", 3,
+	  "send_buffer: expected a whole number or unlimited" },
+	{ SOCK "max_retries = 1K\n", 3, "max_retries: expected" },
+	{ SOCK "peer_buffer = unlimited\n", 3, "peer_buffer: expected a size" },
+	{ SOCK "peer_buffer = 4X\n", 3, "expected a size" },
+	{ SOCK "peer_buffer = 4.5M\n", 3, "expected a size" },
+	{ SOCK "bind = 127.0.0.1\n", 3, "bind: expected HOST:PORT" },
+	{ SOCK "bind = 127.0.0.1:0\n", 3, "bind: expected" },
+	{ SOCK "connect = 127.0.0.1:65536\n", 3, "connect: expected" },
+	{ SOCK "connect = ::1:25000\n", 3, "got '::1:25000'" },
+	{ SOCK "connect = h:1,,h:2\n", 3, "connect: empty endpoint" },
+	{ SOCK "connect = h:1, *:2\n", 3, "connect: '*' is for bind only" },
+	{ SOCK "connect = h:1,\n", 3, "empty endpoint" },
+	{ SOCK "connect =\n", 3, "empty endpoint" },
+	{ "[daemon]\nruntime_dir =\n", 2, "runtime_dir: expected" },
+	{ "[daemon]\nmax_message_size = 16 M\n", 2, "expected a size" },
+
+	/* out of range */
+	{ SOCK "heartbeat_interval = 0\n", 3,
+	  "heartbeat_interval: '0' is out of range: expected 1ms .. 24h" },
+	{ SOCK "connect_timeout = 0ms\n", 3, "out of range" },
+	{ SOCK "reconnect_delay = 25h\n", 3, "out of range" },
+	{ SOCK "reconnect_max_delay = 86400001ms\n", 3, "out of range" },
+	{ SOCK "resend_timeout = -1\n", 3,
+	  "resend_timeout: '-1' is out of range: negative" },
+	{ SOCK "resend_timeout = -5s\n", 3, "negative" },
+	{ SOCK "resend_timeout = 99999999999999999999s\n", 3,
+	  "resend_timeout: '99999999999999999999s' is out of range: "
+	  "too large" },
+	{ SOCK "resend_timeout = 18446744073709552s\n", 3, "too large" },
+	{ SOCK "send_buffer = 0\n", 3, "send_buffer: '0' is out of range" },
+	{ SOCK "recv_buffer = 0\n", 3, "recv_buffer: '0' is out of range" },
+	{ SOCK "recv_buffer = -1\n", 3, "negative" },
+	{ SOCK "max_retries = -1\n", 3, "negative" },
+	{ SOCK "max_retries = 18446744073709551616\n", 3, "too large" },
+	{ SOCK "max_retries = 18446744073709551615\n", 3, "out of range" },
+	{ SOCK "peer_buffer = 0\n", 3, "peer_buffer: '0' is out of range" },
+	{ SOCK "peer_buffer = 17179869184G\n", 3, "too large" },
+	{ SOCK "peer_buffer = 2049M\n", 3, "expected 1 .. 2G" },
+	{ "[daemon]\nmax_message_size = 0\n", 2,
+	  "max_message_size: '0' is out of range: expected 1 .. 2G" },
+	{ "[daemon]\nmax_message_size = 2147483649\n", 2, "out of range" },
+	{ "[daemon]\nmax_message_size = 17179869184G\n", 2, "too large" },
+	{ "[daemon]\nmax_message_size = -1M\n", 2, "negative" },
+
+	/* whole-socket checks, at the line that made them fail */
+	{ "[socket a]\nbind = *:1\nsend_mode = publish\n\n"
+	  "delivery = at-least-once\n", 5,
+	  "delivery = at-least-once is not possible with send_mode = "
+	  "publish" },
+	{ "[socket a]\nbind = *:1\ndelivery = at-least-once\n"
+	  "send_mode = publish\n[socket b]\nbind = *:2\n", 4, "not possible" },
+	{ SOCK "heartbeat_interval = 15s\n", 3,
+	  "heartbeat_timeout (15s) must be greater than heartbeat_interval "
+	  "(15s)" },
+	{ SOCK "heartbeat_timeout = 2s\nconnect_timeout = 1s\n", 3,
+	  "heartbeat_timeout (2s) must be greater than heartbeat_interval "
+	  "(5s)" },
+	{ SOCK "heartbeat_timeout = 20s\nheartbeat_interval = 30s\n\n", 4,
+	  "must be greater" },
+	{ SOCK "reconnect_delay = 11s\n", 3,
+	  "reconnect_max_delay (10s) must be at least reconnect_delay (11s)" },
+	{ SOCK "reconnect_max_delay = 50ms\n[socket b]\nbind = *:2\n", 3,
+	  "reconnect_max_delay (50ms)" },
+	{ "[daemon]\n[socket a]\n; nothing\nsend_mode = publish\n"
+	  "[socket b]\nbind = *:1\n", 2, "socket 'a' has no bind or connect" },
+	{ "[socket a]\nbind = *:1\n\n[socket b]\n", 4,
+	  "socket 'b' has no bind or connect" },
+	{ "[daemon]\nruntime_dir = /" A95 "\n[socket a]\nbind = *:1\n"
+	  "[socket abcdef]\nbind = *:2\n", 5,
+	  "socket 'abcdef': /" A95 "/abcdef.sock is too long for a Unix "
+	  "socket (108 bytes, at most 107)" },
+	{ SOCK "[daemon]\nruntime_dir = /" A100 A10 "\n", 1,
+	  "too long for a Unix socket" },
+
+	/* one bind endpoint, one socket */
+	{ "[socket a]\nbind = 127.0.0.1:25000\n[socket b]\n"
+	  "connect = 127.0.0.1:25000\n"
+	  "bind = 127.0.0.1:25001, 127.0.0.1:25000\n", 5,
+	  "bind: 127.0.0.1:25000 conflicts with bind of socket 'a' at line 2" },
+	{ "[socket a]\nbind = *:25000\n[socket b]\nbind = 10.0.0.1:25000\n",
+	  4, "conflicts with bind of socket 'a'" },
+	{ "[socket a]\nbind = 10.0.0.1:25000\n[socket b]\nbind = *:25000\n",
+	  4, "conflicts" },
+	{ "[socket a]\nbind = [::1]:25000\n[socket b]\nbind = [::1]:25000\n",
+	  4, "bind: [::1]:25000 conflicts" },
+	{ "[socket a]\nbind = h:1\nbind = H:1\n", 3,
+	  "conflicts with bind of socket 'a' at line 2" },
+};
+
+START_TEST(test_errors)
+{
+	const struct errcase *c = &error_cases[_i];
+
+	load_fails(c->text, strlen(c->text), c->line, c->word);
+}
+END_TEST
+
+START_TEST(test_nul_byte)
+{
+	static const char text[] = "[socket a]\nbind = *:1\nsend_\0mode = x\n";
+
+	load_fails(text, sizeof text - 1, 3, "NUL byte");
+}
+END_TEST
+
+START_TEST(test_long_line)
+{
+	char text[4096];
+	struct config cfg;
+	size_t n;
+	int i;
+
+	/* a long comment is fine */
+	n = (size_t)snprintf(text, sizeof text, "[socket a]\nbind = *:1 ;");
+	memset(text + n, 'x', 1000);
+	snprintf(text + n + 1000, sizeof text - n - 1000, "\n");
+	load_ok(text, &cfg);
+	config_free(&cfg);
+
+	n = (size_t)snprintf(text, sizeof text, "[socket a]\nbind = *:1\n"
+	    "connect = 127.0.0.1:9999");
+	for (i = 0; i < 40; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n,
+		    ",127.0.0.1:%d", 10000 + i);
+	snprintf(text + n, sizeof text - n, "\n");
+	load_fails(text, strlen(text), 3, "line too long");
+}
+END_TEST
+
+START_TEST(test_cannot_open)
+{
+	char err[512], want[512];
+	struct config cfg;
+	const char *path = "/nonexistent/smartsock/x.conf";
+
+	ck_assert_int_eq(config_load(path, &cfg, err, sizeof err), -1);
+	snprintf(want, sizeof want, "%s:0: cannot open: %s", path,
+	    strerror(ENOENT));
+	ck_assert_str_eq(err, want);
+	assert_zeroed(&cfg);
+
+	ck_assert_int_eq(config_load(test_tmpdir(), &cfg, err, sizeof err),
+	    -1);
+	snprintf(want, sizeof want, "%s:0: cannot read: ", test_tmpdir());
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got '%s'", err);
+	assert_zeroed(&cfg);
+}
+END_TEST
+
+START_TEST(test_error_buffer)
+{
+	char path[PATH_MAX], err[12];
+	struct config cfg;
+	const char *text = "[socket a]\n";
+
+	/* truncated, still terminated */
+	memset(err, 'x', sizeof err);
+	ck_assert_int_eq(load_text(text, strlen(text), &cfg, err, sizeof err,
+	    path, sizeof path), -1);
+	ck_assert_uint_eq(strlen(err), sizeof err - 1);
+	ck_assert_int_eq(load_text(text, strlen(text), &cfg, NULL, 0, path,
+	    sizeof path), -1);
+	assert_zeroed(&cfg);
+}
+END_TEST
+
+START_TEST(test_free)
+{
+	struct config cfg;
+
+	memset(&cfg, 0, sizeof cfg);
+	config_free(&cfg);
+	config_free(&cfg);
+	load_ok(SOCK "connect = h:2\n", &cfg);
+	config_free(&cfg);
+	assert_zeroed(&cfg);
+	config_free(&cfg);
+}
+END_TEST
+
+/* Lay out base/conf/x.conf; returns the real path of base in real. */
+static void
+make_tree(char *base, size_t baselen, char *real, const char *conf)
+{
+	char path[PATH_MAX + 16];
+	FILE *f;
+
+	snprintf(base, baselen, "%s/check_config.XXXXXX", test_tmpdir());
+	ck_assert_ptr_nonnull(mkdtemp(base));
+	ck_assert_ptr_nonnull(realpath(base, real));
+	snprintf(path, sizeof path, "%s/conf", base);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/conf/x.conf", base);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs(conf, f);
+	fclose(f);
+}
+
+static void
+remove_tree(const char *base)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof path, "%s/conf/x.conf", base);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/conf", base);
+	rmdir(path);
+	rmdir(base);
+}
+
+static void
+check_runtime_dir(const char *conf, const char *cwd, const char *file,
+    const char *want_rel)
+{
+	char base[PATH_MAX], real[PATH_MAX], old[PATH_MAX], err[512];
+	char want[PATH_MAX * 2], dir[PATH_MAX + 16];
+	struct config cfg;
+	int rc;
+
+	make_tree(base, sizeof base, real, conf);
+	ck_assert_ptr_nonnull(getcwd(old, sizeof old));
+	snprintf(dir, sizeof dir, "%s%s", base, cwd);
+	ck_assert_int_eq(chdir(dir), 0);
+	rc = config_load(file, &cfg, err, sizeof err);
+	ck_assert_int_eq(chdir(old), 0);
+	remove_tree(base);
+
+	ck_assert_msg(rc == 0, "refused: %s", err);
+	if (want_rel[0] == '=')         /* absolute */
+		snprintf(want, sizeof want, "%s", want_rel + 1);
+	else
+		snprintf(want, sizeof want, "%s%s", real, want_rel);
+	ck_assert_str_eq(cfg.daemon.runtime_dir, want);
+	ck_assert_str_eq(cfg.path, file);
+	config_free(&cfg);
+}
+
+START_TEST(test_relative_runtime_dir)
+{
+	check_runtime_dir("[daemon]\nruntime_dir = ../run\n", "",
+	    "conf/x.conf", "/run");
+	check_runtime_dir("[daemon]\nruntime_dir = ../run\n", "/conf",
+	    "x.conf", "/run");
+	check_runtime_dir("[daemon]\nruntime_dir = ../run\n", "/conf",
+	    "./../conf/x.conf", "/run");
+	check_runtime_dir("[daemon]\nruntime_dir = state\n", "",
+	    "conf/x.conf", "/conf/state");
+	check_runtime_dir("[daemon]\nruntime_dir = ./a//b/../c/\n", "",
+	    "conf/x.conf", "/conf/a/c");
+	check_runtime_dir("[daemon]\nruntime_dir = ../../../../../../../..\n",
+	    "", "conf/x.conf", "=/");
+}
+END_TEST
+
+START_TEST(test_relative_runtime_dir_absolute_file)
+{
+	char base[PATH_MAX], real[PATH_MAX], path[PATH_MAX + 16], err[512];
+	char want[PATH_MAX + 16];
+	struct config cfg;
+	int rc;
+
+	make_tree(base, sizeof base, real, "[daemon]\nruntime_dir = run\n");
+	snprintf(path, sizeof path, "%s/conf/x.conf", real);
+	rc = config_load(path, &cfg, err, sizeof err);
+	remove_tree(base);
+	ck_assert_msg(rc == 0, "refused: %s", err);
+	snprintf(want, sizeof want, "%s/conf/run", real);
+	ck_assert_str_eq(cfg.daemon.runtime_dir, want);
+	config_free(&cfg);
+}
+END_TEST
+
+/* config_print_defaults() into a file, optionally with ';' removed. */
+static void
+print_defaults(char *path, size_t pathlen, int uncomment)
+{
+	char line[1024], tmp[PATH_MAX];
+	FILE *in, *out;
+	int fd, saved;
+
+	snprintf(tmp, sizeof tmp, "%s/check_config.XXXXXX", test_tmpdir());
+	ck_assert_int_ne(fd = mkstemp(tmp), -1);
+	fflush(stdout);
+	ck_assert_int_ne(saved = dup(STDOUT_FILENO), -1);
+	ck_assert_int_ne(dup2(fd, STDOUT_FILENO), -1);
+	config_print_defaults();
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(fd);
+
+	snprintf(path, pathlen, "%s", tmp);
+	if (!uncomment)
+		return;
+	snprintf(path, pathlen, "%s/check_config.XXXXXX", test_tmpdir());
+	ck_assert_int_ne(fd = mkstemp(path), -1);
+	ck_assert_ptr_nonnull(out = fdopen(fd, "w"));
+	ck_assert_ptr_nonnull(in = fopen(tmp, "r"));
+	while (fgets(line, sizeof line, in) != NULL)
+		fputs(line[0] == ';' ? line + 1 : line, out);
+	fclose(in);
+	fclose(out);
+	unlink(tmp);
+}
+
+START_TEST(test_print_defaults)
+{
+	static const char *const keys[] = {
+		"runtime_dir", "max_message_size", "bind", "connect",
+		"send_mode", "delivery", "identity", "heartbeat_interval",
+		"heartbeat_timeout", "reconnect_delay", "reconnect_max_delay",
+		"connect_timeout", "resend_timeout", "max_retries",
+		"send_buffer", "recv_buffer", "peer_buffer", "overflow",
+	};
+	char path[PATH_MAX], err[512], text[16384], want[64];
+	struct config cfg;
+	FILE *f;
+	size_t i, n;
+	int rc;
+
+	print_defaults(path, sizeof path, 0);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	n = fread(text, 1, sizeof text - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	rc = config_load(path, &cfg, err, sizeof err);
+	unlink(path);
+
+	ck_assert_msg(rc == 0, "refused: %s", err);
+	ck_assert_uint_eq(cfg.nsockets, 0);
+	ck_assert_str_eq(cfg.daemon.runtime_dir, RUNSTATEDIR "/smartsock");
+	config_free(&cfg);
+	ck_assert_ptr_nonnull(strstr(text, "\n[daemon]\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n;[socket example]\n"));
+	for (i = 0; i < nitems(keys); i++) {
+		snprintf(want, sizeof want, "\n;%s = ", keys[i]);
+		ck_assert_msg(strstr(text, want) != NULL, "no %s", keys[i]);
+	}
+	ck_assert_ptr_nonnull(strstr(text, "\n;max_message_size = 16M\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n;heartbeat_interval = 5s\n"));
+
+	/* uncommented, every default must load and mean what it says */
+	print_defaults(path, sizeof path, 1);
+	rc = config_load(path, &cfg, err, sizeof err);
+	unlink(path);
+	ck_assert_msg(rc == 0, "refused: %s", err);
+	ck_assert_uint_eq(cfg.nsockets, 1);
+	ck_assert_str_eq(cfg.sockets[0].name, "example");
+	ck_assert_uint_eq(cfg.daemon.max_message_size, 16 * 1024 * 1024);
+	ck_assert_str_eq(cfg.daemon.runtime_dir, RUNSTATEDIR "/smartsock");
+	check_socket_defaults(&cfg.sockets[0]);
+	config_free(&cfg);
+}
+END_TEST
+
+/* The shipped conf/smartsockd.conf, when the source tree is at hand. */
+START_TEST(test_shipped_conf)
+{
+	char path[PATH_MAX], err[512], want[PATH_MAX + 8], real[PATH_MAX];
+	const char *srcdir = getenv("SMARTSOCK_SRCDIR");
+	const struct socket_conf *in, *out;
+	struct config cfg;
+
+	if (srcdir == NULL)
+		srcdir = getenv("srcdir");
+	if (srcdir == NULL)
+		srcdir = ".";
+	snprintf(path, sizeof path, "%s/conf/smartsockd.conf", srcdir);
+	if (access(path, R_OK) != 0)
+		return;         /* not run from the source tree */
+	ck_assert_msg(config_load(path, &cfg, err, sizeof err) == 0,
+	    "refused: %s", err);
+	ck_assert_ptr_nonnull(realpath(srcdir, real));
+	snprintf(want, sizeof want, "%s/run", real);
+	ck_assert_str_eq(cfg.daemon.runtime_dir, want);
+	ck_assert_ptr_nonnull(in = config_find_socket(&cfg, "demo-in"));
+	ck_assert_ptr_nonnull(out = config_find_socket(&cfg, "demo-out"));
+	ck_assert_uint_eq(in->nbinds, 1);
+	ck_assert_uint_eq(in->nconnects, 0);
+	ck_assert_str_eq(in->binds[0].host, "127.0.0.1");
+	ck_assert_str_eq(in->binds[0].port, "25000");
+	ck_assert_uint_eq(out->nbinds, 0);
+	ck_assert_uint_eq(out->nconnects, 1);
+	ck_assert_str_eq(out->connects[0].host, "127.0.0.1");
+	ck_assert_str_eq(out->connects[0].port, "25000");
+	check_socket_defaults(in);
+	check_socket_defaults(out);
+	config_free(&cfg);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc;
+
+	tc = tcase_create("load");
+	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_lists_and_ipv6);
+	tcase_add_test(tc, test_comments_and_layout);
+	tcase_add_test(tc, test_boundaries);
+	tcase_add_test(tc, test_free);
+	tcase_add_test(tc, test_relative_runtime_dir);
+	tcase_add_test(tc, test_relative_runtime_dir_absolute_file);
+	tcase_add_test(tc, test_print_defaults);
+	tcase_add_test(tc, test_shipped_conf);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_add_loop_test(tc, test_errors, 0, (int)nitems(error_cases));
+	tcase_add_test(tc, test_nul_byte);
+	tcase_add_test(tc, test_long_line);
+	tcase_add_test(tc, test_cannot_open);
+	tcase_add_test(tc, test_error_buffer);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
