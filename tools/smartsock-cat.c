@@ -367,7 +367,10 @@ cat_config_dir(const char *file)
 		cat_warnx("%s", err);
 		return NULL;
 	}
-	if ((dir = strdup(cfg.daemon.runtime_dir)) == NULL)
+	if (cfg.daemon.runtime_dir == NULL) {
+		cat_warnx("%s: no runtime_dir", file);
+		dir = NULL;
+	} else if ((dir = strdup(cfg.daemon.runtime_dir)) == NULL)
 		cat_warn("%s", file);
 	config_free(&cfg);
 	return dir;

@@ -148,8 +148,10 @@ class Daemon:
         with open(self.logpath, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def wait_log(self, text, timeout=10.0):
-        wait_for(lambda: text in self.log_text(), timeout, "log line %r" % text)
+    def wait_log(self, text, timeout=10.0, count=1):
+        """Wait until `text` occurs `count` times in the daemon's log."""
+        wait_for(lambda: self.log_text().count(text) >= count, timeout,
+                 "log line %r (x%d)" % (text, count))
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
         if self.proc is None or self.proc.poll() is not None:
