@@ -134,11 +134,11 @@ ssock_free(struct ssock *ss)
 	if (ss->recvq_len > 0)
 		log_warnx("socket %s: %zu received messages never taken by an "
 		    "application", ss->name, ss->recvq_len);
+	endpoints_free(ss->endpoints);
 	while ((p = TAILQ_FIRST(&ss->peers)) != NULL) {
 		TAILQ_REMOVE(&ss->peers, p, entry);
 		peer_free(p);
 	}
-	endpoints_free(ss->endpoints);
 	local_free(ss->local);
 	msg_queue_clear(&ss->sendq);
 	msg_queue_clear(&ss->pending);
