@@ -55,7 +55,9 @@ int smartsock_send(smartsock *s, const void *data, size_t len);
  * Send one message to the peer whose socket identity is `identity`.
  * Waits for the daemon's verdict: EHOSTUNREACH when no peer with that
  * identity is connected (the message is not sent); otherwise as
- * smartsock_send().
+ * smartsock_send().  The write and the wait for the verdict together are
+ * bounded by the handle's timeout: ETIMEDOUT when the verdict is late (the
+ * message was handed over; its verdict is discarded when it comes).
  */
 int smartsock_send_to(smartsock *s, const uint8_t identity[16],
     const void *data, size_t len);
@@ -81,7 +83,8 @@ int smartsock_set_timeout(smartsock *s, int timeout_ms);
 /*
  * A descriptor to poll() for POLLIN: when it is readable, smartsock_recv()
  * will not block.  The library reads ahead, so several messages may be
- * buffered while the descriptor is not readable: after a wake-up, call
+ * buffered while the descriptor is not readable (any call may read ahead,
+ * send and send_to included): before every wait on the descriptor, call
  * smartsock_recv() with a zero timeout until it fails with EAGAIN.
  * The descriptor belongs to the handle: do not read, write or close it.
  */

@@ -1,0 +1,264 @@
+/* conftab: the option table and the commented defaults (see conftab.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "conftab.h"
+#include "parse.h"
+
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const config_send_modes[] = {
+	[SEND_ROUNDROBIN] = "roundrobin",
+	[SEND_PUBLISH] = "publish",
+	NULL
+};
+
+static const char *const config_deliveries[] = {
+	[DELIVERY_AT_MOST_ONCE] = "at-most-once",
+	[DELIVERY_AT_LEAST_ONCE] = "at-least-once",
+	NULL
+};
+
+static const char *const config_overflows[] = {
+	[OVERFLOW_BLOCK] = "block",
+	[OVERFLOW_DROP_NEW] = "drop-new",
+	[OVERFLOW_DROP_OLD] = "drop-old",
+	NULL
+};
+
+#define D(f) offsetof(struct daemon_conf, f)
+#define S(f) offsetof(struct socket_conf, f)
+#define DURATION(k, def, rl, f, help) \
+	{ OPT_SOCKET, k, OPT_DURATION, 1, 24 * HOUR_MS, def, rl, 0, S(f), 0, \
+	  NULL, NULL, help }
+#define COUNT(k, min, def, rl, f, help) \
+	{ OPT_SOCKET, k, OPT_COUNT, min, CONFIG_UNLIMITED - 1, def, rl, 0, \
+	  S(f), 0, NULL, NULL, help }
+#define ENUM(k, choices, def, rl, f, help) \
+	{ OPT_SOCKET, k, OPT_ENUM, 0, 0, def, rl, 0, S(f), 0, choices, NULL, \
+	  help }
+
+const struct opt config_options[] = {
+	{ OPT_DAEMON, "runtime_dir", OPT_PATH, 0, 0,
+	  RUNSTATEDIR "/smartsock", 0, 0, D(runtime_dir), 0, NULL, NULL,
+	  "Directory for the daemon's Unix sockets (control and applications). "
+	  "A relative path is taken from the directory of this file." },
+	{ OPT_DAEMON, "max_message_size", OPT_SIZE, 1, 2 * GIB, "16M", 0, 0,
+	  D(max_message_size), 0, NULL, NULL,
+	  "Largest message accepted from a peer or an application, in bytes." },
+
+	{ OPT_SOCKET, "bind", OPT_ENDPOINTS, 0, 0, NULL, 0,
+	  OPTF_MULTI | OPTF_EXCLUSIVE | OPTF_WILDCARD, S(binds), S(nbinds),
+	  NULL, "127.0.0.1:25000",
+	  "Listen for peers on HOST:PORT, [IPV6]:PORT or *:PORT. May be "
+	  "repeated and may hold a comma-separated list." },
+	{ OPT_SOCKET, "connect", OPT_ENDPOINTS, 0, 0, NULL, 1,
+	  OPTF_MULTI, S(connects), S(nconnects), NULL, "[::1]:25001",
+	  "Connect to a peer at HOST:PORT or [IPV6]:PORT, reconnecting when "
+	  "the connection is lost. May be repeated and may hold a "
+	  "comma-separated list." },
+	ENUM("send_mode", config_send_modes, "roundrobin", 0, send_mode,
+	    "roundrobin sends each message to one peer in turn; publish sends "
+	    "it to every connected peer."),
+	ENUM("delivery", config_deliveries, "at-most-once", 0, delivery,
+	    "at-least-once keeps each message until the peer acknowledges it "
+	    "and resends it otherwise; not possible with publish."),
+	{ OPT_SOCKET, "identity", OPT_IDENTITY, 0, 0, "random", 0, 0,
+	  S(identity), S(has_identity), NULL, NULL,
+	  "This socket's identity in the aiomsg handshake: 32 hex digits, or "
+	  "random for a new one at each start." },
+	DURATION("heartbeat_interval", "5s", 1, heartbeat_interval_ms,
+	    "Time between heartbeats sent on each peer connection."),
+	DURATION("heartbeat_timeout", "15s", 1, heartbeat_timeout_ms,
+	    "A peer silent for this long is disconnected; must be greater "
+	    "than heartbeat_interval."),
+	DURATION("reconnect_delay", "100ms", 1, reconnect_delay_ms,
+	    "First wait before reconnecting to a connect endpoint; later "
+	    "waits grow up to reconnect_max_delay."),
+	DURATION("reconnect_max_delay", "10s", 1, reconnect_max_delay_ms,
+	    "Longest wait between reconnection attempts; at least "
+	    "reconnect_delay."),
+	DURATION("connect_timeout", "2s", 1, connect_timeout_ms,
+	    "Give up on a connection attempt not complete within this time."),
+	DURATION("resend_timeout", "5s", 1, resend_timeout_ms,
+	    "With at-least-once, resend a message not acknowledged within "
+	    "this time."),
+	COUNT("max_retries", 0, "10", 1, max_retries,
+	    "With at-least-once, resend a message at most this many times "
+	    "before dropping it; 0 never resends."),
+	COUNT("send_buffer", 1, "100000", 1, send_buffer,
+	    "Messages from applications waiting for a peer."),
+	COUNT("recv_buffer", 1, "100000", 1, recv_buffer,
+	    "Messages from peers waiting for an application."),
+	{ OPT_SOCKET, "peer_buffer", OPT_SIZE, 1, 2 * GIB, "4M", 1, 0,
+	  S(peer_buffer), 0, NULL, NULL,
+	  "Bytes queued on one peer connection before it counts as full." },
+	ENUM("overflow", config_overflows, "block", 1, overflow,
+	    "When send_buffer is full, block the sending application, drop "
+	    "the new message (drop-new) or the oldest one (drop-old)."),
+};
+
+#undef D
+#undef S
+#undef DURATION
+#undef COUNT
+#undef ENUM
+
+_Static_assert(nitems(config_options) == CONFIG_NOPTIONS,
+    "CONFIG_NOPTIONS must match the table");
+
+
+const struct config_unit config_ms_units[] = {
+	{ HOUR_MS, "h" }, { MINUTE_MS, "m" }, { SECOND_MS, "s" }, { 1, "ms" },
+	{ 0, NULL }
+};
+
+const struct config_unit config_byte_units[] = {
+	{ GIB, "G" }, { MIB, "M" }, { KIB, "K" }, { 1, "" }, { 0, NULL }
+};
+
+const struct config_unit config_plain_units[] = {
+	{ 1, "" }, { 0, NULL }
+};
+
+
+const struct config_type config_types[] = {
+	[OPT_DURATION] = { "duration", parse_duration_ms, config_ms_units,
+	    "a whole number with unit ms, s, m or h (e.g. 100ms, 5s)" },
+	[OPT_SIZE] = { "size", parse_size, config_byte_units,
+	    "a size in bytes with optional K, M or G (e.g. 4096, 64K, 16M)" },
+	[OPT_COUNT] = { "count", parse_u64, config_plain_units,
+	    "a whole number or unlimited" },
+	[OPT_ENUM] = { "enum", NULL, NULL, NULL },
+	[OPT_IDENTITY] = { "identity", NULL, NULL,
+	    "32 hex digits or random" },
+	[OPT_ENDPOINTS] = { "endpoint list", NULL, NULL,
+	    "HOST:PORT, [IPV6]:PORT or *:PORT with port 1..65535" },
+	[OPT_PATH] = { "path", NULL, NULL, "a directory path" },
+};
+
+/* Largest unit first; formatting picks the first that divides exactly. */
+void
+config_format_units(const struct config_unit *u, uint64_t v, char *buf,
+    size_t len)
+{
+	while (u[1].mult != 0 && (v == 0 || v % u->mult != 0))
+		u++;
+	snprintf(buf, len, "%llu%s", (unsigned long long)(v / u->mult),
+	    u->suffix);
+}
+
+/* "a, b or c" */
+void
+config_format_choices(const char *const *choices, char *buf, size_t len)
+{
+	size_t i, used = 0;
+	int n;
+
+	buf[0] = '\0';
+	for (i = 0; choices[i] != NULL; i++) {
+		n = snprintf(buf + used, len - used, "%s%s",
+		    i == 0 ? "" : choices[i + 1] == NULL ? " or " : ", ",
+		    choices[i]);
+		if (n < 0 || (size_t)n >= len - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+/* What values a key takes, as text for messages and the defaults. */
+void
+config_format_range(const struct opt *o, char *buf, size_t len)
+{
+	char lo[32], hi[32];
+
+	switch (o->type) {
+	case OPT_DURATION:
+	case OPT_SIZE:
+		config_format_units(config_types[o->type].units, o->min, lo,
+		    sizeof lo);
+		config_format_units(config_types[o->type].units, o->max, hi,
+		    sizeof hi);
+		snprintf(buf, len, "%s .. %s", lo, hi);
+		break;
+	case OPT_COUNT:
+		snprintf(buf, len, "%llu or more, or unlimited",
+		    (unsigned long long)o->min);
+		break;
+	case OPT_ENUM:
+		config_format_choices(o->choices, buf, len);
+		break;
+	default:
+		snprintf(buf, len, "%s", config_types[o->type].expect);
+		break;
+	}
+}
+
+/* Help text as "# " comment lines of at most about 76 columns. */
+static void
+config_print_comment(const char *text)
+{
+	const char *p = text;
+	size_t len, word, col;
+
+	while (*p != '\0') {
+		fputs("#", stdout);
+		col = 1;
+		len = 0;
+		while (p[len] != '\0') {
+			word = strcspn(p + len, " ");
+			if (len > 0 && col + 1 + word > 76)
+				break;
+			printf(" %.*s", (int)word, p + len);
+			col += 1 + word;
+			len += word;
+			len += strspn(p + len, " ");
+		}
+		putchar('\n');
+		p += len;
+	}
+}
+
+static void
+config_print_section(enum opt_section section)
+{
+	const struct opt *o;
+	char range[128], meta[256];
+
+	for (o = config_options; o < config_options + CONFIG_NOPTIONS; o++) {
+		if (o->section != section)
+			continue;
+		config_format_range(o, range, sizeof range);
+		snprintf(meta, sizeof meta, "%s: %s%s%s.",
+		    config_types[o->type].name, range,
+		    (o->flags & OPTF_MULTI) ? "; may repeat" : "",
+		    o->def == NULL ? "; no default, an example follows" : "");
+		printf("\n");
+		config_print_comment(o->help);
+		config_print_comment(meta);
+		printf(";%s = %s\n", o->key,
+		    o->def != NULL ? o->def : o->example);
+	}
+}
+
+void
+config_print_defaults(void)
+{
+	printf("# smartsockd.conf: see smartsockd.conf(5).\n"
+	    "# Every key is shown commented out (;) at its default.\n"
+	    "# A ';' after whitespace starts a comment.\n"
+	    "# Durations: ms, s, m, h (a bare number is seconds).\n"
+	    "# Sizes: K, M, G (powers of 1024; a bare number is bytes).\n"
+	    "\n"
+	    "[daemon]\n");
+	config_print_section(OPT_DAEMON);
+	printf("\n"
+	    "# One section per smart socket; applications attach by NAME.\n"
+	    "# A socket needs at least one bind or connect.\n"
+	    ";[socket example]\n");
+	config_print_section(OPT_SOCKET);
+}
