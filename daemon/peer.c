@@ -307,34 +307,45 @@ peer_take_frame(struct peer *p, const struct wire_frame *f)
 	}
 }
 
-static void
-peer_readcb(struct bufferevent *bev, void *arg)
+/*
+ * Decode every whole frame in the input buffer.  While the socket's
+ * receive queue is full this stops early, unless `all` (the peer is closing
+ * and what it sent must not be lost).  Returns -1 when the peer was closed.
+ */
+static int
+peer_decode(struct peer *p, int all)
 {
-	struct peer *p = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *in = bufferevent_get_input(p->bev);
 	size_t max_env = p->ss->max_message_size + 1 + WIRE_ID_LEN;
 	struct wire_frame f;
 	char why[96];
 
 	for (;;) {
-		if (p->state == PEER_ACTIVE && p->ss->reading_paused)
-			return;
+		if (!all && p->state == PEER_ACTIVE && p->ss->reading_paused)
+			return 0;
 		switch (wire_peek(in, max_env, &f)) {
 		case WIRE_NEED_MORE:
-			return;
+			return 0;
 		case WIRE_TOO_BIG:
 			STATS_INC(&p->ss->stats, rejected_oversize);
 			snprintf(why, sizeof(why), "frame longer than "
 			    "max_message_size (%zu bytes)",
 			    p->ss->max_message_size);
 			peer_close(p, why);
-			return;
+			return -1;
 		case WIRE_FRAME:
 			break;
 		}
 		if (peer_take_frame(p, &f) == -1)
-			return;
+			return -1;
 	}
+}
+
+static void
+peer_readcb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	peer_decode(arg, 0);
 }
 
 static void
@@ -352,19 +363,27 @@ peer_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct peer *p = arg;
 	char why[128];
+	int err = EVUTIL_SOCKET_ERROR();
 
-	(void)bev;
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	if (what & BEV_EVENT_TIMEOUT) {
 		STATS_INC(&p->ss->stats, heartbeat_timeouts);
 		snprintf(why, sizeof(why), "nothing received for %" PRIu64
 		    " ms (heartbeat_timeout)", p->ss->conf->heartbeat_timeout_ms);
-	} else if (what & BEV_EVENT_EOF)
-		snprintf(why, sizeof(why), "closed by the peer");
+		peer_close(p, why);
+		return;
+	}
+	/* Whole frames that arrived before the end are still delivered. */
+	if (peer_decode(p, 1) == -1)
+		return;
+	if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof(why), "closed by the peer%s",
+		    evbuffer_get_length(bufferevent_get_input(bev)) > 0 ?
+		    " in the middle of a frame" : "");
 	else
-		snprintf(why, sizeof(why), "%s", evutil_socket_error_to_string(
-		    EVUTIL_SOCKET_ERROR()));
+		snprintf(why, sizeof(why), "%s",
+		    evutil_socket_error_to_string(err));
 	peer_close(p, why);
 }
 
