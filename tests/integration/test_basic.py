@@ -3,6 +3,7 @@ connect socket of one daemon, messages kept until an application attaches,
 several applications sharing one socket, the library's timeout and size
 errors, and a clean SIGTERM that removes the Unix sockets."""
 import os
+import socket
 import subprocess
 
 from harness import (CAT, SMARTSOCKD, SRC, Daemon, check, collect, free_port,
@@ -69,6 +70,25 @@ check(r.returncode == 1 and b"max_message_size" in r.stderr,
       "oversized send: %r" % (r,))
 r = d.cat("recv", "nosuchsocket", "--timeout", "1")
 check(r.returncode == 1 and b"nosuchsocket" in r.stderr, "missing socket: %r" % (r,))
+
+# IPv6 loopback endpoints, where the machine has ::1.
+try:
+    s6 = socket.socket(socket.AF_INET6)
+    s6.bind(("::1", 0))
+    port6 = s6.getsockname()[1]
+    s6.close()
+except OSError:
+    port6 = None
+if port6 is not None:
+    d6 = Daemon({"in6": {"bind": "[::1]:%d" % port6},
+                 "out6": {"connect": "[::1]:%d" % port6,
+                          "reconnect_delay": "50ms"}})
+    send_lines(d6, "out6", ["over-ipv6"])
+    r = d6.cat("recv", "in6", "-n", "1", "--timeout", "10")
+    check(r.stdout == b"over-ipv6\n", "IPv6: %r" % (r,))
+    check(d6.stop() == 0, "IPv6 daemon stop")
+else:
+    print("note: no ::1 here, IPv6 part not run")
 
 # SIGTERM: exit 0, the Unix sockets are gone.
 check(d.stop() == 0, "SIGTERM exit")
