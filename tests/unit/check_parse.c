@@ -5,6 +5,7 @@
 
 #include <check.h>
 
+#include "check_main.h"
 #include "parse.h"
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
@@ -266,14 +267,4 @@ parse_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(parse_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(parse_suite)

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <event2/buffer.h>
 
+#include "check_main.h"
 #include "wire.h"
 
 #define MAX_ENV (16u << 20)
@@ -327,14 +328,4 @@ wire_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(wire_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(wire_suite)
