@@ -14,6 +14,8 @@ lproto_fixed_len(uint8_t type)
 		return LPROTO_ID_LEN;
 	case LPROTO_CONFIRM:
 		return 8;
+	case LPROTO_CREDIT:
+		return 4;
 	case LPROTO_WELCOME:
 		return 2 + 4 + LPROTO_ID_LEN;
 	case LPROTO_REFUSE:
@@ -34,6 +36,7 @@ static int
 lproto_is_fixed_size(uint8_t type)
 {
 	return type == LPROTO_HELLO || type == LPROTO_CONFIRM ||
+	    type == LPROTO_CREDIT ||
 	    type == LPROTO_WELCOME || type == LPROTO_SEND_RESULT;
 }
 

@@ -8,14 +8,18 @@
  *
  * The client speaks first with HELLO carrying LPROTO_VERSION; the daemon
  * answers WELCOME (same version) or REFUSE (with a status and a text) and
- * closes.  After WELCOME the client may send SEND / SEND_TO / CONFIRM and the
- * daemon sends DELIVER / DELIVER_REQ / SEND_RESULT.  Integers are big-endian.
+ * closes.  After WELCOME the client may send SEND / SEND_TO / CONFIRM /
+ * CREDIT and the daemon sends DELIVER / DELIVER_REQ / SEND_RESULT.  The
+ * daemon delivers only against credit: a client that never grants any (one
+ * that only sends) never receives, so nothing is stranded in it.  Integers
+ * are big-endian.
  *
  * Bodies (fixed fields first, payload is the rest of the frame):
  *   HELLO        u16 version
  *   SEND         payload
  *   SEND_TO      identity[16] payload          -> answered by one SEND_RESULT
  *   CONFIRM      u64 seq: every DELIVER_REQ with seq <= this one was taken
+ *   CREDIT       u32 n: the client can take n more DELIVER/DELIVER_REQ
  *   WELCOME      u16 version, u32 max_message_size, identity[16] of the socket
  *   REFUSE       u16 version, u32 status, text (not NUL-terminated)
  *   DELIVER      identity[16] of the sender, payload
@@ -43,6 +47,7 @@ enum lproto_type {
 	LPROTO_SEND = 2,
 	LPROTO_SEND_TO = 3,
 	LPROTO_CONFIRM = 4,
+	LPROTO_CREDIT = 5,
 	/* daemon -> client */
 	LPROTO_WELCOME = 64,
 	LPROTO_REFUSE = 65,

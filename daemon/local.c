@@ -25,6 +25,8 @@
 #define CLIENT_HWM (256 * 1024)
 /* Unconfirmed at-least-once messages one client may hold. */
 #define CLIENT_MAX_INFLIGHT 4096
+/* Credit beyond this is clamped: more is no use and could overflow. */
+#define CLIENT_MAX_CREDIT (1u << 30)
 #define LOCAL_BACKLOG 128
 
 struct client {
@@ -36,6 +38,7 @@ struct client {
 	int blocked;                    /* not read: send buffer full */
 	int closing;                    /* free once the output is written */
 	uint64_t last_seq;              /* of the last DELIVER_REQ */
+	uint64_t credit;                /* messages it asked for, not sent */
 	struct msg_queue inflight;
 	size_t ninflight;
 };
@@ -190,6 +193,12 @@ client_take_frame(struct client *c, uint8_t type, uint32_t body_len)
 		return 0;
 	case LPROTO_CONFIRM:
 		client_confirm(c, lproto_get_u64(fixed));
+		ssock_deliver_queued(ss);
+		return 0;
+	case LPROTO_CREDIT:
+		c->credit += lproto_get_u32(fixed);
+		if (c->credit > CLIENT_MAX_CREDIT)
+			c->credit = CLIENT_MAX_CREDIT;
 		ssock_deliver_queued(ss);
 		return 0;
 	default:
@@ -436,7 +445,8 @@ local_free(struct local *l)
 static int
 client_has_room(const struct client *c)
 {
-	return c->welcomed && !c->closing && c->ninflight < CLIENT_MAX_INFLIGHT &&
+	return c->welcomed && !c->closing && c->credit > 0 &&
+	    c->ninflight < CLIENT_MAX_INFLIGHT &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) < CLIENT_HWM;
 }
 
@@ -459,6 +469,7 @@ local_deliver(struct local *l, struct msg *m)
 	if (i == l->nclients)
 		return 0;
 	l->rr_next = TAILQ_NEXT(c, entry);
+	c->credit--;
 	if (m->flags & MSG_HAS_ID) {
 		m->seq = ++c->last_seq;
 		lproto_put_u64(fixed, m->seq);

@@ -5,7 +5,8 @@
  * Every client is untrusted: the first frame must be a HELLO of our version
  * (else REFUSE and close), every frame is bounds-checked, and a malformed
  * or oversized one disconnects that client with a log line, nothing else.
- * Received messages are shared among clients round-robin; at-least-once
+ * Received messages are shared round-robin among the clients that asked for
+ * them (CREDIT: only receiving applications get any); at-least-once
  * messages stay "in flight" per client until it CONFIRMs them, and go back
  * to the socket's receive queue if it leaves first.  When the socket's send
  * buffer is full (overflow = block) clients are simply not read.

@@ -51,6 +51,13 @@
  */
 #define SS_READAHEAD_MAX (16 * 1024 * 1024)
 #define SS_CONFIRM_BATCH 64     /* taken DELIVER_REQs per CONFIRM at most */
+/*
+ * Messages the daemon may send ahead of recv calls.  The first recv grants
+ * the window (an application that never receives gets nothing); taking
+ * messages earns credit back, returned in batches.
+ */
+#define SS_RECV_WINDOW 1024
+#define SS_CREDIT_BATCH (SS_RECV_WINDOW / 4)
 /* Largest max_message_size accepted: the config's bound, or what a
  * return value of recv can hold. */
 #if SSIZE_MAX > 0x80000000LL + 64
@@ -93,6 +100,10 @@ struct smartsock {
 	/* At-least-once: the highest seq taken, and how many since CONFIRM. */
 	uint64_t taken_seq;
 	unsigned int untold;
+
+	/* Receiving: window granted yet?  Taken since the last CREDIT. */
+	int receiving;
+	unsigned int uncredited;
 
 	/* SEND_TO verdicts: owed by the daemon, owed to callers gone by. */
 	unsigned int owed;
@@ -206,6 +217,20 @@ ss_confirm_queue(struct smartsock *s)
 	lproto_put_u64(f + LPROTO_HDR_LEN, s->taken_seq);
 	if (ss_obuf_append(s, f, sizeof f) == 0)
 		s->untold = 0;
+}
+
+/* Queue one CREDIT returning n messages of window (between frames). */
+static void
+ss_credit_queue(struct smartsock *s, unsigned int n)
+{
+	uint8_t f[LPROTO_HDR_LEN + 4];
+
+	if (n == 0 || ss_broken(s))
+		return;
+	lproto_put_header(f, LPROTO_CREDIT, 4);
+	lproto_put_u32(f + LPROTO_HDR_LEN, n);
+	if (ss_obuf_append(s, f, sizeof f) == 0 && n == s->uncredited)
+		s->uncredited = 0;
 }
 
 /* Write what the out-buffer holds without waiting. */
@@ -882,10 +907,13 @@ ss_take(struct smartsock *s, uint8_t identity[16], void *buf, size_t cap)
 		if (s->untold == 0 || seq > s->taken_seq)
 			s->taken_seq = seq;
 		s->untold++;
-		if (s->nready == 0 || s->untold >= SS_CONFIRM_BATCH) {
-			ss_confirm_queue(s);
-			ss_flush_nb(s);
-		}
+	}
+	s->uncredited++;
+	if ((req && (s->nready == 0 || s->untold >= SS_CONFIRM_BATCH)) ||
+	    s->uncredited >= SS_CREDIT_BATCH) {
+		ss_confirm_queue(s);
+		ss_credit_queue(s, s->uncredited);
+		ss_flush_nb(s);
 	}
 	return (ssize_t)plen;
 }
@@ -905,6 +933,10 @@ smartsock_recv_identity(smartsock *s, uint8_t identity[16], void *buf,
 		return -1;
 	}
 	deadline = ss_deadline(s->timeout_ms);
+	if (!s->receiving) {
+		s->receiving = 1;
+		ss_credit_queue(s, SS_RECV_WINDOW);
+	}
 	if (s->ooff < s->olen)
 		ss_flush_nb(s);
 	if (s->nready == 0)
@@ -919,6 +951,7 @@ smartsock_recv_identity(smartsock *s, uint8_t identity[16], void *buf,
 			return -1;
 		}
 		ss_confirm_queue(s);
+		ss_credit_queue(s, s->uncredited);
 		ss_flush_nb(s);
 		if (ss_wait(s, SS_WAIT_IN |
 		    (s->ooff < s->olen ? SS_WAIT_OUT : 0), deadline) == -1)

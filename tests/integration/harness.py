@@ -127,12 +127,16 @@ class Daemon:
             self.start()
 
     def start(self):
+        """Start and wait until it runs: its "running with" line is logged
+        once every socket is set up (socket files left by a SIGKILLed
+        predecessor prove nothing)."""
+        started = self.log_text().count(" running with ") \
+            if os.path.exists(self.logpath) else 0
         self.log = open(self.logpath, "ab")
         self.proc = spawn([SMARTSOCKD, "-f", "-v", "-c", self.conf],
                           stdout=self.log, stderr=self.log)
-        paths = [self.sock_path(n) for n in self.sockets]
         end = time.monotonic() + 10
-        while not all(os.path.exists(p) for p in paths):
+        while self.log_text().count(" running with ") <= started:
             if self.proc.poll() is not None:
                 fail("smartsockd exited %s at start:\n%s" %
                      (self.proc.returncode, self.log_text()))

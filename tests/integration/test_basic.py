@@ -62,6 +62,18 @@ check(sorted(got_a + got_b) == sorted("w%d" % i for i in range(10)),
       "shared delivery: %r %r" % (got_a, got_b))
 check(len(got_a) == 5 and len(got_b) == 5, "not round-robin: %r %r" % (got_a, got_b))
 
+# An application that only sends is never handed received messages (it
+# grants no credit), so none is stranded in it when it detaches.
+attached = d.log_text().count("socket in: application")
+sender = d.cat_bg("send", "in", stdin=subprocess.PIPE)
+d.wait_log("socket in: application", count=attached + 1)
+send_lines(d, "out", ["kept-%d" % i for i in range(5)])
+sender.stdin.close()
+check(sender.wait(10) == 0, "the send-only application failed")
+r = d.cat("recv", "in", "-n", "5", "--timeout", "10")
+check(r.stdout.decode().split() == ["kept-%d" % i for i in range(5)],
+      "messages given to a send-only application: %r" % (r,))
+
 # The library's errors: a receive timeout, and a message over the limit.
 r = d.cat("recv", "in", "--timeout", "1")
 check(r.returncode == 1, "recv timeout exit %d" % r.returncode)

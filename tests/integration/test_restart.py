@@ -51,17 +51,6 @@ def down(name):
     return r"socket %s: peer [0-9a-f]{32} \([^)]*\) down" % re.escape(name)
 
 
-RUNNING = r"smartsockd \S+ running with"
-
-
-def restart(d):
-    """Start d again and wait until it runs: its old Unix socket files
-    are still there after SIGKILL, so Daemon.start() alone returns at once."""
-    n = count(d, RUNNING)
-    d.start()
-    wait_count(d, RUNNING, n + 1, "the restarted daemon to run")
-
-
 port = free_port()
 amo_port = free_port()
 while amo_port == port:
@@ -112,7 +101,7 @@ step("killed A after %d of %d were fed" % (fed[0], N))
 wait_count(b, down("alo"), downs + 1, "B to see A's alo go down")
 time.sleep(0.3)                          # B sends into the void meanwhile
 ups = count(a, up("alo", ID_ALO))
-restart(a)
+a.start()
 check("replacing stale" in a.log_text(),
       "the restarted daemon did not replace its stale socket:\n" + a.log_text())
 step("restarted A after %d were fed" % fed[0])
@@ -149,7 +138,7 @@ queued = ["queued%d" % i for i in range(20)]
 send_lines(b, "amo", queued)
 time.sleep(0.3)
 ups = count(a, up("amo", ID_AMO))
-restart(a)
+a.start()
 wait_count(a, up("amo", ID_AMO), ups + 1, "B's amo up on the restarted A")
 r = a.cat("recv", "amo", "-n", str(len(queued)), "--timeout", "10")
 check(r.returncode == 0 and r.stdout.decode().splitlines() == queued,
@@ -193,7 +182,7 @@ check(r.returncode == 1 and b"no message" in r.stderr,     # attached
 step("a stale socket left by SIGKILL is replaced")
 c.kill()
 check(os.path.exists(c.sock_path("one")), "no stale socket after SIGKILL")
-restart(c)
+c.start()
 check("replacing stale" in c.log_text(), "stale socket not replaced:\n" +
       c.log_text())
 r = c.cat("recv", "one", "-n", "1", "--timeout", "200ms")

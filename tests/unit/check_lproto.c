@@ -20,6 +20,7 @@ static const struct {
 	{ LPROTO_SEND, 0, 0 },
 	{ LPROTO_SEND_TO, 16, 0 },
 	{ LPROTO_CONFIRM, 8, 1 },
+	{ LPROTO_CREDIT, 4, 1 },
 	{ LPROTO_WELCOME, 22, 1 },
 	{ LPROTO_REFUSE, 6, 0 },
 	{ LPROTO_DELIVER, 16, 0 },
@@ -64,7 +65,7 @@ END_TEST
 
 START_TEST(test_fixed_len_unknown)
 {
-	static const uint8_t unknown[] = { 0, 5, 6, 63, 69, 70, 128, 255 };
+	static const uint8_t unknown[] = { 0, 6, 7, 63, 69, 70, 128, 255 };
 	size_t i;
 
 	for (i = 0; i < sizeof unknown; i++)
@@ -191,7 +192,7 @@ END_TEST
 
 START_TEST(test_unknown_type)
 {
-	static const uint8_t unknown[] = { 0, 5, 63, 69, 127, 255 };
+	static const uint8_t unknown[] = { 0, 6, 63, 69, 127, 255 };
 	uint8_t h[LPROTO_HDR_LEN], t;
 	uint32_t blen, n;
 	size_t i;
