@@ -18,6 +18,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "bev.h"
 #include "config.h"
 #include "endpoint.h"
 #include "log.h"
@@ -99,7 +100,7 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)salen;
 	addr_format(sa, addr, sizeof(addr));
 	set_nodelay(fd);
-	bev = bufferevent_socket_new(ss->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bev = bev_new(ss->base, fd);
 	if (bev == NULL) {
 		log_warnx("socket %s: dropped connection from %s: out of "
 		    "memory", ss->name, addr);
@@ -297,7 +298,7 @@ connector_attempt(struct connector *c)
 	for (i = 0; i < c->next_addr % n; i++)
 		ai = ai->ai_next;
 	c->next_addr++;
-	bev = bufferevent_socket_new(ss->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bev = bev_new(ss->base, -1);
 	if (bev == NULL) {
 		freeaddrinfo(res);
 		connector_failed(c, "out of memory");

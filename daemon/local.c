@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "bev.h"
 #include "local.h"
 #include "log.h"
 #include "lproto.h"
@@ -133,6 +134,48 @@ client_confirm(struct client *c, uint64_t seq)
 	}
 }
 
+/* SEND or SEND_TO: 0, or -1 when the client was freed. */
+static int
+client_take_send(struct client *c, uint8_t type, uint32_t body_len)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct ssock *ss = c->local->ss;
+	size_t idlen = type == LPROTO_SEND_TO ? LPROTO_ID_LEN : 0;
+	size_t frame_len = LPROTO_HDR_LEN + (size_t)body_len;
+	const uint8_t *f;
+	struct msg view, *m;
+	int status;
+
+	if (frame_len <= MSG_BORROW_MAX) {
+		/* Usually within one chain already: no copy, no allocation. */
+		if ((f = evbuffer_pullup(in, (ev_ssize_t)frame_len)) == NULL) {
+			client_free(c, "out of memory");
+			return -1;
+		}
+		m = &view;
+		msg_borrow(m, f + LPROTO_HDR_LEN + idlen, body_len - idlen);
+		memcpy(m->peer_id, f + LPROTO_HDR_LEN, idlen);
+	} else {
+		if ((m = msg_new(body_len - idlen)) == NULL) {
+			client_free(c, "out of memory");
+			return -1;
+		}
+		evbuffer_drain(in, LPROTO_HDR_LEN);
+		evbuffer_remove(in, m->peer_id, idlen);
+		evbuffer_remove(in, m->data, m->len);
+		frame_len = 0;
+	}
+	if (idlen > 0)
+		m->flags |= MSG_TARGETED;
+	status = ssock_app_send(ss, m);
+	/* A borrowed view's bytes go only once the socket is done with them. */
+	if (frame_len > 0)
+		evbuffer_drain(in, frame_len);
+	if (type == LPROTO_SEND_TO)
+		client_send_result(c, status);
+	return 0;
+}
+
 /*
  * One whole frame whose header is checked.  Returns 0 to go on, 1 to stop
  * reading for now (blocked), -1 when the client was freed.
@@ -143,18 +186,19 @@ client_take_frame(struct client *c, uint8_t type, uint32_t body_len)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct ssock *ss = c->local->ss;
 	uint8_t fixed[LPROTO_MAX_FIXED];
-	int flen = lproto_fixed_len(type), status;
-	struct msg *m;
+	int flen = lproto_fixed_len(type);
 	char why[96];
 
 	if (!c->welcomed && type != LPROTO_HELLO) {
 		client_free(c, "first frame is not a HELLO");
 		return -1;
 	}
-	if ((type == LPROTO_SEND || type == LPROTO_SEND_TO) &&
-	    ssock_send_blocked(ss)) {
-		client_block(c);
-		return 1;
+	if (type == LPROTO_SEND || type == LPROTO_SEND_TO) {
+		if (ssock_send_blocked(ss)) {
+			client_block(c);
+			return 1;
+		}
+		return client_take_send(c, type, body_len);
 	}
 	evbuffer_drain(in, LPROTO_HDR_LEN);
 	evbuffer_remove(in, fixed, (size_t)flen);
@@ -174,22 +218,6 @@ client_take_frame(struct client *c, uint8_t type, uint32_t body_len)
 			return 1;
 		}
 		client_welcome(c);
-		return 0;
-	case LPROTO_SEND:
-	case LPROTO_SEND_TO:
-		if ((m = msg_new(body_len - (uint32_t)flen)) == NULL) {
-			client_free(c, "out of memory");
-			return -1;
-		}
-		if (m->len > 0)
-			evbuffer_remove(in, m->data, m->len);
-		if (type == LPROTO_SEND_TO) {
-			memcpy(m->peer_id, fixed, LPROTO_ID_LEN);
-			m->flags |= MSG_TARGETED;
-		}
-		status = ssock_app_send(ss, m);
-		if (type == LPROTO_SEND_TO)
-			client_send_result(c, status);
 		return 0;
 	case LPROTO_CONFIRM:
 		client_confirm(c, lproto_get_u64(fixed));
@@ -306,8 +334,7 @@ local_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)sa;
 	(void)salen;
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->bev = bufferevent_socket_new(l->ss->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	    (c->bev = bev_new(l->ss->base, fd)) == NULL) {
 		log_warnx("socket %s: refused an application: out of memory",
 		    l->ss->name);
 		free(c);

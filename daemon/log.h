@@ -32,7 +32,7 @@ struct log_ratelimit {
 };
 int64_t log_ratelimit_pass(struct log_ratelimit *rl, uint64_t now_ms);
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds, coarse (a few ms) and cheap. */
 uint64_t now_ms(void);
 
 #endif

@@ -19,6 +19,7 @@ msg_new(size_t len)
 	memset(m, 0, sizeof(*m));
 	m->refs = 1;
 	m->len = len;
+	m->data = (uint8_t *)(m + 1);
 	return m;
 }
 
@@ -42,8 +43,34 @@ msg_ref(struct msg *m)
 void
 msg_unref(struct msg *m)
 {
-	if (m != NULL && --m->refs == 0)
+	if (m != NULL && !(m->flags & MSG_BORROWED) && --m->refs == 0)
 		free(m);
+}
+
+void
+msg_borrow(struct msg *m, const void *data, size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	m->refs = 1;
+	m->flags = MSG_BORROWED;
+	m->len = len;
+	m->data = (uint8_t *)(uintptr_t)data;
+}
+
+struct msg *
+msg_keep(struct msg *m)
+{
+	struct msg *copy;
+
+	if (!(m->flags & MSG_BORROWED))
+		return m;
+	if ((copy = msg_new_copy(m->data, m->len)) == NULL)
+		return NULL;
+	copy->flags = m->flags & ~MSG_BORROWED;
+	memcpy(copy->msg_id, m->msg_id, sizeof(copy->msg_id));
+	memcpy(copy->peer_id, m->peer_id, sizeof(copy->peer_id));
+	copy->retries = m->retries;
+	return copy;
 }
 
 static void
@@ -57,7 +84,7 @@ msg_release(const void *data, size_t len, void *arg)
 int
 msg_add_to(struct msg *m, struct evbuffer *out)
 {
-	if (m->len <= MSG_COPY_MAX)
+	if (m->len <= MSG_COPY_MAX || (m->flags & MSG_BORROWED))
 		return evbuffer_add(out, m->data, m->len);
 	msg_ref(m);
 	if (evbuffer_add_reference(out, m->data, m->len, msg_release, m) == -1) {

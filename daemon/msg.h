@@ -4,6 +4,11 @@
  * allocation (evbuffer_add_reference() holds a reference until the bytes
  * are written).  A message sits in at most one queue at a time through
  * `entry`; the queue holds one reference.
+ *
+ * A borrowed message (msg_borrow) is a view of bytes that stay in an input
+ * buffer, on the caller's stack: the fast path routes it without any
+ * allocation.  Whatever must keep it (a queue, at-least-once tracking)
+ * calls msg_keep() first, which copies a borrowed message to the heap.
  */
 #ifndef SMARTSOCK_MSG_H
 #define SMARTSOCK_MSG_H
@@ -15,10 +20,13 @@
 struct evbuffer;
 
 #define MSG_ID_LEN 16
+/* Frames up to this size are routed as borrowed views of the input. */
+#define MSG_BORROW_MAX (64 * 1024)
 
 enum msg_flags {
 	MSG_TARGETED = 0x01,    /* outgoing: send only to `peer_id` */
 	MSG_HAS_ID = 0x02,      /* msg_id is set (at-least-once) */
+	MSG_BORROWED = 0x04,    /* data is not ours: see msg_borrow() */
 };
 
 struct msg {
@@ -32,7 +40,7 @@ struct msg {
 	uint64_t retries;
 	const void *sent_to;            /* peer holding the pending copy */
 	size_t len;
-	uint8_t data[];
+	uint8_t *data;                  /* follows the struct, or borrowed */
 };
 TAILQ_HEAD(msg_queue, msg);
 
@@ -41,7 +49,13 @@ struct msg *msg_new(size_t len);
 /* A message holding a copy of data. */
 struct msg *msg_new_copy(const void *data, size_t len);
 struct msg *msg_ref(struct msg *);
-void msg_unref(struct msg *);           /* NULL is a no-op */
+void msg_unref(struct msg *);           /* NULL and borrowed: no-op */
+
+/* Make *m a borrowed view of data (valid only until the caller returns). */
+void msg_borrow(struct msg *m, const void *data, size_t len);
+/* A message the caller may keep: m itself, or a heap copy of a borrowed
+ * one (flags and ids included).  NULL on allocation failure. */
+struct msg *msg_keep(struct msg *m);
 
 /*
  * Append the payload to `out` without copying it when it is large (the

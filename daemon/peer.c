@@ -248,28 +248,48 @@ peer_take_data(struct peer *p, const struct wire_frame *f)
 {
 	struct evbuffer *in = bufferevent_get_input(p->bev);
 	size_t fixed = f->type == WIRE_DATA_REQ ? 1 + WIRE_ID_LEN : 1;
-	struct msg *m;
+	size_t frame_len = WIRE_LEN_PREFIX + (size_t)f->env_len;
+	const uint8_t *env;
+	struct msg view, *m;
 
 	if (f->env_len < fixed) {
 		peer_skip(p, f, 1);
 		return 0;
 	}
-	if ((m = msg_new(f->env_len - fixed)) == NULL) {
-		peer_close(p, "out of memory");
-		return -1;
-	}
-	evbuffer_drain(in, WIRE_LEN_PREFIX + 1);
-	if (f->type == WIRE_DATA_REQ) {
-		evbuffer_remove(in, m->msg_id, WIRE_ID_LEN);
-		m->flags |= MSG_HAS_ID;
-	}
-	if (m->len > 0)
+	if (frame_len <= MSG_BORROW_MAX) {
+		/* Usually within one chain already: no copy, no allocation. */
+		if ((env = evbuffer_pullup(in, (ev_ssize_t)frame_len)) == NULL) {
+			peer_close(p, "out of memory");
+			return -1;
+		}
+		env += WIRE_LEN_PREFIX;
+		m = &view;
+		msg_borrow(m, env + fixed, f->env_len - fixed);
+		if (f->type == WIRE_DATA_REQ) {
+			memcpy(m->msg_id, env + 1, WIRE_ID_LEN);
+			m->flags |= MSG_HAS_ID;
+		}
+	} else {
+		if ((m = msg_new(f->env_len - fixed)) == NULL) {
+			peer_close(p, "out of memory");
+			return -1;
+		}
+		evbuffer_drain(in, WIRE_LEN_PREFIX + 1);
+		if (f->type == WIRE_DATA_REQ) {
+			evbuffer_remove(in, m->msg_id, WIRE_ID_LEN);
+			m->flags |= MSG_HAS_ID;
+		}
 		evbuffer_remove(in, m->data, m->len);
+		frame_len = 0;
+	}
 	memcpy(m->peer_id, p->identity, sizeof(m->peer_id));
 	p->msgs_in++;
 	STATS_INC(&p->ss->stats, msgs_in);
 	STATS_ADD(&p->ss->stats, bytes_in, m->len);
 	ssock_peer_msg(p->ss, p, m);
+	/* A borrowed view's bytes go only once the socket is done with them. */
+	if (frame_len > 0)
+		evbuffer_drain(in, frame_len);
 	return 0;
 }
 

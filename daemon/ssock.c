@@ -183,11 +183,20 @@ ssock_arm_resend(struct ssock *ss)
 static void
 ssock_write(struct ssock *ss, struct peer *p, struct msg *m)
 {
+	struct msg *kept;
+
 	if (!ssock_at_least_once(ss)) {
 		peer_send_msg(p, m);
 		msg_unref(m);
 		return;
 	}
+	if ((kept = msg_keep(m)) == NULL) {
+		/* Cannot track it: it goes out once, at most once. */
+		peer_send_msg(p, m);
+		msg_unref(m);
+		return;
+	}
+	m = kept;
 	if (!(m->flags & MSG_HAS_ID)) {
 		evutil_secure_rng_get_bytes(m->msg_id, sizeof(m->msg_id));
 		m->flags |= MSG_HAS_ID;
@@ -346,6 +355,11 @@ ssock_app_send(struct ssock *ss, struct msg *m)
 	/* Behind queued messages it must wait its turn, to keep order. */
 	if (TAILQ_EMPTY(&ss->sendq) && ssock_route(ss, m) == ROUTE_SENT)
 		return LPROTO_OK;
+	if ((m = msg_keep(m)) == NULL) {
+		STATS_INC(&ss->stats, drops_overflow);
+		ssock_log_drop(ss, "out of memory");
+		return LPROTO_ST_NO_BUFFER;
+	}
 	return ssock_enqueue(ss, m);
 }
 
@@ -494,8 +508,14 @@ ssock_resume_reading(struct ssock *ss)
 void
 ssock_peer_msg(struct ssock *ss, struct peer *p, struct msg *m)
 {
+	struct msg *kept;
+
 	(void)p;
 	if (m->flags & MSG_HAS_ID) {
+		/* Tracked until confirmed: never borrowed.  Without memory it
+		 * is not acknowledged, so the sender will send it again. */
+		if ((m = msg_keep(m)) == NULL)
+			return;
 		if (idmap_get(ss->inbound_by_id, m->msg_id) != NULL) {
 			/* A resend of what still waits here: keep one copy. */
 			STATS_INC(&ss->stats, duplicates);
@@ -510,6 +530,12 @@ ssock_peer_msg(struct ssock *ss, struct peer *p, struct msg *m)
 	}
 	if (TAILQ_EMPTY(&ss->recvq) && local_deliver(ss->local, m))
 		return;
+	if ((kept = msg_keep(m)) == NULL) {
+		STATS_INC(&ss->stats, drops_overflow);
+		ssock_log_drop(ss, "out of memory");
+		return;
+	}
+	m = kept;
 	TAILQ_INSERT_TAIL(&ss->recvq, m, entry);
 	ss->recvq_len++;
 	if (!ss->reading_paused && ss->conf->recv_buffer != CONFIG_UNLIMITED &&

@@ -82,7 +82,8 @@ int ssock_peer_up(struct ssock *, struct peer *);
 /* The peer is going away (called once, before it is freed). */
 void ssock_peer_down(struct ssock *, struct peer *);
 /* A DATA (msg without MSG_HAS_ID) or DATA_REQ arrived; the socket takes
- * the reference.  peer_id is set to the sender's identity. */
+ * the reference (or, for a borrowed msg, copies what it must keep).
+ * peer_id is set to the sender's identity. */
 void ssock_peer_msg(struct ssock *, struct peer *, struct msg *);
 void ssock_peer_ack(struct ssock *, const uint8_t msg_id[16]);
 /* The peer's output drained below its low-water mark. */
@@ -91,7 +92,8 @@ void ssock_peer_writable(struct ssock *, struct peer *);
 /* --- from applications ---------------------------------------------- */
 /* Does the send buffer refuse more for now (overflow = block, full)? */
 int ssock_send_blocked(const struct ssock *);
-/* Route or queue a message; the socket takes the reference.  Returns an
+/* Route or queue a message; the socket takes the reference (a borrowed
+ * msg is copied only if it must wait).  Returns an
  * lproto status (LPROTO_OK, LPROTO_ST_UNREACHABLE for a targeted message
  * to an identity that is not connected, LPROTO_ST_NO_BUFFER). */
 int ssock_app_send(struct ssock *, struct msg *);

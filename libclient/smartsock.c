@@ -42,7 +42,7 @@
 
 #define SS_OPEN_TIMEOUT_MS 5000 /* connect + HELLO/WELCOME */
 #define SS_CLOSE_WAIT_MS 5000   /* longest close() waits to flush */
-#define SS_READ_CHUNK (64 * 1024)
+#define SS_READ_CHUNK (256 * 1024)
 #define SS_RBUF_KEEP (1024 * 1024)  /* larger idle buffers are freed */
 /*
  * Unread data the library takes in while it waits for something else
@@ -797,6 +797,76 @@ smartsock_send(smartsock *s, const void *data, size_t len)
 		return -1;
 	}
 	return ss_send(s, NULL, data, len, ss_deadline(s->timeout_ms));
+}
+
+/* Messages up to this size are batched by sendv through the out-buffer;
+ * larger ones are written straight from the caller's memory. */
+#define SS_SENDV_COPY_MAX (8 * 1024)
+#define SS_SENDV_BATCH (64 * 1024)
+
+int
+smartsock_sendv(smartsock *s, const struct iovec *msgs, int count)
+{
+	uint8_t hdr[LPROTO_HDR_LEN];
+	int64_t deadline;
+	int i, sent = 0;
+	size_t len;
+
+	if (s == NULL || count < 0 || (msgs == NULL && count > 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ss_broken(s)) {
+		errno = ss_broken(s);
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		if (msgs[i].iov_base == NULL && msgs[i].iov_len > 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (msgs[i].iov_len > s->max_msg) {
+			if (i == 0) {
+				errno = EMSGSIZE;
+				return -1;
+			}
+			count = i;      /* send those before it */
+			break;
+		}
+	}
+	deadline = ss_deadline(s->timeout_ms);
+	/* What an earlier call left behind goes first, or nothing goes. */
+	if (s->ooff < s->olen && ss_flush(s, deadline) == -1)
+		return -1;
+	while (sent < count) {
+		len = msgs[sent].iov_len;
+		if (len > SS_SENDV_COPY_MAX) {
+			if (ss_send(s, NULL, msgs[sent].iov_base, len,
+			    deadline) == -1)
+				return sent > 0 ? sent : -1;
+			sent++;
+			continue;
+		}
+		ss_confirm_queue(s);
+		while (sent < count && msgs[sent].iov_len <= SS_SENDV_COPY_MAX &&
+		    s->olen - s->ooff < SS_SENDV_BATCH) {
+			len = msgs[sent].iov_len;
+			lproto_put_header(hdr, LPROTO_SEND, len);
+			if (ss_obuf_append(s, hdr, sizeof hdr) == -1 ||
+			    ss_obuf_append(s, msgs[sent].iov_base, len) == -1) {
+				/* Out of memory: the stream must stay whole. */
+				ss_fail(s, EPIPE);
+				errno = ENOMEM;
+				return -1;
+			}
+			sent++;
+		}
+		/* Appended messages are handed over even if this times out:
+		 * the out-buffer goes out before anything else. */
+		if (ss_flush(s, deadline) == -1)
+			return errno == EAGAIN ? sent : -1;
+	}
+	return sent;
 }
 
 int

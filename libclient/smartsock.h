@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,6 +51,16 @@ smartsock *smartsock_open(const char *name);
  * EPIPE/ECONNRESET (the daemon went away).
  */
 int smartsock_send(smartsock *s, const void *data, size_t len);
+
+/*
+ * Send `count` messages, msgs[i] being one whole message, in as few system
+ * calls as the socket buffer allows: the way to send bursts fast (small
+ * messages are copied into one buffer and written together).  Returns how
+ * many messages were handed to the daemon: `count`, or fewer when the
+ * timeout expired or a later message is over max_message_size; -1 with
+ * errno as smartsock_send() when none was.
+ */
+int smartsock_sendv(smartsock *s, const struct iovec *msgs, int count);
 
 /*
  * Send one message to the peer whose socket identity is `identity`.
