@@ -67,9 +67,10 @@ client_write_frame(struct client *c, uint8_t type, const void *fixed,
 
 	n = lproto_put_header(hdr, type, fixed_len + (m ? m->len : 0));
 	memcpy(hdr + n, fixed, fixed_len);
-	evbuffer_add(out, hdr, n + fixed_len);
 	if (m != NULL)
-		msg_add_to(m, out);
+		msg_add_framed(m, out, hdr, n + fixed_len);
+	else
+		evbuffer_add(out, hdr, n + fixed_len);
 }
 
 static void

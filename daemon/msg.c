@@ -82,10 +82,23 @@ msg_release(const void *data, size_t len, void *arg)
 }
 
 int
-msg_add_to(struct msg *m, struct evbuffer *out)
+msg_add_framed(struct msg *m, struct evbuffer *out, const uint8_t *hdr,
+    size_t hlen)
 {
-	if (m->len <= MSG_COPY_MAX || (m->flags & MSG_BORROWED))
-		return evbuffer_add(out, m->data, m->len);
+	struct evbuffer_iovec v;
+
+	if (m->len <= MSG_COPY_MAX || (m->flags & MSG_BORROWED)) {
+		/* One commit: the buffer's callbacks run once per frame. */
+		if (evbuffer_reserve_space(out, (ev_ssize_t)(hlen + m->len),
+		    &v, 1) != 1)
+			return -1;
+		memcpy(v.iov_base, hdr, hlen);
+		memcpy((uint8_t *)v.iov_base + hlen, m->data, m->len);
+		v.iov_len = hlen + m->len;
+		return evbuffer_commit_space(out, &v, 1);
+	}
+	if (evbuffer_add(out, hdr, hlen) == -1)
+		return -1;
 	msg_ref(m);
 	if (evbuffer_add_reference(out, m->data, m->len, msg_release, m) == -1) {
 		msg_unref(m);

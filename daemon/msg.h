@@ -58,10 +58,12 @@ void msg_borrow(struct msg *m, const void *data, size_t len);
 struct msg *msg_keep(struct msg *m);
 
 /*
- * Append the payload to `out` without copying it when it is large (the
- * buffer keeps a reference until written).  0, or -1 on failure.
+ * Append a frame: hdr (hlen bytes) and then the payload.  A small payload
+ * is copied with its header in one step; a large one is referenced, not
+ * copied (the buffer keeps a reference until written).  0, or -1.
  */
-int msg_add_to(struct msg *, struct evbuffer *out);
+int msg_add_framed(struct msg *, struct evbuffer *out, const uint8_t *hdr,
+    size_t hlen);
 
 /* Unref every message of a queue and empty it. */
 void msg_queue_clear(struct msg_queue *);

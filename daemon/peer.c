@@ -133,7 +133,7 @@ peer_send_msg(struct peer *p, struct msg *m)
 
 	n = wire_data_header(hdr, (m->flags & MSG_HAS_ID) ? WIRE_DATA_REQ :
 	    WIRE_DATA, m->msg_id, m->len);
-	if (evbuffer_add(out, hdr, n) == -1 || msg_add_to(m, out) == -1)
+	if (msg_add_framed(m, out, hdr, n) == -1)
 		return -1;
 	p->last_sent_ms = now_ms();
 	p->msgs_out++;
