@@ -135,97 +135,66 @@ client_confirm(struct client *c, uint64_t seq)
 	}
 }
 
-/* SEND or SEND_TO: 0, or -1 when the client was freed. */
-static int
-client_take_send(struct client *c, uint8_t type, uint32_t body_len)
+/* The message of a SEND or SEND_TO, routed or queued by the socket. */
+static void
+client_send(struct client *c, uint8_t type, struct msg *m)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct ssock *ss = c->local->ss;
-	size_t idlen = type == LPROTO_SEND_TO ? LPROTO_ID_LEN : 0;
-	size_t frame_len = LPROTO_HDR_LEN + (size_t)body_len;
-	const uint8_t *f;
-	struct msg view, *m;
 	int status;
 
-	if (frame_len <= MSG_BORROW_MAX) {
-		/* Usually within one chain already: no copy, no allocation. */
-		if ((f = evbuffer_pullup(in, (ev_ssize_t)frame_len)) == NULL) {
-			client_free(c, "out of memory");
-			return -1;
-		}
-		m = &view;
-		msg_borrow(m, f + LPROTO_HDR_LEN + idlen, body_len - idlen);
-		memcpy(m->peer_id, f + LPROTO_HDR_LEN, idlen);
-	} else {
-		if ((m = msg_new(body_len - idlen)) == NULL) {
-			client_free(c, "out of memory");
-			return -1;
-		}
-		evbuffer_drain(in, LPROTO_HDR_LEN);
-		evbuffer_remove(in, m->peer_id, idlen);
-		evbuffer_remove(in, m->data, m->len);
-		frame_len = 0;
-	}
-	if (idlen > 0)
+	if (type == LPROTO_SEND_TO)
 		m->flags |= MSG_TARGETED;
-	status = ssock_app_send(ss, m);
-	/* A borrowed view's bytes go only once the socket is done with them. */
-	if (frame_len > 0)
-		evbuffer_drain(in, frame_len);
+	status = ssock_app_send(c->local->ss, m);
 	if (type == LPROTO_SEND_TO)
 		client_send_result(c, status);
-	return 0;
 }
 
 /*
- * One whole frame whose header is checked.  Returns 0 to go on, 1 to stop
- * reading for now (blocked), -1 when the client was freed.
+ * One whole frame whose header is checked, its body (blen bytes) in
+ * memory that stays valid until this returns.  0, or -1 when the client
+ * was freed.
  */
 static int
-client_take_frame(struct client *c, uint8_t type, uint32_t body_len)
+client_take_frame(struct client *c, uint8_t type, const uint8_t *body,
+    size_t blen)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct ssock *ss = c->local->ss;
-	uint8_t fixed[LPROTO_MAX_FIXED];
-	int flen = lproto_fixed_len(type);
+	size_t idlen = type == LPROTO_SEND_TO ? LPROTO_ID_LEN : 0;
+	struct msg view;
 	char why[96];
 
 	if (!c->welcomed && type != LPROTO_HELLO) {
 		client_free(c, "first frame is not a HELLO");
 		return -1;
 	}
-	if (type == LPROTO_SEND || type == LPROTO_SEND_TO) {
-		if (ssock_send_blocked(ss)) {
-			client_block(c);
-			return 1;
-		}
-		return client_take_send(c, type, body_len);
-	}
-	evbuffer_drain(in, LPROTO_HDR_LEN);
-	evbuffer_remove(in, fixed, (size_t)flen);
 	switch (type) {
 	case LPROTO_HELLO:
 		if (c->welcomed) {
 			client_free(c, "second HELLO");
 			return -1;
 		}
-		if (lproto_get_u16(fixed) != LPROTO_VERSION) {
+		if (lproto_get_u16(body) != LPROTO_VERSION) {
 			snprintf(why, sizeof(why), "this daemon speaks local "
 			    "protocol version %d only", LPROTO_VERSION);
 			log_warnx("socket %s: application %" PRIu64 " refused: "
 			    "it speaks local protocol version %u", ss->name,
-			    c->id, lproto_get_u16(fixed));
+			    c->id, lproto_get_u16(body));
 			client_refuse(c, LPROTO_ST_BAD_VERSION, why);
-			return 1;
+			return 0;
 		}
 		client_welcome(c);
 		return 0;
+	case LPROTO_SEND:
+	case LPROTO_SEND_TO:
+		msg_borrow(&view, body + idlen, blen - idlen);
+		memcpy(view.peer_id, body, idlen);
+		client_send(c, type, &view);
+		return 0;
 	case LPROTO_CONFIRM:
-		client_confirm(c, lproto_get_u64(fixed));
+		client_confirm(c, lproto_get_u64(body));
 		ssock_deliver_queued(ss);
 		return 0;
 	case LPROTO_CREDIT:
-		c->credit += lproto_get_u32(fixed);
+		c->credit += lproto_get_u32(body);
 		if (c->credit > CLIENT_MAX_CREDIT)
 			c->credit = CLIENT_MAX_CREDIT;
 		ssock_deliver_queued(ss);
@@ -237,33 +206,112 @@ client_take_frame(struct client *c, uint8_t type, uint32_t body_len)
 	}
 }
 
+/* A SEND or SEND_TO over MSG_BORROW_MAX, whole at the front of the input:
+ * moved into a message of its own.  0, or -1 when the client was freed. */
+static int
+client_take_large(struct client *c, uint8_t type, uint32_t blen)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t idlen = type == LPROTO_SEND_TO ? LPROTO_ID_LEN : 0;
+	struct msg *m;
+
+	if (!c->welcomed || (type != LPROTO_SEND && type != LPROTO_SEND_TO)) {
+		client_free(c, "unexpected large frame");
+		return -1;
+	}
+	if ((m = msg_new(blen - idlen)) == NULL) {
+		client_free(c, "out of memory");
+		return -1;
+	}
+	evbuffer_drain(in, LPROTO_HDR_LEN);
+	evbuffer_remove(in, m->peer_id, idlen);
+	evbuffer_remove(in, m->data, m->len);
+	client_send(c, type, m);
+	return 0;
+}
+
+/* A SEND must wait while the send buffer is full (overflow = block). */
+static int
+client_must_wait(struct client *c, uint8_t type)
+{
+	if ((type == LPROTO_SEND || type == LPROTO_SEND_TO) && c->welcomed &&
+	    ssock_send_blocked(c->local->ss)) {
+		client_block(c);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Frames that lie whole in the first chain of the input are handled in
+ * place and drained together; others are pulled up (or, when large, moved
+ * out) one at a time.
+ */
 static void
 client_readcb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t max = c->local->ss->max_message_size, used, have, n;
 	uint8_t hdr[LPROTO_HDR_LEN], type;
-	uint32_t body_len;
-	size_t have;
+	struct evbuffer_iovec v;
+	enum lproto_check ck;
+	const uint8_t *b;
+	uint32_t blen;
 
 	while (!c->closing && !c->blocked) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return;
+		b = v.iov_base;
+		used = 0;
+		for (;;) {
+			have = v.iov_len - used;
+			ck = lproto_frame_check(b + used, have, max, &type, &blen);
+			if (ck == LPROTO_FRAME_BAD) {
+				client_free(c, "malformed or oversized frame");
+				return;
+			}
+			if (ck == LPROTO_NEED_MORE || have - LPROTO_HDR_LEN < blen ||
+			    client_must_wait(c, type))
+				break;
+			if (client_take_frame(c, type, b + used + LPROTO_HDR_LEN,
+			    blen) == -1)
+				return;
+			used += LPROTO_HDR_LEN + blen;
+			if (c->closing || c->blocked)
+				break;
+		}
+		if (used > 0) {
+			evbuffer_drain(in, used);
+			continue;
+		}
+		if (c->closing || c->blocked)
+			return;
+		/* The first frame crosses chains or is not all here. */
 		have = evbuffer_get_length(in);
 		evbuffer_copyout(in, hdr, have < sizeof(hdr) ? have :
 		    sizeof(hdr));
-		switch (lproto_frame_check(hdr, have,
-		    c->local->ss->max_message_size, &type, &body_len)) {
-		case LPROTO_NEED_MORE:
-			return;
-		case LPROTO_FRAME_BAD:
+		ck = lproto_frame_check(hdr, have, max, &type, &blen);
+		if (ck == LPROTO_FRAME_BAD) {
 			client_free(c, "malformed or oversized frame");
 			return;
-		case LPROTO_FRAME_OK:
-			break;
 		}
-		if (have - LPROTO_HDR_LEN < body_len)
+		if (ck == LPROTO_NEED_MORE || have - LPROTO_HDR_LEN < blen ||
+		    client_must_wait(c, type))
 			return;
-		if (client_take_frame(c, type, body_len) != 0)
+		n = LPROTO_HDR_LEN + (size_t)blen;
+		if (n > MSG_BORROW_MAX) {
+			if (client_take_large(c, type, blen) == -1)
+				return;
+			continue;
+		}
+		if ((b = evbuffer_pullup(in, (ev_ssize_t)n)) == NULL) {
+			client_free(c, "out of memory");
 			return;
+		}
+		if (client_take_frame(c, type, b + LPROTO_HDR_LEN, blen) == -1)
+			return;
+		evbuffer_drain(in, n);
 	}
 }
 

@@ -175,25 +175,21 @@ peer_arm_heartbeat(struct peer *p, uint64_t after_ms)
 	evtimer_add(p->heartbeat_ev, &tv);
 }
 
-/* The peer's HELLO: returns -1 when the peer was closed. */
+/* The peer's HELLO (env, n bytes): -1 when the peer was closed. */
 static int
-peer_take_hello(struct peer *p, const struct wire_frame *f)
+peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 {
-	struct evbuffer *in = bufferevent_get_input(p->bev);
 	struct ssock *ss = p->ss;
-	uint8_t env[WIRE_HELLO_ENV];
 	struct timeval tv;
 	char why[96];
 
-	if (f->type != WIRE_HELLO || f->env_len != WIRE_HELLO_ENV) {
+	if (type != WIRE_HELLO || n != WIRE_HELLO_ENV) {
 		STATS_INC(&ss->stats, rejected_bad_hello);
 		snprintf(why, sizeof(why), "first frame is not a HELLO "
-		    "(type %d, %" PRIu32 " bytes)", f->type, f->env_len);
+		    "(type %d, %zu bytes)", type, n);
 		peer_close(p, why);
 		return -1;
 	}
-	evbuffer_drain(in, WIRE_LEN_PREFIX);
-	evbuffer_remove(in, env, sizeof(env));
 	if (env[1] != WIRE_VERSION) {
 		STATS_INC(&ss->stats, rejected_version);
 		snprintf(why, sizeof(why), "unsupported protocol version %u",
@@ -222,127 +218,165 @@ peer_take_hello(struct peer *p, const struct wire_frame *f)
 	return 0;
 }
 
+/* A frame of unknown type, or of a known type with a bad length. */
 static void
-peer_skip(struct peer *p, const struct wire_frame *f, int malformed)
+peer_skipped(struct peer *p, int type, size_t n, int malformed)
 {
 	struct ssock *ss = p->ss;
-	int64_t n;
+	int64_t k;
 
-	evbuffer_drain(bufferevent_get_input(p->bev),
-	    WIRE_LEN_PREFIX + (size_t)f->env_len);
 	if (!malformed) {
 		STATS_INC(&ss->stats, frames_unknown);
 		return;
 	}
 	STATS_INC(&ss->stats, frames_malformed);
-	if ((n = log_ratelimit_pass(&ss->rl_malformed, now_ms())) >= 0)
+	if ((k = log_ratelimit_pass(&ss->rl_malformed, now_ms())) >= 0)
 		log_warnx("socket %s: peer %s (%s): skipped a type %d frame of "
-		    "%" PRIu32 " bytes with a bad length (%" PRId64 " more "
-		    "suppressed)", ss->name, p->identity_hex, p->addr, f->type,
-		    f->env_len, n);
+		    "%zu bytes with a bad length (%" PRId64 " more "
+		    "suppressed)", ss->name, p->identity_hex, p->addr, type, n,
+		    k);
 }
 
-/* A DATA or DATA_REQ: returns -1 when the peer was closed. */
-static int
-peer_take_data(struct peer *p, const struct wire_frame *f)
+static void
+peer_count_in(struct peer *p, const struct msg *m)
 {
-	struct evbuffer *in = bufferevent_get_input(p->bev);
-	size_t fixed = f->type == WIRE_DATA_REQ ? 1 + WIRE_ID_LEN : 1;
-	size_t frame_len = WIRE_LEN_PREFIX + (size_t)f->env_len;
-	const uint8_t *env;
-	struct msg view, *m;
-
-	if (f->env_len < fixed) {
-		peer_skip(p, f, 1);
-		return 0;
-	}
-	if (frame_len <= MSG_BORROW_MAX) {
-		/* Usually within one chain already: no copy, no allocation. */
-		if ((env = evbuffer_pullup(in, (ev_ssize_t)frame_len)) == NULL) {
-			peer_close(p, "out of memory");
-			return -1;
-		}
-		env += WIRE_LEN_PREFIX;
-		m = &view;
-		msg_borrow(m, env + fixed, f->env_len - fixed);
-		if (f->type == WIRE_DATA_REQ) {
-			memcpy(m->msg_id, env + 1, WIRE_ID_LEN);
-			m->flags |= MSG_HAS_ID;
-		}
-	} else {
-		if ((m = msg_new(f->env_len - fixed)) == NULL) {
-			peer_close(p, "out of memory");
-			return -1;
-		}
-		evbuffer_drain(in, WIRE_LEN_PREFIX + 1);
-		if (f->type == WIRE_DATA_REQ) {
-			evbuffer_remove(in, m->msg_id, WIRE_ID_LEN);
-			m->flags |= MSG_HAS_ID;
-		}
-		evbuffer_remove(in, m->data, m->len);
-		frame_len = 0;
-	}
-	memcpy(m->peer_id, p->identity, sizeof(m->peer_id));
 	p->msgs_in++;
 	STATS_INC(&p->ss->stats, msgs_in);
 	STATS_ADD(&p->ss->stats, bytes_in, m->len);
-	ssock_peer_msg(p->ss, p, m);
-	/* A borrowed view's bytes go only once the socket is done with them. */
-	if (frame_len > 0)
-		evbuffer_drain(in, frame_len);
-	return 0;
 }
 
-/* One whole frame at the front of the input: -1 when the peer closed. */
+/*
+ * One whole frame whose envelope (n bytes, type first) is contiguous in
+ * memory that stays valid until this returns.  -1 when the peer closed.
+ */
 static int
-peer_take_frame(struct peer *p, const struct wire_frame *f)
+peer_take_env(struct peer *p, const uint8_t *env, size_t n)
 {
-	struct evbuffer *in = bufferevent_get_input(p->bev);
-	uint8_t env[WIRE_ACK_ENV];
+	int type = n > 0 ? env[0] : -1;
+	struct msg view;
 
 	if (p->state == PEER_HELLO)
-		return peer_take_hello(p, f);
-	switch (f->type) {
+		return peer_take_hello(p, type, env, n);
+	switch (type) {
 	case WIRE_HEARTBEAT:
-		evbuffer_drain(in, WIRE_LEN_PREFIX + (size_t)f->env_len);
 		return 0;
 	case WIRE_DATA:
+		msg_borrow(&view, env + 1, n - 1);
+		break;
 	case WIRE_DATA_REQ:
-		return peer_take_data(p, f);
-	case WIRE_ACK:
-		if (f->env_len != WIRE_ACK_ENV) {
-			peer_skip(p, f, 1);
+		if (n < WIRE_DATA_REQ_MIN_ENV) {
+			peer_skipped(p, type, n, 1);
 			return 0;
 		}
-		evbuffer_drain(in, WIRE_LEN_PREFIX);
-		evbuffer_remove(in, env, sizeof(env));
+		msg_borrow(&view, env + 1 + WIRE_ID_LEN,
+		    n - WIRE_DATA_REQ_MIN_ENV);
+		memcpy(view.msg_id, env + 1, WIRE_ID_LEN);
+		view.flags |= MSG_HAS_ID;
+		break;
+	case WIRE_ACK:
+		if (n != WIRE_ACK_ENV) {
+			peer_skipped(p, type, n, 1);
+			return 0;
+		}
 		STATS_INC(&p->ss->stats, acks_in);
 		ssock_peer_ack(p->ss, env + 1);
 		return 0;
 	case WIRE_HELLO:
 		/* A second HELLO changes nothing; skip it like any frame. */
 	default:
-		peer_skip(p, f, 0);
+		peer_skipped(p, type, n, 0);
 		return 0;
 	}
+	memcpy(view.peer_id, p->identity, sizeof(view.peer_id));
+	peer_count_in(p, &view);
+	ssock_peer_msg(p->ss, p, &view);
+	return 0;
 }
 
 /*
- * Decode every whole frame in the input buffer.  While the socket's
- * receive queue is full this stops early, unless `all` (the peer is closing
- * and what it sent must not be lost).  Returns -1 when the peer was closed.
+ * A frame too large to be viewed in place (over MSG_BORROW_MAX), whole at
+ * the front of the input: a DATA or DATA_REQ is moved into a message of
+ * its own; anything else that large is skipped.  -1 when the peer closed.
+ */
+static int
+peer_take_large(struct peer *p, const struct wire_frame *f)
+{
+	struct evbuffer *in = bufferevent_get_input(p->bev);
+	struct msg *m;
+	size_t fixed;
+
+	if (p->state == PEER_HELLO)
+		return peer_take_hello(p, f->type, NULL, f->env_len);
+	if (f->type != WIRE_DATA && f->type != WIRE_DATA_REQ) {
+		evbuffer_drain(in, WIRE_LEN_PREFIX + (size_t)f->env_len);
+		peer_skipped(p, f->type, f->env_len, f->type == WIRE_ACK);
+		return 0;
+	}
+	fixed = f->type == WIRE_DATA_REQ ? WIRE_DATA_REQ_MIN_ENV : 1;
+	if ((m = msg_new(f->env_len - fixed)) == NULL) {
+		peer_close(p, "out of memory");
+		return -1;
+	}
+	evbuffer_drain(in, WIRE_LEN_PREFIX + 1);
+	if (f->type == WIRE_DATA_REQ) {
+		evbuffer_remove(in, m->msg_id, WIRE_ID_LEN);
+		m->flags |= MSG_HAS_ID;
+	}
+	evbuffer_remove(in, m->data, m->len);
+	memcpy(m->peer_id, p->identity, sizeof(m->peer_id));
+	peer_count_in(p, m);
+	ssock_peer_msg(p->ss, p, m);
+	return 0;
+}
+
+static int
+peer_paused(const struct peer *p, int all)
+{
+	return !all && p->state == PEER_ACTIVE && p->ss->reading_paused;
+}
+
+/*
+ * Decode every whole frame in the input buffer.  Frames that lie whole in
+ * the first chain of the buffer are decoded in place and drained together;
+ * others are pulled up (or, when large, moved out) one at a time.  While
+ * the socket's receive queue is full this stops early, unless `all` (the
+ * peer is closing and what it sent must not be lost).  -1 when the peer
+ * was closed.
  */
 static int
 peer_decode(struct peer *p, int all)
 {
 	struct evbuffer *in = bufferevent_get_input(p->bev);
 	size_t max_env = p->ss->max_message_size + 1 + WIRE_ID_LEN;
+	struct evbuffer_iovec v;
 	struct wire_frame f;
+	const uint8_t *b;
+	size_t used, n;
 	char why[96];
 
 	for (;;) {
-		if (!all && p->state == PEER_ACTIVE && p->ss->reading_paused)
+		if (peer_paused(p, all))
 			return 0;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			return 0;
+		b = v.iov_base;
+		used = 0;
+		while (v.iov_len - used >= WIRE_LEN_PREFIX) {
+			n = ((size_t)b[used] << 24) | ((size_t)b[used + 1] << 16) |
+			    ((size_t)b[used + 2] << 8) | b[used + 3];
+			if (n > max_env || v.iov_len - used - WIRE_LEN_PREFIX < n)
+				break;
+			if (peer_take_env(p, b + used + WIRE_LEN_PREFIX, n) == -1)
+				return -1;
+			used += WIRE_LEN_PREFIX + n;
+			if (peer_paused(p, all))
+				break;
+		}
+		if (used > 0) {
+			evbuffer_drain(in, used);
+			continue;
+		}
+		/* The first frame crosses chains, is incomplete, or too big. */
 		switch (wire_peek(in, max_env, &f)) {
 		case WIRE_NEED_MORE:
 			return 0;
@@ -356,8 +390,19 @@ peer_decode(struct peer *p, int all)
 		case WIRE_FRAME:
 			break;
 		}
-		if (peer_take_frame(p, &f) == -1)
+		n = WIRE_LEN_PREFIX + (size_t)f.env_len;
+		if (n > MSG_BORROW_MAX) {
+			if (peer_take_large(p, &f) == -1)
+				return -1;
+			continue;
+		}
+		if ((b = evbuffer_pullup(in, (ev_ssize_t)n)) == NULL) {
+			peer_close(p, "out of memory");
 			return -1;
+		}
+		if (peer_take_env(p, b + WIRE_LEN_PREFIX, f.env_len) == -1)
+			return -1;
+		evbuffer_drain(in, n);
 	}
 }
 
