@@ -31,9 +31,25 @@ DEADLINE = 60.0         # no single wait in a test is longer than this
 
 _procs = []
 _dirs = []
+_daemons = []
+_ok = False
+
+
+def passed(name):
+    """Report success; without it, exit shows every daemon's log tail."""
+    global _ok
+    _ok = True
+    print("PASS:", name)
 
 
 def _cleanup():
+    if not _ok:
+        for d in _daemons:
+            print("----- smartsockd log %s (last 40 lines)" % d.logpath)
+            try:
+                print("\n".join(d.log_text().splitlines()[-40:]))
+            except OSError:
+                pass
     for p in _procs:
         if p.poll() is None:
             p.kill()
@@ -123,6 +139,7 @@ class Daemon:
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.proc = None
+        _daemons.append(self)
         if start:
             self.start()
 

@@ -6,7 +6,7 @@ import os
 import socket
 import subprocess
 
-from harness import (CAT, SMARTSOCKD, SRC, Daemon, check, collect, free_port,
+from harness import (passed, CAT, SMARTSOCKD, SRC, Daemon, check, collect, free_port,
                      send_lines, tmpdir)
 
 # --- command line -------------------------------------------------------
@@ -107,4 +107,4 @@ check(d.stop() == 0, "SIGTERM exit")
 check(not os.path.exists(d.sock_path("in")) and
       not os.path.exists(d.sock_path("out")), "Unix sockets left behind")
 check("stopping on SIGTERM" in d.log_text(), "no stop line in the log")
-print("PASS: basic")
+passed("basic")

@@ -4,7 +4,7 @@ else.  Also replays the recorded aiomsg Python session byte for byte."""
 import socket
 import struct
 
-from harness import (ACK, DATA, DATA_REQ, HEARTBEAT, HELLO, Daemon, RawPeer,
+from harness import (passed, ACK, DATA, DATA_REQ, HEARTBEAT, HELLO, Daemon, RawPeer,
                      check, collect, frame, free_port, hello)
 
 port = free_port()
@@ -114,4 +114,4 @@ check([a[1].hex() if a else None for a in acks] ==
        "985b9e61e5464163ae5d80187302f263"], "replay ACKs %r" % acks)
 
 check(d.stop() == 0, "daemon did not stop cleanly")
-print("PASS: hostile input")
+passed("hostile input")

@@ -10,7 +10,7 @@ import sys
 import time
 
 import harness
-from harness import AIOMSG_PEER, Daemon, check, fail, free_port, send_lines
+from harness import passed, AIOMSG_PEER, Daemon, check, fail, free_port, send_lines
 
 harness.need_shared()
 
@@ -271,4 +271,4 @@ check("gave up on a message" not in log and
       "not delivered to any peer at shutdown" not in log,
       "smartsockd kept unacknowledged messages for the aiomsg sink:\n" + log)
 step("done")
-print("PASS: interop with aiomsg-peer")
+passed("interop with aiomsg-peer")

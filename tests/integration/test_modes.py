@@ -4,7 +4,7 @@ delivery modes (at-most-once, at-least-once in both directions)."""
 import re
 import time
 
-from harness import Daemon, check, collect, fail, free_port, send_lines
+from harness import passed, Daemon, check, collect, fail, free_port, send_lines
 
 # Short timers so that every wait below is short.
 FAST = {"heartbeat_interval": "500ms", "heartbeat_timeout": "3s",
@@ -220,4 +220,4 @@ check(a.stop() == 0 and b.stop() == 0, "daemons did not stop cleanly")
 no_losses(a, "daemon A (bind, at-least-once)")
 no_losses(b, "daemon B (connect, at-least-once)")
 step("done")
-print("PASS: send and delivery modes")
+passed("send and delivery modes")

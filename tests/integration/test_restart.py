@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from harness import (SMARTSOCKD, Daemon, check, collect, fail, free_port,
+from harness import (passed, SMARTSOCKD, Daemon, check, collect, fail, free_port,
                      send_lines)
 
 FAST = {"heartbeat_interval": "500ms", "heartbeat_timeout": "3s",
@@ -192,4 +192,4 @@ check(c.stop() == 0, "restarted daemon did not stop cleanly")
 check(not os.path.exists(c.sock_path("one")), "socket left after SIGTERM")
 check(b.stop() == 0, "daemon B did not stop cleanly")
 step("done")
-print("PASS: restart")
+passed("restart")
