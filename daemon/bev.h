@@ -1,9 +1,9 @@
 /*
- * bev: the one way the daemon makes a socket bufferevent, so every
- * connection (peer or application) gets the same I/O sizes: libevent's
- * default of 16 KiB per read() and write() caps a stream at a few hundred
- * MB/s; larger single reads and writes let one system call move many
- * messages or a large one.
+ * bev: the one way the daemon makes a socket bufferevent and reads from
+ * it, so every connection (peer or application) gets the same I/O sizes:
+ * libevent's small reads and writes (4 KiB per read, 16 KiB per write by
+ * default) cap a stream at about 1 GB/s; larger single reads and writes
+ * let one system call move many messages or a large one.
  */
 #ifndef SMARTSOCK_BEV_H
 #define SMARTSOCK_BEV_H
@@ -18,5 +18,13 @@ struct event_base;
 /* A bufferevent owning fd (or -1 for one that will connect); NULL on
  * allocation failure (fd is then not closed). */
 struct bufferevent *bev_new(struct event_base *, evutil_socket_t fd);
+
+/*
+ * libevent 2.1 reads at most 4 KiB per read() whatever the socket holds.
+ * Called from a read callback: when that read came back full, read what
+ * else waits, up to BEV_MAX_SINGLE_IO, into the input buffer.  Returns 0,
+ * or -1 at end of stream (errno 0) or on an error (errno set).
+ */
+int bev_read_more(struct bufferevent *);
 
 #endif

@@ -38,6 +38,7 @@ struct client {
 	int welcomed;
 	int blocked;                    /* not read: send buffer full */
 	int closing;                    /* free once the output is written */
+	int gone;                       /* its stream ended: -1 EOF, or errno */
 	uint64_t last_seq;              /* of the last DELIVER_REQ */
 	uint64_t credit;                /* messages it asked for, not sent */
 	struct msg_queue inflight;
@@ -56,6 +57,7 @@ struct local {
 };
 
 static void client_free(struct client *, const char *why);
+static void client_readcb(struct bufferevent *, void *);
 
 static void
 client_write_frame(struct client *c, uint8_t type, const void *fixed,
@@ -259,9 +261,12 @@ client_readcb(struct bufferevent *bev, void *arg)
 	const uint8_t *b;
 	uint32_t blen;
 
+	if (!c->closing && !c->blocked && !c->gone &&
+	    bev_read_more(bev) == -1)
+		c->gone = errno == 0 ? -1 : errno;
 	while (!c->closing && !c->blocked) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			return;
+			break;
 		b = v.iov_base;
 		used = 0;
 		for (;;) {
@@ -286,7 +291,7 @@ client_readcb(struct bufferevent *bev, void *arg)
 			continue;
 		}
 		if (c->closing || c->blocked)
-			return;
+			break;
 		/* The first frame crosses chains or is not all here. */
 		have = evbuffer_get_length(in);
 		evbuffer_copyout(in, hdr, have < sizeof(hdr) ? have :
@@ -298,7 +303,7 @@ client_readcb(struct bufferevent *bev, void *arg)
 		}
 		if (ck == LPROTO_NEED_MORE || have - LPROTO_HDR_LEN < blen ||
 		    client_must_wait(c, type))
-			return;
+			break;
 		n = LPROTO_HDR_LEN + (size_t)blen;
 		if (n > MSG_BORROW_MAX) {
 			if (client_take_large(c, type, blen) == -1)
@@ -313,6 +318,9 @@ client_readcb(struct bufferevent *bev, void *arg)
 			return;
 		evbuffer_drain(in, n);
 	}
+	/* The end of its stream, once what came before it is taken. */
+	if (c->gone != 0 && !c->blocked && !c->closing)
+		client_free(c, c->gone > 0 ? strerror(c->gone) : NULL);
 }
 
 static void
@@ -332,13 +340,16 @@ static void
 client_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct client *c = arg;
+	int err = EVUTIL_SOCKET_ERROR();
 
-	(void)bev;
-	if (what & BEV_EVENT_EOF)
+	if (c->closing) {
 		client_free(c, NULL);
-	else
-		client_free(c, evutil_socket_error_to_string(
-		    EVUTIL_SOCKET_ERROR()));
+		return;
+	}
+	/* Frames it sent before the end still count: readcb takes them,
+	 * then frees the client. */
+	c->gone = (what & BEV_EVENT_EOF) || err == 0 ? -1 : err;
+	client_readcb(bev, c);
 }
 
 /* why == NULL: a normal detach; otherwise the client broke the protocol or

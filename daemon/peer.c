@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "bev.h"
 #include "endpoint.h"
 #include "log.h"
 #include "msg.h"
@@ -409,8 +410,14 @@ peer_decode(struct peer *p, int all)
 static void
 peer_readcb(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	peer_decode(arg, 0);
+	struct peer *p = arg;
+
+	if (!peer_paused(p, 0) && bev_read_more(bev) == -1) {
+		peer_eventcb(bev, errno == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR,
+		    p);
+		return;
+	}
+	peer_decode(p, 0);
 }
 
 static void
