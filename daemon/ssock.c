@@ -485,11 +485,15 @@ static void
 ssock_pause_reading(struct ssock *ss)
 {
 	struct peer *p;
+	int64_t n;
 
 	ss->reading_paused = 1;
-	log_info("socket %s: %zu received messages wait for an application; "
-	    "not reading from peers until they are taken", ss->name,
-	    ss->recvq_len);
+	/* Under a steady overload this flaps: one line per period is news. */
+	if ((n = log_ratelimit_pass(&ss->rl_paused, now_ms())) >= 0)
+		log_info("socket %s: %zu received messages wait for an "
+		    "application; not reading from peers until they are taken "
+		    "(%" PRId64 " more pauses not logged)", ss->name,
+		    ss->recvq_len, n);
 	TAILQ_FOREACH(p, &ss->active, active_entry)
 		peer_pause_reading(p);
 }
@@ -500,7 +504,7 @@ ssock_resume_reading(struct ssock *ss)
 	struct peer *p;
 
 	ss->reading_paused = 0;
-	log_info("socket %s: reading from peers again", ss->name);
+	log_debug("socket %s: reading from peers again", ss->name);
 	TAILQ_FOREACH(p, &ss->active, active_entry)
 		peer_resume_reading(p);
 }

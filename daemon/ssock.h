@@ -61,7 +61,7 @@ struct ssock {
 	struct local *local;                    /* application attachments */
 	struct endpoints *endpoints;
 	struct stats stats;
-	struct log_ratelimit rl_drop, rl_giveup, rl_malformed;
+	struct log_ratelimit rl_drop, rl_giveup, rl_malformed, rl_paused;
 	int closing;
 };
 TAILQ_HEAD(ssock_list, ssock);
