@@ -8,6 +8,7 @@ process started here is killed at exit, and every wait is bounded.
 """
 import atexit
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,6 +29,12 @@ AIOMSG_PEER = os.path.join(SHARED, "tools", "aiomsg-peer")
 
 HELLO, HEARTBEAT, DATA, DATA_REQ, ACK = 1, 2, 3, 4, 5
 DEADLINE = 60.0         # no single wait in a test is longer than this
+
+# Socket settings that make failures and recoveries quick to observe.
+FAST = {"heartbeat_interval": "500ms", "heartbeat_timeout": "3s",
+        "reconnect_delay": "50ms", "reconnect_max_delay": "500ms",
+        "resend_timeout": "500ms"}
+T0 = time.monotonic()
 
 _procs = []
 _dirs = []
@@ -83,6 +90,49 @@ def check(cond, why):
 def need_shared():
     if not os.path.exists(AIOMSG_PEER):
         skip("../shared/tools/aiomsg-peer is absent")
+
+
+def sock(**keys):
+    """A [socket] section: FAST, overridden by keys."""
+    d = dict(FAST)
+    d.update(keys)
+    return d
+
+
+def step(what):
+    print("[%5.1fs] %s" % (time.monotonic() - T0, what), flush=True)
+
+
+def wait_apps(d, name, n, timeout=10.0):
+    """Wait until exactly n applications are attached to socket name."""
+    pat = r"socket %s: application \d+ " % re.escape(name)
+
+    def attached():
+        log = d.log_text()
+        return (len(re.findall(pat + "attached", log)) -
+                len(re.findall(pat + "(detached|dropped)", log)))
+    end = time.monotonic() + timeout
+    while attached() != n:
+        if time.monotonic() > end:
+            fail("socket %s: %d apps attached, not %d:\n%s" %
+                 (name, attached(), n, d.log_text()))
+        time.sleep(0.02)
+
+
+def peers_up(d, name):
+    """Identities (hex) of every 'peer ... up' line of socket name."""
+    return re.findall(r"socket %s: peer ([0-9a-f]{32}) \([^)]*\) up" %
+                      re.escape(name), d.log_text())
+
+
+def wait_peers(d, name, ids, timeout=10.0):
+    """Wait until every identity in ids has been up on socket name."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if all(i in peers_up(d, name) for i in ids):
+            return
+        time.sleep(0.02)
+    fail("socket %s never saw peers %r up:\n%s" % (name, ids, d.log_text()))
 
 
 def tmpdir():

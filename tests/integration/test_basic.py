@@ -6,7 +6,7 @@ import os
 import socket
 import subprocess
 
-from harness import (passed, CAT, SMARTSOCKD, SRC, Daemon, check, collect, free_port,
+from harness import (passed, SMARTSOCKD, SRC, Daemon, check, collect, free_port,
                      send_lines, tmpdir)
 
 # --- command line -------------------------------------------------------

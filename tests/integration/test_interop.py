@@ -3,33 +3,24 @@
 source, sink and echo responder, binding and connecting, with both delivery
 modes, and smartsockd publishing to two peers."""
 import os
-import re
 import select
 import subprocess
 import sys
 import time
 
 import harness
-from harness import passed, AIOMSG_PEER, Daemon, check, fail, free_port, send_lines
+from harness import (passed, AIOMSG_PEER, Daemon, check, fail, free_port,
+                     peers_up, send_lines, step, wait_apps, wait_peers)
 
 harness.need_shared()
 
-FAST = {"heartbeat_interval": "500ms", "heartbeat_timeout": "3s",
-        "reconnect_delay": "50ms", "reconnect_max_delay": "500ms",
-        "resend_timeout": "2s"}
 PEER_HB = ["--heartbeat-interval", "0.5", "--heartbeat-timeout", "3"]
-T0 = time.monotonic()
 peers = []
 
 
-def step(what):
-    print("[%5.1fs] %s" % (time.monotonic() - T0, what), flush=True)
-
-
 def sock(**keys):
-    d = dict(FAST)
-    d.update(keys)
-    return d
+    """harness.sock, with a resend_timeout the peer's 5 s timer can see."""
+    return harness.sock(**dict({"resend_timeout": "2s"}, **keys))
 
 
 def ports(n):
@@ -96,36 +87,6 @@ def read_lines(p, n, what, timeout=20):
     check(len(lines) >= n, "%s printed %d of %d lines: %r; stderr %s" %
           (what, len(lines), n, lines, err))
     return lines
-
-
-def wait_apps(d, name, n, timeout=10.0):
-    """Wait until exactly n applications are attached to socket name."""
-    pat = r"socket %s: application \d+ " % re.escape(name)
-
-    def attached():
-        log = d.log_text()
-        return (len(re.findall(pat + "attached", log)) -
-                len(re.findall(pat + "(detached|dropped)", log)))
-    end = time.monotonic() + timeout
-    while attached() != n:
-        if time.monotonic() > end:
-            fail("socket %s: %d apps attached, not %d:\n%s" %
-                 (name, attached(), n, d.log_text()))
-        time.sleep(0.02)
-
-
-def peers_up(d, name):
-    return re.findall(r"socket %s: peer ([0-9a-f]{32}) \([^)]*\) up" %
-                      re.escape(name), d.log_text())
-
-
-def wait_up(d, name, ids, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if all(i in peers_up(d, name) for i in ids):
-            return
-        time.sleep(0.02)
-    fail("socket %s: peers %r never up:\n%s" % (name, ids, d.log_text()))
 
 
 def recv_lines(proc, what, timeout=30):
@@ -224,7 +185,7 @@ step("aiomsg echo (connect) <-> smartsockd bind")
 echo_conn = peer("--role", "connect", "--port", p_srv, "--behavior", "echo",
                  "--count", E, "--identity", ID_ECHO_CONN, "--linger", "1",
                  "--delivery", "at-least-once")
-wait_up(d, "srv", [ID_ECHO_CONN])
+wait_peers(d, "srv", [ID_ECHO_CONN])
 recv = d.cat_bg("recv", "srv", "-n", str(E), "--identity", "--timeout", "10")
 wait_apps(d, "srv", 1)
 send_lines(d, "srv", ["s%d" % i for i in range(E)])
@@ -243,7 +204,7 @@ s1 = peer("--role", "connect", "--port", p_pub, "--behavior", "sink",
           "--count", P, "--identity", ID_SINK1)
 s2 = peer("--role", "connect", "--port", p_pub, "--behavior", "sink",
           "--count", P, "--identity", ID_SINK2)
-wait_up(d, "pub", [ID_SINK1, ID_SINK2])
+wait_peers(d, "pub", [ID_SINK1, ID_SINK2])
 send_lines(d, "pub", ["p%d" % i for i in range(P)])
 for i, p in enumerate((s1, s2)):
     lines = read_lines(p, P, "publish sink %d" % (i + 1))

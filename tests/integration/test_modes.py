@@ -1,60 +1,13 @@
 """Two smartsockd daemons on loopback exchanging messages in every send
 mode (round-robin, publish, send-to-identity, echo replies) and both
 delivery modes (at-most-once, at-least-once in both directions)."""
-import re
-import time
 
-from harness import passed, Daemon, check, collect, fail, free_port, send_lines
+from harness import (passed, Daemon, check, collect, free_port,
+                     send_lines, sock, step, wait_apps, wait_peers)
 
-# Short timers so that every wait below is short.
-FAST = {"heartbeat_interval": "500ms", "heartbeat_timeout": "3s",
-        "reconnect_delay": "50ms", "reconnect_max_delay": "500ms",
-        "resend_timeout": "500ms"}
 ID_W1 = "11" * 16
 ID_W2 = "22" * 16
 ID_A = "aa" * 16
-T0 = time.monotonic()
-
-
-def sock(**keys):
-    d = dict(FAST)
-    d.update(keys)
-    return d
-
-
-def step(what):
-    print("[%5.1fs] %s" % (time.monotonic() - T0, what), flush=True)
-
-
-def peers_up(d, name):
-    """Identities (hex) of every 'peer ... up' line of socket name."""
-    return re.findall(r"socket %s: peer ([0-9a-f]{32}) \([^)]*\) up" %
-                      re.escape(name), d.log_text())
-
-
-def wait_peers(d, name, ids, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if all(i in peers_up(d, name) for i in ids):
-            return
-        time.sleep(0.02)
-    fail("socket %s never saw peers %r up:\n%s" % (name, ids, d.log_text()))
-
-
-def wait_apps(d, name, n, timeout=10.0):
-    """Wait until exactly n applications are attached to socket name."""
-    pat = r"socket %s: application \d+ " % re.escape(name)
-
-    def attached():
-        log = d.log_text()
-        return (len(re.findall(pat + "attached", log)) -
-                len(re.findall(pat + "(detached|dropped)", log)))
-    end = time.monotonic() + timeout
-    while attached() != n:
-        if time.monotonic() > end:
-            fail("socket %s: %d apps attached, not %d:\n%s" %
-                 (name, attached(), n, d.log_text()))
-        time.sleep(0.02)
 
 
 def nothing_more(d, name, wait="700ms"):

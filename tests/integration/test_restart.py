@@ -9,25 +9,13 @@ import subprocess
 import threading
 import time
 
-from harness import (passed, SMARTSOCKD, Daemon, check, collect, fail, free_port,
+from harness import (passed, sock, step, SMARTSOCKD, Daemon, check, collect, fail, free_port,
                      send_lines)
 
-FAST = {"heartbeat_interval": "500ms", "heartbeat_timeout": "3s",
-        "reconnect_delay": "50ms", "reconnect_max_delay": "500ms",
-        "resend_timeout": "500ms"}
 ID_ALO = "a1" * 16      # B's at-least-once socket
 ID_AMO = "a0" * 16      # B's at-most-once socket
-T0 = time.monotonic()
 
 
-def sock(**keys):
-    d = dict(FAST)
-    d.update(keys)
-    return d
-
-
-def step(what):
-    print("[%5.1fs] %s" % (time.monotonic() - T0, what), flush=True)
 
 
 def count(d, pattern):
