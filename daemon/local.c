@@ -245,6 +245,31 @@ client_must_wait(struct client *c, uint8_t type)
 }
 
 /*
+ * Is a whole frame, whose first `have` bytes start at p, ready to be
+ * taken?  1 yes (*type, *blen set), 0 not yet (incomplete, or it must wait
+ * for room in the send buffer), -1 it is malformed and the client was
+ * freed.
+ */
+static int
+client_frame_ready(struct client *c, const uint8_t *p, size_t have,
+    uint8_t *type, uint32_t *blen)
+{
+	switch (lproto_frame_check(p, have, c->local->ss->max_message_size,
+	    type, blen)) {
+	case LPROTO_FRAME_BAD:
+		client_free(c, "malformed or oversized frame");
+		return -1;
+	case LPROTO_NEED_MORE:
+		return 0;
+	case LPROTO_FRAME_OK:
+		break;
+	}
+	if (have - LPROTO_HDR_LEN < *blen || client_must_wait(c, *type))
+		return 0;
+	return 1;
+}
+
+/*
  * Frames that lie whole in the first chain of the input are handled in
  * place and drained together; others are pulled up (or, when large, moved
  * out) one at a time.
@@ -254,12 +279,12 @@ client_readcb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t max = c->local->ss->max_message_size, used, have, n;
+	size_t used, have, n;
 	uint8_t hdr[LPROTO_HDR_LEN], type;
 	struct evbuffer_iovec v;
-	enum lproto_check ck;
 	const uint8_t *b;
 	uint32_t blen;
+	int ready;
 
 	if (!c->closing && !c->blocked && !c->gone &&
 	    bev_read_more(bev) == -1)
@@ -270,14 +295,11 @@ client_readcb(struct bufferevent *bev, void *arg)
 		b = v.iov_base;
 		used = 0;
 		for (;;) {
-			have = v.iov_len - used;
-			ck = lproto_frame_check(b + used, have, max, &type, &blen);
-			if (ck == LPROTO_FRAME_BAD) {
-				client_free(c, "malformed or oversized frame");
+			ready = client_frame_ready(c, b + used, v.iov_len - used,
+			    &type, &blen);
+			if (ready == -1)
 				return;
-			}
-			if (ck == LPROTO_NEED_MORE || have - LPROTO_HDR_LEN < blen ||
-			    client_must_wait(c, type))
+			if (ready == 0)
 				break;
 			if (client_take_frame(c, type, b + used + LPROTO_HDR_LEN,
 			    blen) == -1)
@@ -296,13 +318,10 @@ client_readcb(struct bufferevent *bev, void *arg)
 		have = evbuffer_get_length(in);
 		evbuffer_copyout(in, hdr, have < sizeof(hdr) ? have :
 		    sizeof(hdr));
-		ck = lproto_frame_check(hdr, have, max, &type, &blen);
-		if (ck == LPROTO_FRAME_BAD) {
-			client_free(c, "malformed or oversized frame");
+		ready = client_frame_ready(c, hdr, have, &type, &blen);
+		if (ready == -1)
 			return;
-		}
-		if (ck == LPROTO_NEED_MORE || have - LPROTO_HDR_LEN < blen ||
-		    client_must_wait(c, type))
+		if (ready == 0)
 			break;
 		n = LPROTO_HDR_LEN + (size_t)blen;
 		if (n > MSG_BORROW_MAX) {
