@@ -259,6 +259,27 @@ START_TEST(test_buffer_then_flush_in_order)
 }
 END_TEST
 
+START_TEST(test_borrowed_copied_when_queued)
+{
+	struct fake a;
+	char pa[256], buf[8];
+	struct msg view;
+
+	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 10);
+	/* A view of an input buffer: no peer yet, so it must be copied. */
+	memcpy(buf, "keep-me", 7);
+	msg_borrow(&view, buf, 7);
+	ck_assert_int_eq(ssock_app_send(ss, &view), LPROTO_OK);
+	memset(buf, 'X', sizeof(buf));          /* the input moves on */
+	ck_assert_uint_eq(ss->sendq_len, 1);
+	fake_connect(&a, 0xaa);
+	fake_payloads(&a, pa, sizeof(pa));
+	ck_assert_str_eq(pa, "keep-me,");
+	fake_close(&a);
+	teardown();
+}
+END_TEST
+
 START_TEST(test_overflow_policies)
 {
 	struct fake a;
@@ -431,6 +452,7 @@ ssock_suite(void)
 	tcase_add_test(tc, test_roundrobin);
 	tcase_add_test(tc, test_publish_and_targeted);
 	tcase_add_test(tc, test_buffer_then_flush_in_order);
+	tcase_add_test(tc, test_borrowed_copied_when_queued);
 	tcase_add_test(tc, test_overflow_policies);
 	tcase_add_test(tc, test_at_least_once_ack_resend_giveup);
 	tcase_add_test(tc, test_at_least_once_requeue_on_peer_down);
