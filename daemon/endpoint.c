@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <event2/bufferevent.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -42,6 +43,7 @@ struct connector {
 	const struct endpoint_conf *ep;
 	char name[300];
 	struct event *retry_ev;
+	struct evdns_getaddrinfo_request *dns_req;      /* resolving */
 	struct peer *peer;
 	uint64_t delay_ms;              /* the next retry's base delay */
 	uint64_t up_since_ms;
@@ -272,50 +274,72 @@ connector_failed(struct connector *c, const char *why)
 	connector_schedule(c);
 }
 
+/* Connect to one of the resolved addresses (a different one each try). */
 static void
-connector_attempt(struct connector *c)
+connector_connect(struct connector *c, struct evutil_addrinfo *res)
 {
 	struct ssock *ss = c->ss;
-	struct addrinfo hints, *res, *ai;
+	struct evutil_addrinfo *ai;
 	struct bufferevent *bev;
 	unsigned n = 0, i;
-	int rc;
 
-	if (ss->closing)
-		return;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(c->ep->host, c->ep->port, &hints, &res);
-	if (rc != 0) {
-		connector_failed(c, gai_strerror(rc));
-		return;
-	}
 	for (ai = res; ai != NULL; ai = ai->ai_next)
 		n++;
 	ai = res;
 	for (i = 0; i < c->next_addr % n; i++)
 		ai = ai->ai_next;
 	c->next_addr++;
-	bev = bev_new(ss->base, -1);
-	if (bev == NULL) {
-		freeaddrinfo(res);
+	if ((bev = bev_new(ss->base, -1)) == NULL) {
 		connector_failed(c, "out of memory");
 		return;
 	}
 	if (bufferevent_socket_connect(bev, ai->ai_addr,
 	    (int)ai->ai_addrlen) == -1) {
-		freeaddrinfo(res);
 		bufferevent_free(bev);
 		connector_failed(c, strerror(errno));
 		return;
 	}
-	freeaddrinfo(res);
 	set_nodelay(bufferevent_getfd(bev));
 	c->peer = peer_new(ss, bev, c, c->name, ss->conf->connect_timeout_ms);
 	if (c->peer == NULL)
 		connector_failed(c, "out of memory");
+}
+
+static void
+connector_resolved(int err, struct evutil_addrinfo *res, void *arg)
+{
+	struct connector *c = arg;
+
+	if (err == EVUTIL_EAI_CANCEL)
+		return;         /* the connector is being freed */
+	c->dns_req = NULL;
+	if (err != 0) {
+		connector_failed(c, evutil_gai_strerror(err));
+		return;
+	}
+	if (!c->ss->closing)
+		connector_connect(c, res);
+	evutil_freeaddrinfo(res);
+}
+
+/* Resolve without blocking the loop (numeric addresses answer at once). */
+static void
+connector_attempt(struct connector *c)
+{
+	struct evutil_addrinfo hints;
+	struct evdns_getaddrinfo_request *req;
+
+	if (c->ss->closing)
+		return;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = EVUTIL_AI_NUMERICSERV;
+	req = evdns_getaddrinfo(c->ss->dns, c->ep->host, c->ep->port, &hints,
+	    connector_resolved, c);
+	if (req != NULL)
+		c->dns_req = req;
 }
 
 void
@@ -428,6 +452,8 @@ endpoints_free(struct endpoints *eps)
 		TAILQ_REMOVE(&eps->connectors, c, entry);
 		if (c->peer != NULL)
 			c->peer->connector = NULL;
+		if (c->dns_req != NULL)
+			evdns_getaddrinfo_cancel(c->dns_req);
 		event_free(c->retry_ev);
 		free(c);
 	}

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/dns.h>
 #include <event2/event.h>
 
 #include "config.h"
@@ -30,6 +31,7 @@
 
 struct daemon {
 	struct event_base *base;
+	struct evdns_base *dns;
 	struct config cfg;
 	struct ssock_list sockets;
 	struct event *sig_term, *sig_int, *sig_hup, *grace_ev;
@@ -112,6 +114,16 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 	daemon_grace(-1, 0, d);
 }
 
+/* libevent's own warnings (the DNS resolver's, for one) go to our log. */
+static void
+daemon_libevent_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
 static void
 daemon_free(struct daemon *d)
 {
@@ -129,6 +141,8 @@ daemon_free(struct daemon *d)
 		event_free(d->sig_hup);
 	if (d->grace_ev != NULL)
 		event_free(d->grace_ev);
+	if (d->dns != NULL)
+		evdns_base_free(d->dns, 0);
 	if (d->base != NULL)
 		event_base_free(d->base);
 	config_free(&d->cfg);
@@ -207,13 +221,21 @@ main(int argc, char **argv)
 		config_free(&d.cfg);
 		return 1;
 	}
+	event_set_log_callback(daemon_libevent_log);
 	if ((d.base = event_base_new()) == NULL) {
 		log_warnx("cannot create the event loop");
 		config_free(&d.cfg);
 		return 1;
 	}
+	/* Connect endpoints are resolved without blocking the loop. */
+	if ((d.dns = evdns_base_new(d.base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL) {
+		log_warnx("cannot set up the DNS resolver");
+		daemon_free(&d);
+		return 1;
+	}
 	for (i = 0; i < d.cfg.nsockets; i++) {
-		ss = ssock_new(d.base, &d.cfg.sockets[i],
+		ss = ssock_new(d.base, d.dns, &d.cfg.sockets[i],
 		    d.cfg.daemon.runtime_dir,
 		    (size_t)d.cfg.daemon.max_message_size);
 		if (ss == NULL) {

@@ -40,8 +40,9 @@ ssock_new_identity(uint8_t id[16])
 }
 
 struct ssock *
-ssock_new(struct event_base *base, const struct socket_conf *conf,
-    const char *runtime_dir, size_t max_message_size)
+ssock_new(struct event_base *base, struct evdns_base *dns,
+    const struct socket_conf *conf, const char *runtime_dir,
+    size_t max_message_size)
 {
 	struct ssock *ss = calloc(1, sizeof(*ss));
 	char path[4096];
@@ -51,6 +52,7 @@ ssock_new(struct event_base *base, const struct socket_conf *conf,
 	ss->conf = conf;
 	ss->name = conf->name;
 	ss->base = base;
+	ss->dns = dns;
 	ss->max_message_size = max_message_size;
 	if (conf->has_identity)
 		memcpy(ss->identity, conf->identity, sizeof(ss->identity));

@@ -25,6 +25,7 @@
 #include "stats.h"
 
 struct event_base;
+struct evdns_base;
 struct event;
 struct peer;
 struct local;
@@ -38,6 +39,7 @@ struct ssock {
 	const struct socket_conf *conf;         /* borrowed from the config */
 	const char *name;                       /* conf->name */
 	struct event_base *base;
+	struct evdns_base *dns;                 /* borrowed; for connectors */
 	uint8_t identity[16];
 	char identity_hex[33];
 	size_t max_message_size;
@@ -68,8 +70,9 @@ TAILQ_HEAD(ssock_list, ssock);
 
 /* Create the socket, its Unix socket and its endpoints.  NULL after
  * logging why (a bind that fails, a live daemon on the Unix socket). */
-struct ssock *ssock_new(struct event_base *, const struct socket_conf *,
-    const char *runtime_dir, size_t max_message_size);
+struct ssock *ssock_new(struct event_base *, struct evdns_base *,
+    const struct socket_conf *, const char *runtime_dir,
+    size_t max_message_size);
 /* Stop accepting (TCP and Unix) and remove the Unix socket file. */
 void ssock_stop_accepting(struct ssock *);
 /* Bytes still waiting in peer output buffers (for shutdown's grace). */

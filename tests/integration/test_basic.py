@@ -83,6 +83,19 @@ check(r.returncode == 1 and b"max_message_size" in r.stderr,
 r = d.cat("recv", "nosuchsocket", "--timeout", "1")
 check(r.returncode == 1 and b"nosuchsocket" in r.stderr, "missing socket: %r" % (r,))
 
+# A connect endpoint by host name is resolved without blocking the loop: a
+# name that cannot resolve (retried with backoff) holds nothing else up.
+port_n = free_port()
+dn = Daemon({"in": {"bind": "127.0.0.1:%d" % port_n},
+             "byname": {"connect": "localhost:%d" % port_n,
+                        "reconnect_delay": "50ms",
+                        "reconnect_max_delay": "200ms"},
+             "nowhere": {"connect": "no-such-host.invalid:%d" % port_n}})
+send_lines(dn, "byname", ["by-name"])
+r = dn.cat("recv", "in", "-n", "1", "--timeout", "10")
+check(r.stdout == b"by-name\n", "connect by host name: %r" % (r,))
+check(dn.stop() == 0, "daemon with a name that does not resolve: stop")
+
 # IPv6 loopback endpoints, where the machine has ::1.
 try:
     s6 = socket.socket(socket.AF_INET6)
