@@ -11,7 +11,9 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 
 #include "config.h"
 #include "conftab.h"
+#include "ctlproto.h"
 #include "parse.h"
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
@@ -46,6 +49,7 @@ struct config_ctx {
 	int daemon_line;                /* 0: no [daemon] yet */
 	size_t sockcap;
 	int seen[CONFIG_NOPTIONS];      /* line of each key in this section */
+	int daemon_seen[CONFIG_NOPTIONS];       /* ... and in [daemon] */
 };
 
 static void config_error(struct config_ctx *, int, const char *, ...)
@@ -120,6 +124,8 @@ config_too_large(const struct opt *o, const char *value)
 	size_t n;
 	uint64_t v;
 
+	if (o->type == OPT_MODE)
+		return 0;       /* "0680" is not too large, just not octal */
 	n = strspn(value, "0123456789");
 	if (n == 0 || strlen(value + n) + 2 > sizeof probe)
 		return 0;
@@ -417,6 +423,72 @@ config_set_path(struct config_ctx *ctx, const struct opt *o, void *base,
 	return 0;
 }
 
+int
+config_user_id(const char *s, uid_t *out)
+{
+	const struct passwd *pw;
+	uint64_t v;
+
+	if (parse_u64(s, &v)) {
+		if (v >= (uid_t)-1)
+			return 0;
+		*out = (uid_t)v;
+		return 1;
+	}
+	if ((pw = getpwnam(s)) == NULL)
+		return 0;
+	*out = pw->pw_uid;
+	return 1;
+}
+
+int
+config_group_id(const char *s, gid_t *out)
+{
+	const struct group *gr;
+	uint64_t v;
+
+	if (parse_u64(s, &v)) {
+		if (v >= (gid_t)-1)
+			return 0;
+		*out = (gid_t)v;
+		return 1;
+	}
+	if ((gr = getgrnam(s)) == NULL)
+		return 0;
+	*out = gr->gr_gid;
+	return 1;
+}
+
+/* A user or group that must exist now, so that -t catches a typo. */
+static int
+config_set_account(struct config_ctx *ctx, const struct opt *o, void *base,
+    const char *value)
+{
+	char *copy, *old;
+	uid_t uid;
+	gid_t gid;
+	int found;
+
+	if (o->type == OPT_USER)
+		found = config_user_id(value, &uid);
+	else
+		found = config_group_id(value, &gid);
+	if (!found) {
+		config_error(ctx, ctx->line, "%s: expected %s, got '%s': no "
+		    "such %s", o->key, config_types[o->type].expect, value,
+		    config_types[o->type].name);
+		return -1;
+	}
+	if ((copy = strdup(value)) == NULL) {
+		config_error(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	memcpy(&old, (char *)base + o->off, sizeof old);
+	free(old);
+	memcpy((char *)base + o->off, &copy, sizeof copy);
+	return 0;
+}
+
 static int
 config_set(struct config_ctx *ctx, const struct opt *o, void *base,
     const char *value)
@@ -425,6 +497,7 @@ config_set(struct config_ctx *ctx, const struct opt *o, void *base,
 	case OPT_DURATION:
 	case OPT_SIZE:
 	case OPT_COUNT:
+	case OPT_MODE:
 		return config_set_number(ctx, o, base, value);
 	case OPT_ENUM:
 		return config_set_enum(ctx, o, base, value);
@@ -434,6 +507,9 @@ config_set(struct config_ctx *ctx, const struct opt *o, void *base,
 		return config_set_endpoints(ctx, o, base, value);
 	case OPT_PATH:
 		return config_set_path(ctx, o, base, value);
+	case OPT_USER:
+	case OPT_GROUP:
+		return config_set_account(ctx, o, base, value);
 	}
 	return -1;
 }
@@ -558,6 +634,12 @@ config_begin_socket(struct config_ctx *ctx, const char *name)
 	if (!config_valid_word(name, CONFIG_NAME_CHARS, CONFIG_NAME_MAX)) {
 		config_error(ctx, ctx->line, "invalid socket name '%s': "
 		    "1 to %d of A-Z a-z 0-9 _ . -", name, CONFIG_NAME_MAX - 1);
+		return -1;
+	}
+	if (strcmp(name, CTL_SOCKET_NAME) == 0) {
+		config_error(ctx, ctx->line, "socket name '%s' is reserved: "
+		    "runtime_dir/%s is the control socket", name,
+		    CTL_SOCKET_FILE);
 		return -1;
 	}
 	if ((other = config_find_socket(cfg, name)) != NULL) {
@@ -756,18 +838,22 @@ config_handler(void *user, const char *section, const char *key,
 		return 0;
 	}
 	ctx->seen[i] = ctx->line;
+	if (o->section == OPT_DAEMON)
+		ctx->daemon_seen[i] = ctx->line;
 	return config_set(ctx, o, config_base(ctx, o->section), value) == 0;
 }
 
 /*
- * Each socket's application socket is runtime_dir/NAME.sock (see
- * smartsockd(8)); refuse now what bind(2) would refuse later.
+ * Each socket's application socket is runtime_dir/NAME.sock, and the
+ * control socket runtime_dir/control.sock (see smartsockd(8)); refuse now
+ * what bind(2) would refuse later.
  */
 static int
 config_check_sun_paths(struct config_ctx *ctx)
 {
 	struct sockaddr_un sun;
 	const struct socket_conf *sc;
+	const struct opt *o;
 	size_t i, len;
 
 	for (i = 0; i < ctx->cfg->nsockets; i++) {
@@ -782,7 +868,15 @@ config_check_sun_paths(struct config_ctx *ctx)
 		    sizeof sun.sun_path - 1);
 		return -1;
 	}
-	return 0;
+	len = strlen(ctx->cfg->daemon.runtime_dir) + 1 + strlen(CTL_SOCKET_FILE);
+	if (len < sizeof sun.sun_path)
+		return 0;
+	o = config_find_option(OPT_DAEMON, "runtime_dir");
+	config_error(ctx, ctx->daemon_seen[o - config_options], "%s/%s is too "
+	    "long for a Unix socket (%zu bytes, at most %zu)",
+	    ctx->cfg->daemon.runtime_dir, CTL_SOCKET_FILE, len,
+	    sizeof sun.sun_path - 1);
+	return -1;
 }
 
 int
@@ -851,6 +945,8 @@ config_free(struct config *cfg)
 	}
 	free(cfg->sockets);
 	free(cfg->daemon.runtime_dir);
+	free(cfg->daemon.control_owner);
+	free(cfg->daemon.control_group);
 	free(cfg->path);
 	memset(cfg, 0, sizeof *cfg);
 }
@@ -865,4 +961,18 @@ config_find_socket(const struct config *cfg, const char *name)
 			return &cfg->sockets[i];
 	}
 	return NULL;
+}
+
+const char *
+config_choice(const char *key, int value)
+{
+	const struct opt *o = config_find_option(OPT_SOCKET, key);
+	int i;
+
+	if (o == NULL || o->type != OPT_ENUM || value < 0)
+		return "?";
+	for (i = 0; o->choices[i] != NULL; i++)
+		if (i == value)
+			return o->choices[i];
+	return "?";
 }

@@ -11,6 +11,7 @@
 #ifndef SMARTSOCK_CONFIG_H
 #define SMARTSOCK_CONFIG_H
 
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,9 @@ struct daemon_conf {
 	                                   directory); default RUNSTATEDIR
 	                                   "/smartsock" */
 	uint64_t max_message_size;      /* 16M bytes, 1 .. 2^31 */
+	uint64_t control_mode;          /* 0660: permissions of control.sock */
+	char *control_owner;            /* owned; user name or uid, or NULL */
+	char *control_group;            /* owned; group name or gid, or NULL */
 };
 
 struct config {
@@ -77,6 +81,15 @@ void config_free(struct config *cfg);
 /* The socket named `name`, or NULL. */
 const struct socket_conf *config_find_socket(const struct config *cfg,
     const char *name);
+
+/* The word an enum key's value stands for, e.g. ("send_mode",
+ * SEND_PUBLISH) -> "publish"; "?" for an unknown key or value. */
+const char *config_choice(const char *key, int value);
+
+/* A user or group as control_owner / control_group take it: a name, or a
+ * decimal id.  1 and *out set, or 0 when there is no such user / group. */
+int config_user_id(const char *s, uid_t *out);
+int config_group_id(const char *s, gid_t *out);
 
 /* Print the option table as a commented config file (every key at its
  * default) to stdout: the source of conf/smartsockd.conf's comments. */

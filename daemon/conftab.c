@@ -50,8 +50,21 @@ const struct opt config_options[] = {
 	{ OPT_DAEMON, "max_message_size", OPT_SIZE, 1, 2 * GIB, "16M", 0, 0,
 	  D(max_message_size), 0, NULL, NULL,
 	  "Largest message accepted from a peer or an application, in bytes." },
+	{ OPT_DAEMON, "control_mode", OPT_MODE, 0, 0777, "0660", 0, 0,
+	  D(control_mode), 0, NULL, NULL,
+	  "Permissions of runtime_dir/control.sock, through which "
+	  "smartsockctl sees and reloads the daemon: whoever may write to "
+	  "it may reload the configuration." },
+	{ OPT_DAEMON, "control_owner", OPT_USER, 0, 0, NULL, 0, 0,
+	  D(control_owner), 0, NULL, "root",
+	  "Owner of control.sock, a user name or uid; unset, the daemon's "
+	  "own user." },
+	{ OPT_DAEMON, "control_group", OPT_GROUP, 0, 0, NULL, 0, 0,
+	  D(control_group), 0, NULL, "root",
+	  "Group of control.sock, a group name or gid; unset, the daemon's "
+	  "own group." },
 
-	{ OPT_SOCKET, "bind", OPT_ENDPOINTS, 0, 0, NULL, 0,
+	{ OPT_SOCKET, "bind", OPT_ENDPOINTS, 0, 0, NULL, 1,
 	  OPTF_MULTI | OPTF_EXCLUSIVE | OPTF_WILDCARD, S(binds), S(nbinds),
 	  NULL, "127.0.0.1:25000",
 	  "Listen for peers on HOST:PORT, [IPV6]:PORT or *:PORT. May be "
@@ -61,10 +74,10 @@ const struct opt config_options[] = {
 	  "Connect to a peer at HOST:PORT or [IPV6]:PORT, reconnecting when "
 	  "the connection is lost. May be repeated and may hold a "
 	  "comma-separated list." },
-	ENUM("send_mode", config_send_modes, "roundrobin", 0, send_mode,
+	ENUM("send_mode", config_send_modes, "roundrobin", 1, send_mode,
 	    "roundrobin sends each message to one peer in turn; publish sends "
 	    "it to every connected peer."),
-	ENUM("delivery", config_deliveries, "at-most-once", 0, delivery,
+	ENUM("delivery", config_deliveries, "at-most-once", 1, delivery,
 	    "at-least-once keeps each message until the peer acknowledges it "
 	    "and resends it otherwise; not possible with publish."),
 	{ OPT_SOCKET, "identity", OPT_IDENTITY, 0, 0, "random", 0, 0,
@@ -139,6 +152,10 @@ const struct config_type config_types[] = {
 	[OPT_ENDPOINTS] = { "endpoint list", NULL, NULL,
 	    "HOST:PORT, [IPV6]:PORT or *:PORT with port 1..65535" },
 	[OPT_PATH] = { "path", NULL, NULL, "a directory path" },
+	[OPT_MODE] = { "mode", parse_mode, NULL,
+	    "an octal file mode (e.g. 0660)" },
+	[OPT_USER] = { "user", NULL, NULL, "a user name or uid" },
+	[OPT_GROUP] = { "group", NULL, NULL, "a group name or gid" },
 };
 
 /* Largest unit first; formatting picks the first that divides exactly. */
@@ -191,6 +208,10 @@ config_format_range(const struct opt *o, char *buf, size_t len)
 		break;
 	case OPT_ENUM:
 		config_format_choices(o->choices, buf, len);
+		break;
+	case OPT_MODE:
+		snprintf(buf, len, "%04llo .. %04llo",
+		    (unsigned long long)o->min, (unsigned long long)o->max);
 		break;
 	default:
 		snprintf(buf, len, "%s", config_types[o->type].expect);

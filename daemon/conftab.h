@@ -38,6 +38,9 @@ enum opt_type {
 	OPT_IDENTITY,           /* uint8_t[16], aux: int has_identity */
 	OPT_ENDPOINTS,          /* struct endpoint_conf *, aux: size_t count */
 	OPT_PATH,               /* char *, owned, made absolute */
+	OPT_MODE,               /* uint64_t permission bits, octal */
+	OPT_USER,               /* char *, owned: an existing user or uid */
+	OPT_GROUP,              /* char *, owned: an existing group or gid */
 };
 
 #define OPTF_MULTI      0x1     /* may be given more than once */
@@ -51,8 +54,9 @@ struct opt {
 	uint64_t min;
 	uint64_t max;
 	const char *def;                /* NULL: none (empty list) */
-	int reloadable;                 /* can change without a restart,
-	                                   for reload when it comes */
+	int reloadable;                 /* a reload applies a change in place;
+	                                   otherwise a socket key restarts its
+	                                   socket and a daemon key is refused */
 	int flags;
 	size_t off;                     /* field in daemon_conf/socket_conf */
 	size_t aux;                     /* see enum opt_type */
@@ -73,7 +77,7 @@ struct config_type {
 	const char *expect;
 };
 
-#define CONFIG_NOPTIONS 18
+#define CONFIG_NOPTIONS 21
 extern const struct opt config_options[CONFIG_NOPTIONS];
 extern const struct config_type config_types[];
 extern const struct config_unit config_ms_units[];

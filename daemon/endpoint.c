@@ -34,7 +34,8 @@ struct listener {
 	struct ssock *ss;
 	struct evconnlistener *lev;
 	struct event *resume_ev;
-	char name[80];
+	char name[80];                  /* the bound address */
+	char key[300];                  /* the bind endpoint it came from */
 };
 
 struct connector {
@@ -47,7 +48,10 @@ struct connector {
 	struct peer *peer;
 	uint64_t delay_ms;              /* the next retry's base delay */
 	uint64_t up_since_ms;
+	uint64_t retry_at_ms;           /* when the retry timer fires */
 	unsigned failures;              /* in a row, since the last success */
+	int ever_up;
+	char last_error[128];
 	unsigned next_addr;             /* rotates over resolved addresses */
 };
 
@@ -58,6 +62,13 @@ struct endpoints {
 };
 
 static void connector_attempt(struct connector *);
+
+/* What identifies a configured endpoint across reloads: host and port. */
+static void
+endpoint_key(const struct endpoint_conf *ep, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s", ep->host, ep->port);
+}
 
 static void
 addr_format(const struct sockaddr *sa, char *buf, size_t len)
@@ -175,6 +186,7 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	}
 	l->ss = ss;
 	snprintf(l->name, sizeof(l->name), "%s", name);
+	endpoint_key(ep, l->key, sizeof(l->key));
 	l->resume_ev = evtimer_new(ss->base, listener_resume, l);
 	l->lev = evconnlistener_new(ss->base, listener_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
@@ -255,6 +267,7 @@ connector_schedule(struct connector *c)
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	evtimer_add(c->retry_ev, &tv);
+	c->retry_at_ms = now_ms() + ms;
 	c->delay_ms *= 2;
 	if (c->delay_ms > conf->reconnect_max_delay_ms)
 		c->delay_ms = conf->reconnect_max_delay_ms;
@@ -264,6 +277,7 @@ static void
 connector_failed(struct connector *c, const char *why)
 {
 	c->failures++;
+	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
 	/* The first failure in a row is news; the rest are the same news. */
 	if (c->failures == 1)
 		log_warnx("socket %s: connect to %s failed: %s; retrying "
@@ -350,6 +364,7 @@ connector_peer_up(struct connector *c)
 		log_info("socket %s: connected to %s after %u failed "
 		    "attempts", c->ss->name, c->name, c->failures);
 	c->failures = 0;
+	c->ever_up = 1;
 	c->up_since_ms = now_ms();
 }
 
@@ -357,6 +372,7 @@ void
 connector_peer_down(struct connector *c, const char *why, int was_up)
 {
 	c->peer = NULL;
+	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
 	if (c->ss->closing)
 		return;
 	if (!was_up) {
@@ -379,7 +395,94 @@ connector_name(const struct connector *c)
 	return c->name;
 }
 
+void
+endpoints_status(const struct endpoints *eps,
+    void (*fn)(const struct endpoint_status *, void *), void *arg)
+{
+	const struct listener *l;
+	const struct connector *c;
+	struct endpoint_status st;
+	uint64_t now = now_ms();
+
+	TAILQ_FOREACH(l, &eps->listeners, entry) {
+		memset(&st, 0, sizeof(st));
+		st.kind = "bind";
+		st.name = l->name;
+		st.state = "listening";
+		st.last_error = "";
+		fn(&st, arg);
+	}
+	TAILQ_FOREACH(c, &eps->connectors, entry) {
+		memset(&st, 0, sizeof(st));
+		st.kind = "connect";
+		st.name = c->name;
+		st.ever_connected = c->ever_up;
+		st.failures = c->failures;
+		st.last_error = c->last_error;
+		if (c->peer != NULL && c->peer->state == PEER_ACTIVE)
+			st.state = "connected";
+		else if (c->peer != NULL || c->dns_req != NULL)
+			st.state = "connecting";
+		else {
+			st.state = "backing off";
+			st.retry_in_ms = c->retry_at_ms > now ?
+			    c->retry_at_ms - now : 0;
+		}
+		fn(&st, arg);
+	}
+}
+
 /* --- the set ------------------------------------------------------------- */
+
+static struct connector *
+connector_new(struct endpoints *eps, const struct endpoint_conf *ep)
+{
+	struct connector *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->retry_ev = evtimer_new(eps->ss->base, connector_retry,
+	    c)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->ss = eps->ss;
+	c->ep = ep;
+	c->delay_ms = eps->ss->conf->reconnect_delay_ms;
+	if (strchr(ep->host, ':') != NULL)
+		snprintf(c->name, sizeof(c->name), "[%s]:%s", ep->host,
+		    ep->port);
+	else
+		snprintf(c->name, sizeof(c->name), "%s:%s", ep->host, ep->port);
+	TAILQ_INSERT_TAIL(&eps->connectors, c, entry);
+	return c;
+}
+
+/* Free a connector; its connection, if any, is closed with `why`. */
+static void
+connector_free(struct endpoints *eps, struct connector *c, const char *why)
+{
+	struct peer *p = c->peer;
+
+	TAILQ_REMOVE(&eps->connectors, c, entry);
+	if (p != NULL) {
+		p->connector = NULL;
+		if (why != NULL)
+			peer_close(p, why);
+	}
+	if (c->dns_req != NULL)
+		evdns_getaddrinfo_cancel(c->dns_req);
+	event_free(c->retry_ev);
+	free(c);
+}
+
+static void
+listener_free(struct endpoints *eps, struct listener *l)
+{
+	TAILQ_REMOVE(&eps->listeners, l, entry);
+	evconnlistener_free(l->lev);
+	event_free(l->resume_ev);
+	free(l);
+}
 
 struct endpoints *
 endpoints_start(struct ssock *ss)
@@ -401,23 +504,10 @@ endpoints_start(struct ssock *ss)
 		}
 	}
 	for (i = 0; i < conf->nconnects; i++) {
-		if ((c = calloc(1, sizeof(*c))) == NULL ||
-		    (c->retry_ev = evtimer_new(ss->base, connector_retry,
-		    c)) == NULL) {
-			free(c);
+		if (connector_new(eps, &conf->connects[i]) == NULL) {
 			endpoints_free(eps);
 			return NULL;
 		}
-		c->ss = ss;
-		c->ep = &conf->connects[i];
-		c->delay_ms = conf->reconnect_delay_ms;
-		if (strchr(c->ep->host, ':') != NULL)
-			snprintf(c->name, sizeof(c->name), "[%s]:%s",
-			    c->ep->host, c->ep->port);
-		else
-			snprintf(c->name, sizeof(c->name), "%s:%s",
-			    c->ep->host, c->ep->port);
-		TAILQ_INSERT_TAIL(&eps->connectors, c, entry);
 	}
 	TAILQ_FOREACH(c, &eps->connectors, entry)
 		connector_attempt(c);
@@ -430,12 +520,8 @@ endpoints_stop_accepting(struct endpoints *eps)
 	struct listener *l;
 	struct connector *c;
 
-	while ((l = TAILQ_FIRST(&eps->listeners)) != NULL) {
-		TAILQ_REMOVE(&eps->listeners, l, entry);
-		evconnlistener_free(l->lev);
-		event_free(l->resume_ev);
-		free(l);
-	}
+	while ((l = TAILQ_FIRST(&eps->listeners)) != NULL)
+		listener_free(eps, l);
 	TAILQ_FOREACH(c, &eps->connectors, entry)
 		evtimer_del(c->retry_ev);
 }
@@ -448,14 +534,82 @@ endpoints_free(struct endpoints *eps)
 	if (eps == NULL)
 		return;
 	endpoints_stop_accepting(eps);
-	while ((c = TAILQ_FIRST(&eps->connectors)) != NULL) {
-		TAILQ_REMOVE(&eps->connectors, c, entry);
-		if (c->peer != NULL)
-			c->peer->connector = NULL;
-		if (c->dns_req != NULL)
-			evdns_getaddrinfo_cancel(c->dns_req);
-		event_free(c->retry_ev);
-		free(c);
-	}
+	while ((c = TAILQ_FIRST(&eps->connectors)) != NULL)
+		connector_free(eps, c, NULL);
 	free(eps);
+}
+
+static const struct endpoint_conf *
+endpoint_find(const struct endpoint_conf *list, size_t n, const char *key)
+{
+	char k[300];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		endpoint_key(&list[i], k, sizeof(k));
+		if (strcmp(k, key) == 0)
+			return &list[i];
+	}
+	return NULL;
+}
+
+int
+endpoints_reconfigure(struct endpoints *eps, const struct socket_conf *conf,
+    enum endpoints_phase phase)
+{
+	struct listener *l, *lnext;
+	struct connector *c, *cnext;
+	const struct endpoint_conf *ep;
+	char key[300];
+	int failed = 0, found;
+	size_t i;
+
+	if (phase == ENDPOINTS_DROP) {
+		for (l = TAILQ_FIRST(&eps->listeners); l != NULL; l = lnext) {
+			lnext = TAILQ_NEXT(l, entry);
+			if (endpoint_find(conf->binds, conf->nbinds,
+			    l->key) == NULL) {
+				log_info("socket %s: no longer listening on %s",
+				    eps->ss->name, l->name);
+				listener_free(eps, l);
+			}
+		}
+		for (c = TAILQ_FIRST(&eps->connectors); c != NULL; c = cnext) {
+			cnext = TAILQ_NEXT(c, entry);
+			endpoint_key(c->ep, key, sizeof(key));
+			ep = endpoint_find(conf->connects, conf->nconnects, key);
+			if (ep != NULL)
+				c->ep = ep;     /* the old config goes away */
+			else {
+				log_info("socket %s: no longer connecting to %s",
+				    eps->ss->name, c->name);
+				connector_free(eps, c, "endpoint removed by "
+				    "reload");
+			}
+		}
+		return 0;
+	}
+	for (i = 0; i < conf->nbinds; i++) {
+		endpoint_key(&conf->binds[i], key, sizeof(key));
+		found = 0;
+		TAILQ_FOREACH(l, &eps->listeners, entry)
+			if (strcmp(l->key, key) == 0)
+				found = 1;
+		if (!found && listeners_open(eps, &conf->binds[i]) == -1)
+			failed++;
+	}
+	for (i = 0; i < conf->nconnects; i++) {
+		found = 0;
+		TAILQ_FOREACH(c, &eps->connectors, entry)
+			if (c->ep == &conf->connects[i])
+				found = 1;
+		if (found)
+			continue;
+		if ((c = connector_new(eps, &conf->connects[i])) == NULL) {
+			failed++;
+			continue;
+		}
+		connector_attempt(c);
+	}
+	return failed;
 }

@@ -15,11 +15,43 @@ struct ssock;
 struct endpoints;
 struct connector;
 
+struct socket_conf;
+
 /* Bind every listener and start every connector.  NULL after logging the
  * reason when a bind fails. */
 struct endpoints *endpoints_start(struct ssock *);
 void endpoints_stop_accepting(struct endpoints *);
+
+/*
+ * A reload gave the socket `conf`.  ENDPOINTS_DROP closes the listeners
+ * and connectors whose host:port is no longer configured (and points the
+ * kept ones at conf); ENDPOINTS_ADD, once every socket has dropped what it
+ * lost (a port may move between sockets), opens the new ones.  Kept ones
+ * and their connections are untouched.  Returns how many failed to open
+ * (logged).
+ */
+enum endpoints_phase { ENDPOINTS_DROP, ENDPOINTS_ADD };
+int endpoints_reconfigure(struct endpoints *, const struct socket_conf *conf,
+    enum endpoints_phase);
 void endpoints_free(struct endpoints *);         /* NULL is a no-op */
+
+/* What status shows of one endpoint. */
+struct endpoint_status {
+	const char *kind;               /* "bind" or "connect" */
+	const char *name;               /* "host:port" as configured, or the
+	                                   address a listener is bound to */
+	const char *state;              /* bind: "listening"; connect:
+	                                   "connected", "connecting" or
+	                                   "backing off" */
+	int ever_connected;             /* connect: a handshake ever completed */
+	uint64_t retry_in_ms;           /* backing off: until the next try */
+	unsigned failures;              /* connect: failures in a row */
+	const char *last_error;         /* "" when none */
+};
+
+/* Call fn for every endpoint, binds first, in config order. */
+void endpoints_status(const struct endpoints *,
+    void (*fn)(const struct endpoint_status *, void *), void *arg);
 
 /* From the connector's peer. */
 void connector_peer_up(struct connector *);

@@ -1,8 +1,6 @@
 /* local: application attachments over a Unix socket (see local.h). */
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,6 +19,7 @@
 #include "lproto.h"
 #include "msg.h"
 #include "ssock.h"
+#include "unixsock.h"
 
 /* Output above this: the client is busy, deliver to another one. */
 #define CLIENT_HWM (256 * 1024)
@@ -440,63 +439,16 @@ local_accept_error(struct evconnlistener *lev, void *arg)
 	log_warn("socket %s: accept on %s", l->ss->name, l->path);
 }
 
-/* 1: a daemon answers on path; 0: nothing does (stale or absent). */
-static int
-local_is_live(const struct sockaddr_un *sun)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), live;
-
-	if (fd == -1)
-		return 0;
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	return live;
-}
-
 struct local *
 local_new(struct ssock *ss, const char *path)
 {
-	struct sockaddr_un sun;
 	struct local *l;
-	struct stat st;
-	mode_t old;
+	char who[16 + CONFIG_NAME_MAX];
 	int fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_warnx("socket %s: Unix socket path too long: %s",
-		    ss->name, path);
+	snprintf(who, sizeof(who), "socket %s", ss->name);
+	if ((fd = unixsock_bind(path, 0660, who)) == -1)
 		return NULL;
-	}
-	memcpy(sun.sun_path, path, strlen(path));
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_warnx("socket %s: %s exists and is not a socket",
-			    ss->name, path);
-			return NULL;
-		}
-		if (local_is_live(&sun)) {
-			log_warnx("socket %s: another daemon is serving %s",
-			    ss->name, path);
-			return NULL;
-		}
-		log_info("socket %s: replacing stale %s", ss->name, path);
-		unlink(path);
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
-		log_warn("socket %s: socket", ss->name);
-		return NULL;
-	}
-	old = umask(S_IXUSR | S_IXGRP | S_IRWXO);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old);
-		log_warn("socket %s: bind %s", ss->name, path);
-		close(fd);
-		return NULL;
-	}
-	umask(old);
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
 	    (l->path = strdup(path)) == NULL) {
 		free(l);

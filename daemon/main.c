@@ -13,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
 
 #include "config.h"
+#include "control.h"
+#include "daemon.h"
 #include "log.h"
 #include "ssock.h"
 
@@ -29,14 +32,6 @@
 #define SHUTDOWN_GRACE_MS 2000
 #define SHUTDOWN_POLL_MS 20
 
-struct daemon {
-	struct event_base *base;
-	struct evdns_base *dns;
-	struct config cfg;
-	struct ssock_list sockets;
-	struct event *sig_term, *sig_int, *sig_hup, *grace_ev;
-	uint64_t grace_deadline_ms;
-};
 
 static void
 usage(FILE *f)
@@ -101,8 +96,9 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		log_warnx("SIGHUP: reloading is not supported yet; the running "
-		    "configuration stays");
+		char summary[DAEMON_ERR_MAX];
+
+		daemon_reload(d, summary, sizeof(summary));
 		return;
 	}
 	if (d->grace_deadline_ms != 0)
@@ -129,6 +125,7 @@ daemon_free(struct daemon *d)
 {
 	struct ssock *ss;
 
+	control_free(d->control);
 	while ((ss = TAILQ_FIRST(&d->sockets)) != NULL) {
 		TAILQ_REMOVE(&d->sockets, ss, entry);
 		ssock_free(ss);
@@ -195,6 +192,8 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	TAILQ_INIT(&d.sockets);
+	d.config_path = path;
+	d.generation = 1;
 	if (config_load(path, &d.cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "smartsockd: %s\n", err);
 		return 1;
@@ -231,6 +230,16 @@ main(int argc, char **argv)
 	if ((d.dns = evdns_base_new(d.base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL) {
 		log_warnx("cannot set up the DNS resolver");
+		daemon_free(&d);
+		return 1;
+	}
+	/*
+	 * The control socket first: a live daemon answering on it owns this
+	 * runtime_dir, and must be found before any TCP port is taken.
+	 */
+	if ((d.control = control_new(&d)) == NULL) {
+		log_warnx("not starting: no control socket in %s",
+		    d.cfg.daemon.runtime_dir);
 		daemon_free(&d);
 		return 1;
 	}
@@ -271,6 +280,9 @@ main(int argc, char **argv)
 		if (event_reinit(d.base) == -1)
 			fatalx("cannot reinitialise the event loop");
 	}
+	d.pid = getpid();
+	d.started_ms = now_ms();
+	d.started_wall = (uint64_t)time(NULL);
 	log_info("smartsockd %s running with %s (%zu sockets, runtime_dir %s)",
 	    PACKAGE_VERSION, path, d.cfg.nsockets, d.cfg.daemon.runtime_dir);
 	event_base_dispatch(d.base);

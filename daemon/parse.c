@@ -118,6 +118,20 @@ parse_size(const char *s, uint64_t *out)
 }
 
 int
+parse_mode(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '7'; i++)
+		v = v * 8 + (uint64_t)(s[i] - '0');
+	if (i == 0 || i > 4 || s[i] != '\0')
+		return 0;
+	*out = v;
+	return 1;
+}
+
+int
 parse_bool(const char *s, int *out)
 {
 	static const struct {

@@ -21,6 +21,10 @@ int parse_duration_ms(const char *s, uint64_t *out);
  * e.g. "16M", "4096", "64KiB". Result in bytes. */
 int parse_size(const char *s, uint64_t *out);
 
+/* A file mode in octal, 1 to 4 digits as chmod(1) takes them ("660",
+ * "0660"), at most 07777. */
+int parse_mode(const char *s, uint64_t *out);
+
 /* on/off, yes/no, true/false, 1/0. */
 int parse_bool(const char *s, int *out);
 

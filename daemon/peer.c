@@ -138,6 +138,7 @@ peer_send_msg(struct peer *p, struct msg *m)
 		return -1;
 	p->last_sent_ms = now_ms();
 	p->msgs_out++;
+	p->bytes_out += m->len;
 	STATS_INC(&p->ss->stats, msgs_out);
 	STATS_ADD(&p->ss->stats, bytes_out, m->len);
 	return 0;
@@ -174,6 +175,23 @@ peer_arm_heartbeat(struct peer *p, uint64_t after_ms)
 	struct timeval tv = ms_to_tv(after_ms);
 
 	evtimer_add(p->heartbeat_ev, &tv);
+}
+
+void
+peer_reconfigure(struct peer *p)
+{
+	const struct socket_conf *conf = p->ss->conf;
+	uint64_t idle = now_ms() - p->last_sent_ms;
+	struct timeval tv;
+
+	bufferevent_setwatermark(p->bev, EV_WRITE, conf->peer_buffer / 2, 0);
+	if (p->state != PEER_ACTIVE)
+		return;
+	tv = ms_to_tv(conf->heartbeat_timeout_ms);
+	bufferevent_set_timeouts(p->bev, &tv, NULL);
+	evtimer_del(p->heartbeat_ev);
+	peer_arm_heartbeat(p, idle < conf->heartbeat_interval_ms ?
+	    conf->heartbeat_interval_ms - idle : 0);
 }
 
 /* The peer's HELLO (env, n bytes): -1 when the peer was closed. */
@@ -242,6 +260,7 @@ static void
 peer_count_in(struct peer *p, const struct msg *m)
 {
 	p->msgs_in++;
+	p->bytes_in += m->len;
 	STATS_INC(&p->ss->stats, msgs_in);
 	STATS_ADD(&p->ss->stats, bytes_in, m->len);
 }
@@ -412,6 +431,7 @@ peer_readcb(struct bufferevent *bev, void *arg)
 {
 	struct peer *p = arg;
 
+	p->last_recv_ms = now_ms();
 	if (!peer_paused(p, 0) && bev_read_more(bev) == -1) {
 		peer_eventcb(bev, errno == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR,
 		    p);

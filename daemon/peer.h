@@ -41,8 +41,11 @@ struct peer {
 	struct event *hello_ev;         /* handshake deadline */
 	struct event *heartbeat_ev;
 	uint64_t last_sent_ms;
+	uint64_t last_recv_ms;          /* last read from it, 0: never */
 	uint64_t since_ms;
 	uint64_t msgs_in, msgs_out;
+	uint64_t bytes_in, bytes_out;   /* payload bytes, as in stats.h */
+	uint64_t drops;                 /* publish copies dropped: queue full */
 };
 
 /*
@@ -63,6 +66,9 @@ int peer_writable(const struct peer *);
 int peer_send_msg(struct peer *, struct msg *);
 int peer_send_ack(struct peer *, const uint8_t msg_id[16]);
 size_t peer_unflushed(const struct peer *);
+
+/* The socket's settings changed (reload): apply timeouts and limits. */
+void peer_reconfigure(struct peer *);
 
 /* Back-pressure from the receive queue. */
 void peer_pause_reading(struct peer *);

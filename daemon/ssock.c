@@ -24,6 +24,8 @@ enum route_result {
 };
 
 static void ssock_resend(evutil_socket_t, short, void *);
+static void ssock_flush_sendq(struct ssock *);
+static void ssock_pause_reading(struct ssock *);
 
 static int
 ssock_at_least_once(const struct ssock *ss)
@@ -85,6 +87,30 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 	    conf->send_mode == SEND_PUBLISH ? "publish" : "round-robin",
 	    ssock_at_least_once(ss) ? "at-least-once" : "at-most-once", path);
 	return ss;
+}
+
+void
+ssock_set_conf(struct ssock *ss, const struct socket_conf *conf)
+{
+	struct peer *p;
+
+	ss->conf = conf;
+	ss->name = conf->name;
+	TAILQ_FOREACH(p, &ss->peers, entry)
+		peer_reconfigure(p);
+	endpoints_reconfigure(ss->endpoints, conf, ENDPOINTS_DROP);
+}
+
+void
+ssock_conf_applied(struct ssock *ss)
+{
+	/* A larger send buffer may unblock senders, a larger receive
+	 * buffer may resume reading, a smaller one may pause it. */
+	ssock_flush_sendq(ss);
+	ssock_deliver_queued(ss);
+	if (!ss->reading_paused && ss->conf->recv_buffer != CONFIG_UNLIMITED &&
+	    ss->recvq_len >= ss->conf->recv_buffer)
+		ssock_pause_reading(ss);
 }
 
 void

@@ -73,6 +73,15 @@ TAILQ_HEAD(ssock_list, ssock);
 struct ssock *ssock_new(struct event_base *, struct evdns_base *,
     const struct socket_conf *, const char *runtime_dir,
     size_t max_message_size);
+/*
+ * Reload: take `conf` (same name and identity) in place of the old one,
+ * which is about to be freed.  ssock_set_conf() repoints the socket, its
+ * peers' timers and its endpoints' kept entries; endpoints_reconfigure()
+ * then opens new endpoints; ssock_conf_applied() acts on changed limits.
+ */
+void ssock_set_conf(struct ssock *, const struct socket_conf *conf);
+void ssock_conf_applied(struct ssock *);
+
 /* Stop accepting (TCP and Unix) and remove the Unix socket file. */
 void ssock_stop_accepting(struct ssock *);
 /* Bytes still waiting in peer output buffers (for shutdown's grace). */

@@ -7,6 +7,7 @@ library) and through raw TCP sockets, and cleans up on every path: every
 process started here is killed at exit, and every wait is bounded.
 """
 import atexit
+import json
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ SRC = os.environ.get("SMARTSOCK_SRCDIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 SMARTSOCKD = os.path.join(BUILD, "smartsockd")
 CAT = os.path.join(BUILD, "smartsock-cat")
+CTL = os.path.join(BUILD, "smartsockctl")
 SHARED = os.path.abspath(os.path.join(SRC, "..", "shared"))
 AIOMSG_PEER = os.path.join(SHARED, "tools", "aiomsg-peer")
 
@@ -251,6 +253,22 @@ class Daemon:
         timeout = kw.pop("timeout", 30)
         return subprocess.run([CAT, "-S", self.runtime] + list(args),
                               capture_output=True, timeout=timeout, **kw)
+
+    def ctl(self, *args, **kw):
+        """Run smartsockctl -S RUNTIME ARGS; returns CompletedProcess."""
+        timeout = kw.pop("timeout", 30)
+        return subprocess.run([CTL, "-S", self.runtime] + list(args),
+                              capture_output=True, timeout=timeout, **kw)
+
+    def ctl_json(self, *args):
+        """smartsockctl --json ARGS, parsed; fails the test unless it
+        printed one JSON document (whatever its "ok")."""
+        r = self.ctl("--json", *args)
+        try:
+            return json.loads(r.stdout.decode())
+        except ValueError:
+            fail("smartsockctl --json %s: rc %d, %r %r" %
+                 (" ".join(args), r.returncode, r.stdout, r.stderr))
 
     def cat_bg(self, *args, **kw):
         return spawn([CAT, "-S", self.runtime] + list(args),

@@ -210,6 +210,47 @@ START_TEST(test_full)
 }
 END_TEST
 
+START_TEST(test_control_keys)
+{
+	struct config cfg;
+
+	load_ok("[daemon]\ncontrol_mode = 600\ncontrol_owner = root\n"
+	    "control_group = 0\n", &cfg);
+	ck_assert_uint_eq(cfg.daemon.control_mode, 0600);
+	ck_assert_str_eq(cfg.daemon.control_owner, "root");
+	ck_assert_str_eq(cfg.daemon.control_group, "0");
+	config_free(&cfg);
+	ck_assert_ptr_null(cfg.daemon.control_owner);
+
+	load_ok("[daemon]\ncontrol_mode = 0\ncontrol_owner = 0\n"
+	    "control_group = root\n", &cfg);
+	ck_assert_uint_eq(cfg.daemon.control_mode, 0);
+	ck_assert_str_eq(cfg.daemon.control_owner, "0");
+	ck_assert_str_eq(cfg.daemon.control_group, "root");
+	config_free(&cfg);
+
+	load_ok("[daemon]\ncontrol_mode = 0777\n", &cfg);
+	ck_assert_uint_eq(cfg.daemon.control_mode, 0777);
+	config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_choice)
+{
+	ck_assert_str_eq(config_choice("send_mode", SEND_PUBLISH), "publish");
+	ck_assert_str_eq(config_choice("send_mode", SEND_ROUNDROBIN),
+	    "roundrobin");
+	ck_assert_str_eq(config_choice("delivery", DELIVERY_AT_LEAST_ONCE),
+	    "at-least-once");
+	ck_assert_str_eq(config_choice("overflow", OVERFLOW_DROP_OLD),
+	    "drop-old");
+	ck_assert_str_eq(config_choice("overflow", 3), "?");
+	ck_assert_str_eq(config_choice("overflow", -1), "?");
+	ck_assert_str_eq(config_choice("bind", 0), "?");
+	ck_assert_str_eq(config_choice("nope", 0), "?");
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
 	struct config cfg;
@@ -217,6 +258,9 @@ START_TEST(test_defaults)
 	load_ok("[socket only]\nbind = *:7\n", &cfg);
 	ck_assert_str_eq(cfg.daemon.runtime_dir, RUNSTATEDIR "/smartsock");
 	ck_assert_uint_eq(cfg.daemon.max_message_size, 16 * 1024 * 1024);
+	ck_assert_uint_eq(cfg.daemon.control_mode, 0660);
+	ck_assert_ptr_null(cfg.daemon.control_owner);
+	ck_assert_ptr_null(cfg.daemon.control_group);
 	ck_assert_uint_eq(cfg.nsockets, 1);
 	check_socket_defaults(&cfg.sockets[0]);
 	config_free(&cfg);
@@ -464,6 +508,27 @@ static const struct errcase error_cases[] = {
 	{ "[daemon]\nmax_message_size = 2147483649\n", 2, "out of range" },
 	{ "[daemon]\nmax_message_size = 17179869184G\n", 2, "too large" },
 	{ "[daemon]\nmax_message_size = -1M\n", 2, "negative" },
+	{ "[daemon]\ncontrol_mode = 0680\n", 2,
+	  "control_mode: expected an octal file mode (e.g. 0660), got '0680'" },
+	{ "[daemon]\ncontrol_mode = 9\n", 2, "expected an octal file mode" },
+	{ "[daemon]\ncontrol_mode = rw-rw----\n", 2, "expected an octal" },
+	{ "[daemon]\ncontrol_mode = -660\n", 2, "negative" },
+	{ "[daemon]\ncontrol_mode = 1777\n", 2,
+	  "control_mode: '1777' is out of range: expected 0000 .. 0777" },
+	{ "[daemon]\ncontrol_mode = 00660\n", 2, "expected an octal" },
+	{ "[daemon]\ncontrol_mode =\n", 2, "expected an octal" },
+	{ "[daemon]\ncontrol_owner = no-such-user-smartsock\n", 2,
+	  "control_owner: expected a user name or uid, got "
+	  "'no-such-user-smartsock': no such user" },
+	{ "[daemon]\ncontrol_group = no-such-group-smartsock\n", 2,
+	  "control_group: expected a group name or gid, got "
+	  "'no-such-group-smartsock': no such group" },
+	{ "[daemon]\ncontrol_owner =\n", 2, "no such user" },
+	{ "[daemon]\ncontrol_group = 4294967295\n", 2, "no such group" },
+	{ "[daemon]\ncontrol_group = root\ncontrol_group = root\n", 3,
+	  "control_group given twice (first at line 2)" },
+	{ SOCK "control_mode = 0600\n", 3, "unknown key 'control_mode' in "
+	  "[socket a]" },
 
 	/* whole-socket checks, at the line that made them fail */
 	{ "[socket a]\nbind = *:1\nsend_mode = publish\n\n"
@@ -494,6 +559,15 @@ static const struct errcase error_cases[] = {
 	  "socket (108 bytes, at most 107)" },
 	{ SOCK "[daemon]\nruntime_dir = /" A100 A10 "\n", 1,
 	  "too long for a Unix socket" },
+	/* control.sock is the longest name when sockets are short */
+	{ "[socket a]\nbind = *:1\n[daemon]\n\nruntime_dir = /" A95 "\n", 5,
+	  "/" A95 "/control.sock is too long for a Unix socket (109 bytes, "
+	  "at most 107)" },
+	{ "[daemon]\nruntime_dir = /" A95 "\n", 2, "control.sock is too long" },
+	/* ... and its name is taken */
+	{ "[daemon]\n[socket control]\nbind = *:1\n", 2,
+	  "socket name 'control' is reserved: runtime_dir/control.sock is "
+	  "the control socket" },
 
 	/* one bind endpoint, one socket */
 	{ "[socket a]\nbind = 127.0.0.1:25000\n[socket b]\n"
@@ -734,6 +808,7 @@ START_TEST(test_print_defaults)
 		"heartbeat_timeout", "reconnect_delay", "reconnect_max_delay",
 		"connect_timeout", "resend_timeout", "max_retries",
 		"send_buffer", "recv_buffer", "peer_buffer", "overflow",
+		"control_mode", "control_owner", "control_group",
 	};
 	char path[PATH_MAX], err[512], text[16384], want[64];
 	struct config cfg;
@@ -761,6 +836,7 @@ START_TEST(test_print_defaults)
 	}
 	ck_assert_ptr_nonnull(strstr(text, "\n;max_message_size = 16M\n"));
 	ck_assert_ptr_nonnull(strstr(text, "\n;heartbeat_interval = 5s\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\n;control_mode = 0660\n"));
 
 	/* uncommented, every default must load and mean what it says */
 	print_defaults(path, sizeof path, 1);
@@ -821,6 +897,8 @@ config_suite(void)
 	tc = tcase_create("load");
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_control_keys);
+	tcase_add_test(tc, test_choice);
 	tcase_add_test(tc, test_lists_and_ipv6);
 	tcase_add_test(tc, test_comments_and_layout);
 	tcase_add_test(tc, test_boundaries);

@@ -97,6 +97,22 @@ static const struct numcase size_cases[] = {
 	{ "16Mi", 0, 0 },
 };
 
+static const struct numcase mode_cases[] = {
+	{ "0660", 1, 0660 },
+	{ "660", 1, 0660 },
+	{ "0", 1, 0 },
+	{ "7777", 1, 07777 },
+	{ "0600", 1, 0600 },
+	{ "00660", 0, 0 },
+	{ "0680", 0, 0 },
+	{ "9", 0, 0 },
+	{ "", 0, 0 },
+	{ "-660", 0, 0 },
+	{ "0x1b0", 0, 0 },
+	{ "0660 ", 0, 0 },
+	{ "rw-rw----", 0, 0 },
+};
+
 static void
 check_numcases(int (*fn)(const char *, uint64_t *),
     const struct numcase *c, size_t n)
@@ -133,6 +149,12 @@ END_TEST
 START_TEST(test_size)
 {
 	check_numcases(parse_size, size_cases, nitems(size_cases));
+}
+END_TEST
+
+START_TEST(test_mode)
+{
+	check_numcases(parse_mode, mode_cases, nitems(mode_cases));
 }
 END_TEST
 
@@ -259,6 +281,7 @@ parse_suite(void)
 	tcase_add_test(tc, test_u64);
 	tcase_add_test(tc, test_duration);
 	tcase_add_test(tc, test_size);
+	tcase_add_test(tc, test_mode);
 	tcase_add_test(tc, test_bool);
 	tcase_add_test(tc, test_identity);
 	tcase_add_test(tc, test_endpoint_good);

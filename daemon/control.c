@@ -1,0 +1,502 @@
+/* control: the control socket (see control.h and ctlproto.h). */
+#define _GNU_SOURCE             /* struct ucred */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "bev.h"
+#include "control.h"
+#include "ctlcmd.h"
+#include "ctlproto.h"
+#include "daemon.h"
+#include "json.h"
+#include "log.h"
+#include "parse.h"
+#include "unixsock.h"
+
+#define CONTROL_BACKLOG 16
+/* More clients at once than this are refused at once; twice as many are
+ * not even answered. */
+#define CONTROL_MAX_CLIENTS 32
+/* Out of descriptors: stop accepting for this long. */
+#define CONTROL_PAUSE_MS 1000
+#define CONTROL_WORDS_MAX 8
+#define CONTROL_ERR_MAX 1024
+#define CTL_STR(x) #x
+#define CTL_XSTR(x) CTL_STR(x)
+#define CTL_LINE_MAX_TEXT CTL_XSTR(CTL_LINE_MAX)
+
+struct ctl_client {
+	TAILQ_ENTRY(ctl_client) entry;
+	struct control *ctl;
+	struct bufferevent *bev;
+	struct event *deadline;         /* for the request, then the answer */
+	pid_t pid;                      /* of the peer, for log lines */
+	uid_t uid;
+	int answered;                   /* the answer is queued */
+	int eof;                        /* the client sent all it will */
+};
+
+struct control {
+	struct daemon *d;
+	char *path;
+	struct evconnlistener *lev;
+	struct event *resume_ev;
+	TAILQ_HEAD(, ctl_client) clients;
+	size_t nclients;
+};
+
+static void
+ctl_client_free(struct ctl_client *c)
+{
+	struct control *ctl = c->ctl;
+
+	TAILQ_REMOVE(&ctl->clients, c, entry);
+	ctl->nclients--;
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* {"version":1,"ok":false,"error":why} and a newline into out. */
+static void
+ctl_format_refusal(struct evbuffer *out, const char *why)
+{
+	struct json j;
+
+	json_init(&j, out);
+	json_open_object(&j, NULL);
+	json_uint(&j, "version", CTL_VERSION);
+	json_bool(&j, "ok", 0);
+	json_string(&j, "error", why);
+	json_close_object(&j);
+	evbuffer_add(out, "\n", 1);
+}
+
+/* Each of the request and the close after the answer gets this long. */
+static void
+ctl_arm_deadline(struct ctl_client *c)
+{
+	struct timeval tv = { CTL_TIMEOUT_MS / 1000,
+	    (CTL_TIMEOUT_MS % 1000) * 1000 };
+
+	evtimer_add(c->deadline, &tv);
+}
+
+/*
+ * The answer goes out, then our side of the connection is shut down (in
+ * ctl_writecb) and what the client still sends is read and dropped until
+ * it closes: closing first, with its bytes unread, would reset the
+ * connection and could destroy the answer before it is read.  A client
+ * that takes longer than the deadline is closed anyway.
+ */
+static void
+ctl_send(struct ctl_client *c, struct evbuffer *answer)
+{
+	c->answered = 1;
+	bufferevent_write_buffer(c->bev, answer);
+	ctl_arm_deadline(c);
+}
+
+static void
+ctl_refuse(struct ctl_client *c, const char *why)
+{
+	struct evbuffer *out;
+
+	log_debug("control: refused a request (pid %ld, uid %ld): %s",
+	    (long)c->pid, (long)c->uid, why);
+	if ((out = evbuffer_new()) == NULL) {
+		ctl_client_free(c);
+		return;
+	}
+	ctl_format_refusal(out, why);
+	ctl_send(c, out);
+	evbuffer_free(out);
+}
+
+static void
+ctl_run(struct ctl_client *c, const struct ctlcmd *cmd, const char *arg)
+{
+	char err[CONTROL_ERR_MAX];
+	struct evbuffer *out;
+	struct json j;
+	int rc;
+
+	if (cmd->logged)
+		log_info("control: %s requested by pid %ld, uid %ld", cmd->name,
+		    (long)c->pid, (long)c->uid);
+	if ((out = evbuffer_new()) == NULL) {
+		ctl_client_free(c);
+		return;
+	}
+	err[0] = '\0';
+	json_init(&j, out);
+	json_open_object(&j, NULL);
+	json_uint(&j, "version", CTL_VERSION);
+	json_bool(&j, "ok", 1);
+	rc = cmd->run(c->ctl->d, arg, &j, err, sizeof(err));
+	if (rc == 0) {
+		json_close_object(&j);
+		if (json_end(&j) == -1) {
+			log_warnx("control: %s: the answer is not valid JSON "
+			    "(out of memory?)", cmd->name);
+			snprintf(err, sizeof(err), "internal error");
+			rc = -1;
+		}
+	}
+	if (rc == 0)
+		evbuffer_add(out, "\n", 1);
+	else {
+		evbuffer_drain(out, evbuffer_get_length(out));
+		ctl_format_refusal(out, err[0] != '\0' ? err : "failed");
+	}
+	ctl_send(c, out);
+	evbuffer_free(out);
+}
+
+/* Split line into blank-separated words; -1 when there are too many. */
+static int
+ctl_split(char *line, char **word, int max)
+{
+	char *p = line;
+	int n = 0;
+
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			return n;
+		if (n == max)
+			return -1;
+		word[n++] = p;
+		p += strcspn(p, " \t");
+		if (*p != '\0')
+			*p++ = '\0';
+	}
+}
+
+/* One request line, without its newline and NUL-terminated. */
+static void
+ctl_request(struct ctl_client *c, char *line, size_t len)
+{
+	char *word[CONTROL_WORDS_MAX], why[256];
+	const struct ctlcmd *cmd;
+	uint64_t version;
+	size_t i;
+	int n;
+
+	for (i = 0; i < len; i++) {
+		if (((unsigned char)line[i] < 0x20 && line[i] != '\t') ||
+		    (unsigned char)line[i] >= 0x7f) {
+			ctl_refuse(c, "the request is not a line of printable "
+			    "ASCII");
+			return;
+		}
+	}
+	if ((n = ctl_split(line, word, CONTROL_WORDS_MAX)) == -1) {
+		ctl_refuse(c, "too many words in the request");
+		return;
+	}
+	if (n < 1 || strcmp(word[0], CTL_MAGIC) != 0) {
+		snprintf(why, sizeof(why), "not a control request: expected "
+		    "'%s %d COMMAND'", CTL_MAGIC, CTL_VERSION);
+		ctl_refuse(c, why);
+		return;
+	}
+	if (n < 2 || !parse_u64(word[1], &version)) {
+		ctl_refuse(c, "no protocol version after " CTL_MAGIC);
+		return;
+	}
+	if (version != CTL_VERSION) {
+		snprintf(why, sizeof(why), "protocol version %.20s is not "
+		    "supported: this daemon speaks version %d", word[1],
+		    CTL_VERSION);
+		ctl_refuse(c, why);
+		return;
+	}
+	if (n < 3) {
+		snprintf(why, sizeof(why), "no command: expected %s",
+		    ctlcmd_names());
+		ctl_refuse(c, why);
+		return;
+	}
+	if ((cmd = ctlcmd_find(word[2])) == NULL) {
+		snprintf(why, sizeof(why), "unknown command '%.64s': expected "
+		    "%s", word[2], ctlcmd_names());
+		ctl_refuse(c, why);
+		return;
+	}
+	if (n - 3 != cmd->nargs) {
+		snprintf(why, sizeof(why), "usage: %s", cmd->usage);
+		ctl_refuse(c, why);
+		return;
+	}
+	ctl_run(c, cmd, cmd->nargs > 0 ? word[3] : NULL);
+}
+
+static void
+ctl_readcb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char line[CTL_LINE_MAX];
+	struct evbuffer_ptr eol;
+	size_t len;
+
+	if (c->answered) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	eol = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+	if (eol.pos < 0 || (size_t)eol.pos >= sizeof(line)) {
+		if (eol.pos >= 0 || evbuffer_get_length(in) >= sizeof(line))
+			ctl_refuse(c, "request longer than " CTL_LINE_MAX_TEXT
+			    " bytes");
+		return;
+	}
+	len = (size_t)eol.pos;
+	evbuffer_remove(in, line, len + 1);
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	line[len] = '\0';
+	ctl_request(c, line, len);
+}
+
+static void
+ctl_writecb(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client *c = arg;
+
+	if (!c->answered ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		return;
+	if (c->eof)
+		ctl_client_free(c);
+	else
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+}
+
+static void
+ctl_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct ctl_client *c = arg;
+
+	if ((what & BEV_EVENT_EOF) && !c->answered &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+		/* It stopped sending mid-line: say so, in case it reads. */
+		c->eof = 1;
+		ctl_refuse(c, "incomplete request: no newline");
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && c->answered &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		c->eof = 1;             /* free once the answer is out */
+		return;
+	}
+	ctl_client_free(c);
+}
+
+static void
+ctl_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_client *c = arg;
+	char why[64];
+
+	(void)fd;
+	(void)what;
+	if (c->answered) {
+		log_debug("control: a client did not close after its answer "
+		    "in time");
+		ctl_client_free(c);
+		return;
+	}
+	snprintf(why, sizeof(why), "no complete request within %d ms",
+	    CTL_TIMEOUT_MS);
+	ctl_refuse(c, why);
+}
+
+/* Peer credentials, for log lines only: access is the file's mode. */
+static void
+ctl_peer_cred(struct ctl_client *c, evutil_socket_t fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	c->pid = -1;
+	c->uid = (uid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0) {
+		c->pid = uc.pid;
+		c->uid = uc.uid;
+	}
+}
+
+static void
+ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct control *ctl = arg;
+	struct ctl_client *c;
+
+	(void)lev;
+	(void)sa;
+	(void)salen;
+	if (ctl->nclients >= 2 * CONTROL_MAX_CLIENTS) {
+		log_debug("control: too many clients, one closed unanswered");
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->deadline = evtimer_new(ctl->d->base, ctl_deadline, c)) == NULL ||
+	    (c->bev = bev_new(ctl->d->base, fd)) == NULL) {
+		log_warnx("control: refused a client: out of memory");
+		if (c != NULL && c->deadline != NULL)
+			event_free(c->deadline);
+		free(c);
+		evutil_closesocket(fd);
+		return;
+	}
+	c->ctl = ctl;
+	TAILQ_INSERT_TAIL(&ctl->clients, c, entry);
+	ctl->nclients++;
+	ctl_peer_cred(c, fd);
+	/* Never buffer more than one request line. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CTL_LINE_MAX);
+	bufferevent_setcb(c->bev, ctl_readcb, ctl_writecb, ctl_eventcb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	ctl_arm_deadline(c);
+	if (ctl->nclients > CONTROL_MAX_CLIENTS)
+		ctl_refuse(c, "too many control clients at once, try again");
+}
+
+static void
+ctl_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *ctl = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(ctl->lev);
+}
+
+static void
+ctl_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct control *ctl = arg;
+	struct timeval tv = { CONTROL_PAUSE_MS / 1000,
+	    (CONTROL_PAUSE_MS % 1000) * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+
+	errno = err;
+	log_warn("control: accept on %s", ctl->path);
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		evconnlistener_disable(lev);
+		evtimer_add(ctl->resume_ev, &tv);
+	}
+}
+
+/* control_owner, control_group and control_mode on the socket file. */
+static int
+ctl_set_access(const char *path, const struct daemon_conf *dc)
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+
+	if (dc->control_owner != NULL &&
+	    !config_user_id(dc->control_owner, &uid)) {
+		log_warnx("control: control_owner: no such user '%s'",
+		    dc->control_owner);
+		return -1;
+	}
+	if (dc->control_group != NULL &&
+	    !config_group_id(dc->control_group, &gid)) {
+		log_warnx("control: control_group: no such group '%s'",
+		    dc->control_group);
+		return -1;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    chown(path, uid, gid) == -1) {
+		log_warn("control: chown %s to %s:%s", path,
+		    dc->control_owner != NULL ? dc->control_owner : "",
+		    dc->control_group != NULL ? dc->control_group : "");
+		return -1;
+	}
+	if (chmod(path, (mode_t)dc->control_mode) == -1) {
+		log_warn("control: chmod %s to %04o", path,
+		    (unsigned)dc->control_mode);
+		return -1;
+	}
+	return 0;
+}
+
+struct control *
+control_new(struct daemon *d)
+{
+	const struct daemon_conf *dc = &d->cfg.daemon;
+	struct control *ctl;
+	size_t len = strlen(dc->runtime_dir) + 1 + strlen(CTL_SOCKET_FILE) + 1;
+	int fd = -1;
+
+	if ((ctl = calloc(1, sizeof(*ctl))) == NULL ||
+	    (ctl->path = malloc(len)) == NULL) {
+		log_warnx("control: out of memory");
+		free(ctl);
+		return NULL;
+	}
+	ctl->d = d;
+	TAILQ_INIT(&ctl->clients);
+	snprintf(ctl->path, len, "%s/%s", dc->runtime_dir, CTL_SOCKET_FILE);
+	/* Owner only until owner, group and mode are all in place. */
+	if ((fd = unixsock_bind(ctl->path, 0600, "control")) == -1) {
+		free(ctl->path);
+		free(ctl);
+		return NULL;
+	}
+	if (ctl_set_access(ctl->path, dc) == -1)
+		goto fail;
+	if ((ctl->resume_ev = evtimer_new(d->base, ctl_resume, ctl)) == NULL)
+		goto fail;
+	ctl->lev = evconnlistener_new(d->base, ctl_accept, ctl,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, CONTROL_BACKLOG, fd);
+	if (ctl->lev == NULL) {
+		log_warn("control: listen %s", ctl->path);
+		goto fail;
+	}
+	evconnlistener_set_error_cb(ctl->lev, ctl_accept_error);
+	return ctl;
+
+fail:
+	close(fd);
+	unlink(ctl->path);
+	if (ctl->resume_ev != NULL)
+		event_free(ctl->resume_ev);
+	free(ctl->path);
+	free(ctl);
+	return NULL;
+}
+
+void
+control_free(struct control *ctl)
+{
+	struct ctl_client *c;
+
+	if (ctl == NULL)
+		return;
+	while ((c = TAILQ_FIRST(&ctl->clients)) != NULL)
+		ctl_client_free(c);
+	evconnlistener_free(ctl->lev);
+	unlink(ctl->path);
+	event_free(ctl->resume_ev);
+	free(ctl->path);
+	free(ctl);
+}

@@ -1,0 +1,200 @@
+/* ctlcmd: status, peers and reload for the control socket (see ctlcmd.h). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctlcmd.h"
+#include "daemon.h"
+#include "endpoint.h"
+#include "idmap.h"
+#include "json.h"
+#include "local.h"
+#include "log.h"
+#include "peer.h"
+#include "ssock.h"
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+static int ctlcmd_status(struct daemon *, const char *, struct json *,
+    char *, size_t);
+static int ctlcmd_peers(struct daemon *, const char *, struct json *,
+    char *, size_t);
+static int ctlcmd_reload(struct daemon *, const char *, struct json *,
+    char *, size_t);
+
+static const struct ctlcmd ctlcmds[] = {
+	{ "status", 0, "status", 0, ctlcmd_status },
+	{ "peers", 1, "peers SOCKET", 0, ctlcmd_peers },
+	{ "reload", 0, "reload", 1, ctlcmd_reload },
+};
+
+const struct ctlcmd *
+ctlcmd_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(ctlcmds); i++)
+		if (strcmp(ctlcmds[i].name, name) == 0)
+			return &ctlcmds[i];
+	return NULL;
+}
+
+const char *
+ctlcmd_names(void)
+{
+	static char names[128];
+	size_t i, used = 0;
+
+	if (names[0] != '\0')
+		return names;
+	for (i = 0; i < nitems(ctlcmds); i++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used,
+		    "%s%s", i == 0 ? "" : i + 1 == nitems(ctlcmds) ? " or " :
+		    ", ", ctlcmds[i].name);
+	return names;
+}
+
+/* Milliseconds from `then` to now, 0 if the clock says otherwise. */
+static uint64_t
+ctlcmd_ago(uint64_t now, uint64_t then)
+{
+	return now > then ? now - then : 0;
+}
+
+static void
+ctlcmd_endpoint(const struct endpoint_status *st, void *arg)
+{
+	struct json *j = arg;
+
+	json_open_object(j, NULL);
+	json_string(j, "kind", st->kind);
+	json_string(j, "name", st->name);
+	json_string(j, "state", st->state);
+	json_bool(j, "ever_connected", st->ever_connected);
+	json_uint(j, "retry_in_ms", st->retry_in_ms);
+	json_uint(j, "failures", st->failures);
+	json_string(j, "last_error", st->last_error != NULL &&
+	    st->last_error[0] != '\0' ? st->last_error : NULL);
+	json_close_object(j);
+}
+
+static void
+ctlcmd_socket(struct json *j, const struct ssock *ss)
+{
+	json_open_object(j, NULL);
+	json_string(j, "name", ss->name);
+	json_string(j, "send_mode", config_choice("send_mode",
+	    (int)ss->conf->send_mode));
+	json_string(j, "delivery", config_choice("delivery",
+	    (int)ss->conf->delivery));
+	json_string(j, "overflow", config_choice("overflow",
+	    (int)ss->conf->overflow));
+	json_string(j, "identity", ss->identity_hex);
+	json_open_array(j, "endpoints");
+	if (ss->endpoints != NULL)
+		endpoints_status(ss->endpoints, ctlcmd_endpoint, j);
+	json_close_array(j);
+	json_uint(j, "peers", ss->nactive);
+	json_uint(j, "applications", ss->local != NULL ?
+	    local_count(ss->local) : 0);
+	json_uint(j, "queued_to_send", ss->sendq_len);
+	json_uint(j, "awaiting_ack", ss->pending_by_id != NULL ?
+	    idmap_count(ss->pending_by_id) : 0);
+	json_uint(j, "waiting_for_app", ss->recvq_len);
+	json_open_object(j, "counters");
+#define CTLCMD_COUNTER(field, name, help) json_uint(j, name, ss->stats.field);
+	STATS_COUNTERS(CTLCMD_COUNTER)
+#undef CTLCMD_COUNTER
+	json_close_object(j);
+	json_close_object(j);
+}
+
+static int
+ctlcmd_status(struct daemon *d, const char *arg, struct json *j, char *err,
+    size_t errlen)
+{
+	const struct ssock *ss;
+
+	(void)arg;
+	(void)err;
+	(void)errlen;
+	json_open_object(j, "daemon");
+	json_string(j, "version", PACKAGE_VERSION);
+	json_uint(j, "pid", (uint64_t)d->pid);
+	json_uint(j, "uptime_s", ctlcmd_ago(now_ms(), d->started_ms) / 1000);
+	json_uint(j, "started", d->started_wall);
+	json_string(j, "config", d->config_path);
+	json_uint(j, "generation", d->generation);
+	json_string(j, "last_reload_error", d->reload_error[0] != '\0' ?
+	    d->reload_error : NULL);
+	json_close_object(j);
+	json_open_array(j, "sockets");
+	TAILQ_FOREACH(ss, &d->sockets, entry)
+		ctlcmd_socket(j, ss);
+	json_close_array(j);
+	return 0;
+}
+
+static void
+ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now,
+    uint64_t wall)
+{
+	int active = p->state == PEER_ACTIVE;
+
+	json_open_object(j, NULL);
+	json_string(j, "identity", active ? p->identity_hex : NULL);
+	json_string(j, "address", p->addr);
+	json_string(j, "direction", p->connector != NULL ? "connected" :
+	    "accepted");
+	json_string(j, "state", active ? "active" : "handshake");
+	json_uint(j, "since", wall - ctlcmd_ago(now, p->since_ms) / 1000);
+	if (p->last_recv_ms != 0)
+		json_ms_as_s(j, "last_received_s_ago",
+		    ctlcmd_ago(now, p->last_recv_ms));
+	else
+		json_string(j, "last_received_s_ago", NULL);
+	json_ms_as_s(j, "last_sent_s_ago", ctlcmd_ago(now, p->last_sent_ms));
+	json_uint(j, "queued_bytes", peer_unflushed(p));
+	json_uint(j, "messages_in", p->msgs_in);
+	json_uint(j, "messages_out", p->msgs_out);
+	json_uint(j, "bytes_in", p->bytes_in);
+	json_uint(j, "bytes_out", p->bytes_out);
+	json_uint(j, "drops", p->drops);
+	json_close_object(j);
+}
+
+static int
+ctlcmd_peers(struct daemon *d, const char *arg, struct json *j, char *err,
+    size_t errlen)
+{
+	const struct ssock *ss;
+	const struct peer *p;
+	uint64_t now = now_ms(), wall = (uint64_t)time(NULL);
+
+	if ((ss = daemon_find_socket(d, arg)) == NULL) {
+		snprintf(err, errlen, "no socket named '%s'", arg);
+		return -1;
+	}
+	json_string(j, "socket", ss->name);
+	json_open_array(j, "peers");
+	TAILQ_FOREACH(p, &ss->peers, entry)
+		ctlcmd_peer(j, p, now, wall);
+	json_close_array(j);
+	return 0;
+}
+
+static int
+ctlcmd_reload(struct daemon *d, const char *arg, struct json *j, char *err,
+    size_t errlen)
+{
+	char summary[DAEMON_ERR_MAX];
+
+	(void)arg;
+	if (daemon_reload(d, summary, sizeof(summary)) == -1) {
+		snprintf(err, errlen, "%s", summary);
+		return -1;
+	}
+	json_string(j, "changes", summary);
+	json_uint(j, "generation", d->generation);
+	return 0;
+}

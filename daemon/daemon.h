@@ -1,0 +1,51 @@
+/*
+ * daemon: the state of one smartsockd process, shared by main (start,
+ * signals, stop), reload (apply a new config) and control (answer
+ * smartsockctl).  There is one, owned by main.
+ */
+#ifndef SMARTSOCK_DAEMON_H
+#define SMARTSOCK_DAEMON_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "ssock.h"
+
+struct event_base;
+struct evdns_base;
+struct event;
+struct control;
+
+#define DAEMON_ERR_MAX 1024
+
+struct daemon {
+	struct event_base *base;
+	struct evdns_base *dns;
+	const char *config_path;        /* as given with -c */
+	struct config cfg;              /* the config in force */
+	unsigned generation;            /* 1 at start, +1 per applied reload */
+	char reload_error[DAEMON_ERR_MAX];      /* last refused reload, or "" */
+	uint64_t started_ms;            /* now_ms() at start */
+	uint64_t started_wall;          /* time(NULL) at start */
+	pid_t pid;
+	struct ssock_list sockets;
+	struct control *control;        /* <runtime_dir>/control.sock */
+	struct event *sig_term, *sig_int, *sig_hup, *grace_ev;
+	uint64_t grace_deadline_ms;
+};
+
+/*
+ * Reload: parse and validate `d->config_path` completely; on any error keep
+ * everything as it runs, record the error (status shows it) and return -1.
+ * Otherwise apply only the difference: start added sockets, close removed
+ * ones, update changed ones in place (restarting only a socket whose
+ * identity changed), leave unchanged ones untouched.  `summary` receives a
+ * human-readable account of what changed or why it was refused.
+ */
+int daemon_reload(struct daemon *d, char *summary, size_t len);
+
+/* The socket named `name`, or NULL. */
+struct ssock *daemon_find_socket(struct daemon *d, const char *name);
+
+#endif

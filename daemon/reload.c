@@ -1,0 +1,220 @@
+/*
+ * reload: apply a new configuration by difference (see daemon.h).  What a
+ * change of each key takes comes from the option table's reloadable
+ * column: applied in place, a restart of that one socket (identity), or a
+ * refusal (daemon keys that need a restart of smartsockd).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "conftab.h"
+#include "daemon.h"
+#include "endpoint.h"
+#include "log.h"
+
+struct ssock *
+daemon_find_socket(struct daemon *d, const char *name)
+{
+	struct ssock *ss;
+
+	TAILQ_FOREACH(ss, &d->sockets, entry)
+		if (strcmp(ss->name, name) == 0)
+			return ss;
+	return NULL;
+}
+
+static int
+endpoints_equal(const struct endpoint_conf *a, size_t na,
+    const struct endpoint_conf *b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++)
+		if (strcmp(a[i].host, b[i].host) != 0 ||
+		    strcmp(a[i].port, b[i].port) != 0)
+			return 0;
+	return 1;
+}
+
+/* Does option o differ between the structs at a and b? */
+static int
+option_differs(const struct opt *o, const void *a, const void *b)
+{
+	const char *pa = (const char *)a + o->off, *pb = (const char *)b + o->off;
+	const char *sa, *sb;
+
+	/* Every type is listed: -Wswitch flags a new one left out. */
+	switch (o->type) {
+	case OPT_DURATION:
+	case OPT_SIZE:
+	case OPT_COUNT:
+	case OPT_MODE:
+		return *(const uint64_t *)pa != *(const uint64_t *)pb;
+	case OPT_ENUM:
+		return *(const int *)pa != *(const int *)pb;
+	case OPT_IDENTITY:
+		/* Two random identities are the same setting. */
+		return *(const int *)((const char *)a + o->aux) !=
+		    *(const int *)((const char *)b + o->aux) ||
+		    memcmp(pa, pb, 16) != 0;
+	case OPT_ENDPOINTS:
+		return !endpoints_equal(*(struct endpoint_conf *const *)pa,
+		    *(const size_t *)((const char *)a + o->aux),
+		    *(struct endpoint_conf *const *)pb,
+		    *(const size_t *)((const char *)b + o->aux));
+	case OPT_PATH:
+	case OPT_USER:
+	case OPT_GROUP:
+		sa = *(char *const *)pa;
+		sb = *(char *const *)pb;
+		if (sa == NULL || sb == NULL)
+			return sa != sb;
+		return strcmp(sa, sb) != 0;
+	}
+	return 1;
+}
+
+/*
+ * The keys of `section` that differ, as "a, b" in buf.  Returns how many
+ * differ; *restart is set when one of them is not reloadable.
+ */
+static int
+changed_keys(enum opt_section section, const void *a, const void *b,
+    char *buf, size_t len, int *restart)
+{
+	const struct opt *o;
+	size_t used = 0;
+	int n = 0;
+
+	buf[0] = '\0';
+	*restart = 0;
+	for (o = config_options; o < config_options + CONFIG_NOPTIONS; o++) {
+		if (o->section != section || !option_differs(o, a, b))
+			continue;
+		if (!o->reloadable)
+			*restart = 1;
+		if (used < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+			    n > 0 ? ", " : "", o->key);
+		n++;
+	}
+	return n;
+}
+
+/* Append a part to the summary, "; "-separated. */
+static void
+summary_add(char *summary, size_t len, const char *part)
+{
+	size_t used = strlen(summary);
+
+	snprintf(summary + used, len - used, "%s%s", used ? "; " : "", part);
+}
+
+static int
+reload_refuse(struct daemon *d, char *summary, size_t len, const char *why)
+{
+	snprintf(summary, len, "%s", why);
+	strncpy(d->reload_error, why, sizeof(d->reload_error) - 1);
+	d->reload_error[sizeof(d->reload_error) - 1] = '\0';
+	log_warnx("reload refused, the running configuration stays: %s", why);
+	return -1;
+}
+
+int
+daemon_reload(struct daemon *d, char *summary, size_t len)
+{
+	struct config cfg;
+	const struct socket_conf *sc;
+	struct ssock *ss, *next;
+	char err[DAEMON_ERR_MAX], keys[512], why[DAEMON_ERR_MAX];
+	int restart, failed = 0, unchanged = 0;
+	size_t i;
+
+	summary[0] = '\0';
+	memset(&cfg, 0, sizeof(cfg));
+	if (config_load(d->config_path, &cfg, err, sizeof(err)) == -1)
+		return reload_refuse(d, summary, len, err);
+	if (changed_keys(OPT_DAEMON, &d->cfg.daemon, &cfg.daemon, keys,
+	    sizeof(keys), &restart) > 0 && restart) {
+		snprintf(why, sizeof(why), "%s: changing %s needs a restart "
+		    "of smartsockd", d->config_path, keys);
+		config_free(&cfg);
+		return reload_refuse(d, summary, len, why);
+	}
+
+	/* 1. Sockets gone, or whose identity changed, close first. */
+	for (ss = TAILQ_FIRST(&d->sockets); ss != NULL; ss = next) {
+		next = TAILQ_NEXT(ss, entry);
+		sc = config_find_socket(&cfg, ss->name);
+		if (sc != NULL && (changed_keys(OPT_SOCKET, ss->conf, sc, keys,
+		    sizeof(keys), &restart) == 0 || !restart))
+			continue;
+		if (sc == NULL)
+			snprintf(why, sizeof(why), "removed %s", ss->name);
+		else
+			snprintf(why, sizeof(why), "restarted %s (%s changed)",
+			    ss->name, keys);
+		summary_add(summary, len, why);
+		log_info("reload: %s socket %s", sc == NULL ? "closing" :
+		    "restarting", ss->name);
+		TAILQ_REMOVE(&d->sockets, ss, entry);
+		ssock_free(ss);
+	}
+	/* 2. Kept sockets take their new settings and drop lost endpoints;
+	 *    only then may a port freed here be bound elsewhere. */
+	TAILQ_FOREACH(ss, &d->sockets, entry) {
+		sc = config_find_socket(&cfg, ss->name);
+		if (changed_keys(OPT_SOCKET, ss->conf, sc, keys, sizeof(keys),
+		    &restart) == 0)
+			unchanged++;
+		else {
+			snprintf(why, sizeof(why), "changed %s (%s)", ss->name,
+			    keys);
+			summary_add(summary, len, why);
+			log_info("reload: socket %s: %s", ss->name, keys);
+		}
+		ssock_set_conf(ss, sc);
+	}
+	TAILQ_FOREACH(ss, &d->sockets, entry) {
+		failed += endpoints_reconfigure(ss->endpoints, ss->conf,
+		    ENDPOINTS_ADD);
+		ssock_conf_applied(ss);
+	}
+	/* 3. New sockets (and restarted ones) start. */
+	for (i = 0; i < cfg.nsockets; i++) {
+		sc = &cfg.sockets[i];
+		if (daemon_find_socket(d, sc->name) != NULL)
+			continue;
+		ss = ssock_new(d->base, d->dns, sc, cfg.daemon.runtime_dir,
+		    (size_t)cfg.daemon.max_message_size);
+		if (ss == NULL) {
+			failed++;
+			snprintf(why, sizeof(why), "could not start %s (see "
+			    "the log)", sc->name);
+			summary_add(summary, len, why);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&d->sockets, ss, entry);
+		if (strstr(summary, sc->name) == NULL) {
+			snprintf(why, sizeof(why), "added %s", sc->name);
+			summary_add(summary, len, why);
+		}
+	}
+	config_free(&d->cfg);
+	d->cfg = cfg;
+	d->generation++;
+	d->reload_error[0] = '\0';
+	if (summary[0] == '\0')
+		snprintf(summary, len, "no change");
+	if (failed > 0) {
+		summary_add(summary, len, "some endpoints or sockets failed "
+		    "to open (see the log)");
+		snprintf(d->reload_error, sizeof(d->reload_error), "%s",
+		    summary);
+	}
+	log_info("reload: generation %u: %s (%d sockets unchanged)",
+	    d->generation, summary, unchanged);
+	return failed > 0 ? -1 : 0;
+}

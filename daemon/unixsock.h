@@ -1,0 +1,21 @@
+/*
+ * unixsock: the listening Unix sockets of runtime_dir (each smart socket's
+ * NAME.sock and control.sock) are taken over the same way: a file left by
+ * a daemon that died (nothing answers on it) is replaced, but a live
+ * daemon is never evicted.
+ */
+#ifndef SMARTSOCK_UNIXSOCK_H
+#define SMARTSOCK_UNIXSOCK_H
+
+#include <sys/types.h>
+
+/*
+ * A non-blocking, close-on-exec socket bound to `path` with permissions
+ * `mode` (through the umask around bind, so it is never wider), not yet
+ * listening; the caller owns it.  -1 after logging why, each line starting
+ * with `who` ("socket jobs", "control"): the path is too long, it exists
+ * and is not a socket, another daemon answers on it, or bind failed.
+ */
+int unixsock_bind(const char *path, mode_t mode, const char *who);
+
+#endif

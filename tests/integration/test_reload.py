@@ -1,0 +1,115 @@
+"""Reload (SIGHUP) applies only the difference: while messages flow on an
+unchanged socket, a reload removes one socket, adds one, changes another
+in place (new heartbeat and an added endpoint, its connection kept) and
+restarts one whose identity changed.  The unchanged socket loses nothing
+and never reconnects.  A broken file changes nothing."""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+from harness import (Daemon, check, collect, free_port, passed, send_lines,
+                     sock, step, wait_peers)
+
+ID_KEEP = "1e" * 16
+ID_CHG = "c0" * 16
+ID_RST = "7a" * 16
+ports = {k: free_port() for k in ("keep", "chg", "chg2", "rst", "gone",
+                                  "new")}
+b = Daemon({"keep": sock(bind="127.0.0.1:%d" % ports["keep"]),
+            "chg": sock(bind="127.0.0.1:%d" % ports["chg"]),
+            "chg2": sock(bind="127.0.0.1:%d" % ports["chg2"]),
+            "rst": sock(bind="127.0.0.1:%d" % ports["rst"])})
+
+
+def a_sockets(reloaded):
+    s = {"keep": sock(connect="127.0.0.1:%d" % ports["keep"],
+                      identity=ID_KEEP),
+         "chg": sock(connect="127.0.0.1:%d" % ports["chg"], identity=ID_CHG),
+         "rst": sock(connect="127.0.0.1:%d" % ports["rst"], identity=ID_RST)}
+    if not reloaded:
+        s["gone"] = sock(bind="127.0.0.1:%d" % ports["gone"])
+        return s
+    s["new"] = sock(bind="127.0.0.1:%d" % ports["new"])
+    s["chg"] = sock(connect=["127.0.0.1:%d" % ports["chg"],
+                             "127.0.0.1:%d" % ports["chg2"]],
+                    identity=ID_CHG, heartbeat_interval="700ms")
+    s["rst"] = sock(connect="127.0.0.1:%d" % ports["rst"],
+                    identity="7b" * 16)
+    return s
+
+
+a = Daemon(a_sockets(False))
+wait_peers(b, "keep", [ID_KEEP])
+wait_peers(b, "chg", [ID_CHG])
+wait_peers(b, "rst", [ID_RST])
+
+step("traffic on keep while A reloads")
+N = 400
+recv = b.cat_bg("recv", "keep", "-n", str(N), "--timeout", "20")
+feeder = a.cat_bg("send", "keep", stdin=subprocess.PIPE)
+
+
+def feed():
+    for i in range(N):
+        feeder.stdin.write(b"k%d\n" % i)
+        feeder.stdin.flush()
+        time.sleep(0.005)
+    feeder.stdin.close()
+
+
+t = threading.Thread(target=feed)
+t.start()
+time.sleep(0.5)
+
+# Rewrite A's config and reload it.
+fresh = Daemon(a_sockets(True), start=False)
+with open(fresh.conf) as f:
+    text = f.read().replace(fresh.runtime, a.runtime)
+with open(a.conf, "w") as f:
+    f.write(text)
+a.proc.send_signal(signal.SIGHUP)
+a.wait_log("reload: generation 2")
+t.join(30)
+check(feeder.wait(30) == 0, "the sender on keep failed")
+got = collect(recv)
+check(got == ["k%d" % i for i in range(N)],
+      "keep lost or reordered messages across the reload: %d of %d" %
+      (len(got), N))
+
+log = a.log_text()
+step("what the reload did")
+check(not any(("socket keep: peer" in l and " down" in l)
+              for l in log.splitlines()), "keep reconnected:\n" + log)
+check(not any(("socket chg: peer" in l and " down" in l)
+              for l in log.splitlines()), "chg's connection was dropped:\n" +
+      log)
+check("removed gone" in log and "added new" in log and
+      "restarted rst (identity changed)" in log and
+      "changed chg (connect, heartbeat_interval)" in log,
+      "reload summary:\n" + log)
+check(not os.path.exists(a.sock_path("gone")), "gone's socket file stayed")
+check(os.path.exists(a.sock_path("new")), "new's socket file is missing")
+wait_peers(b, "chg2", [ID_CHG])         # the endpoint the reload added
+wait_peers(b, "rst", ["7b" * 16])       # the restarted socket's identity
+r = a.cat("recv", "new", "--timeout", "0.2")
+check(r.returncode == 1, "new socket does not serve: %r" % (r,))
+
+step("the changed socket still carries messages")
+send_lines(a, "chg", ["after-reload"])
+r = b.cat("recv", "chg", "-n", "1", "--timeout", "10")
+check(r.stdout == b"after-reload\n", "chg after reload: %r" % (r,))
+
+step("a broken file changes nothing")
+with open(a.conf, "a") as f:
+    f.write("[socket broken]\nbind = not-an-endpoint\n")
+a.proc.send_signal(signal.SIGHUP)
+a.wait_log("reload refused")
+check("generation 3" not in a.log_text(), "a broken reload was applied")
+send_lines(a, "keep", ["still-here"])
+r = b.cat("recv", "keep", "-n", "1", "--timeout", "10")
+check(r.stdout == b"still-here\n", "keep after a refused reload: %r" % (r,))
+
+check(a.stop() == 0 and b.stop() == 0, "daemons did not stop cleanly")
+passed("reload")

@@ -1,0 +1,268 @@
+/* ctl-show: smartsockctl's human format (see ctl-show.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl-show.h"
+#include "json-parse.h"
+
+#define SHOW_TEXT_MAX 512
+
+/* s with control characters made visible as '?'; NULL shows as "-". */
+static const char *
+show_safe(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	if (s == NULL)
+		return "-";
+	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' :
+		    s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/* A string member, made safe to print. */
+static const char *
+show_str(const struct jsonp *v, const char *key, char *buf, size_t len)
+{
+	return show_safe(jsonp_str(v, key), buf, len);
+}
+
+static uint64_t
+show_u64(const struct jsonp *v, const char *key)
+{
+	uint64_t n = 0;
+
+	jsonp_u64(v, key, &n);
+	return n;
+}
+
+/* A duration in at most 6 characters: 0.2s, 42s, 5m03s, 3h04m, 12d03h. */
+static const char *
+show_duration(double s, char *buf, size_t len)
+{
+	uint64_t t = (uint64_t)s;
+
+	if (s < 10 && s != (double)t)           /* whole seconds stay whole */
+		snprintf(buf, len, "%.1fs", s);
+	else if (t < 60)
+		snprintf(buf, len, "%" PRIu64 "s", t);
+	else if (t < 3600)
+		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", t / 60, t % 60);
+	else if (t < 86400)
+		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m", t / 3600,
+		    t % 3600 / 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h", t / 86400,
+		    t % 86400 / 3600);
+	return buf;
+}
+
+/* A count in at most 5 characters: 999, 1234, 12.3k, 123k, 1.2M, 12G. */
+static const char *
+show_count(uint64_t n, const char *unit, char *buf, size_t len)
+{
+	static const char *const sfx[] = { "k", "M", "G", "T", "P", "E" };
+	double v = (double)n;
+	size_t i = 0;
+
+	if (n < 10000) {
+		snprintf(buf, len, "%" PRIu64 "%s", n, unit);
+		return buf;
+	}
+	v /= 1000;
+	while (v >= 999.95 && i + 1 < sizeof(sfx) / sizeof(sfx[0])) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, len, v < 99.95 ? "%.1f%s%s" : "%.0f%s%s", v, sfx[i],
+	    unit);
+	return buf;
+}
+
+static void
+show_endpoint(FILE *f, const struct jsonp *ep)
+{
+	char name[SHOW_TEXT_MAX], state[64], err[SHOW_TEXT_MAX], t[32];
+	const char *kind = jsonp_str(ep, "kind");
+	uint64_t failures = show_u64(ep, "failures");
+	int ever = 0;
+
+	jsonp_bool(ep, "ever_connected", &ever);
+	show_str(ep, "state", state, sizeof(state));
+	fprintf(f, "  %-13s%-28s %s", kind != NULL ? kind : "?",
+	    show_str(ep, "name", name, sizeof(name)), state);
+	if (strcmp(state, "backing off") == 0)
+		fprintf(f, ", retry in %s", show_duration((double)show_u64(ep,
+		    "retry_in_ms") / 1000, t, sizeof(t)));
+	fputc('\n', f);
+	if (kind == NULL || strcmp(kind, "connect") != 0 ||
+	    strcmp(state, "connected") == 0)
+		return;
+	fprintf(f, "  %-13s%" PRIu64 " failure%s in a row, %s", "",
+	    failures, failures == 1 ? "" : "s",
+	    ever ? "was connected before" : "never connected");
+	if (jsonp_str(ep, "last_error") != NULL)
+		fprintf(f, ": %s", show_str(ep, "last_error", err,
+		    sizeof(err)));
+	fputc('\n', f);
+}
+
+static void
+show_counters(FILE *f, const struct jsonp *counters)
+{
+	const struct jsonp *m;
+	char name[64];
+	int col = 0;
+
+	if (counters == NULL)
+		return;
+	fprintf(f, "  counters\n");
+	for (m = counters->child; m != NULL; m = m->next) {
+		fprintf(f, "%s%-27s %8s", col == 0 ? "    " : "  ",
+		    show_safe(m->key, name, sizeof(name)),
+		    m->type == JSONP_NUMBER ? m->text : "?");
+		if (++col == 2) {
+			fputc('\n', f);
+			col = 0;
+		}
+	}
+	if (col != 0)
+		fputc('\n', f);
+}
+
+static void
+show_socket(FILE *f, const struct jsonp *s)
+{
+	char name[SHOW_TEXT_MAX], a[32], b[32], c[32], id[64];
+	const struct jsonp *eps = jsonp_get(s, "endpoints"), *ep;
+
+	fprintf(f, "\nsocket %s: %s, %s, overflow %s\n",
+	    show_str(s, "name", name, sizeof(name)),
+	    show_str(s, "send_mode", a, sizeof(a)),
+	    show_str(s, "delivery", b, sizeof(b)),
+	    show_str(s, "overflow", c, sizeof(c)));
+	fprintf(f, "  %-13s%s\n", "identity",
+	    show_str(s, "identity", id, sizeof(id)));
+	for (ep = eps != NULL ? eps->child : NULL; ep != NULL; ep = ep->next)
+		show_endpoint(f, ep);
+	fprintf(f, "  %-13s%" PRIu64 " peer%s, %" PRIu64 " application%s\n",
+	    "attached", show_u64(s, "peers"),
+	    show_u64(s, "peers") == 1 ? "" : "s",
+	    show_u64(s, "applications"),
+	    show_u64(s, "applications") == 1 ? "" : "s");
+	fprintf(f, "  %-13s%" PRIu64 " to send, %" PRIu64 " awaiting ACK, %"
+	    PRIu64 " waiting for an application\n", "queued",
+	    show_u64(s, "queued_to_send"), show_u64(s, "awaiting_ack"),
+	    show_u64(s, "waiting_for_app"));
+	show_counters(f, jsonp_get(s, "counters"));
+}
+
+void
+ctl_show_status(FILE *f, const struct jsonp *answer)
+{
+	const struct jsonp *d = jsonp_get(answer, "daemon");
+	const struct jsonp *socks = jsonp_get(answer, "sockets"), *s;
+	char ver[64], path[SHOW_TEXT_MAX], err[SHOW_TEXT_MAX], up[32];
+	char since[32];
+	time_t started = (time_t)show_u64(d, "started");
+	struct tm tm;
+
+	since[0] = '\0';
+	if (localtime_r(&started, &tm) != NULL)
+		strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S", &tm);
+	fprintf(f, "smartsockd %s, pid %" PRIu64 ", up %s (since %s)\n",
+	    show_str(d, "version", ver, sizeof(ver)), show_u64(d, "pid"),
+	    show_duration((double)show_u64(d, "uptime_s"), up, sizeof(up)),
+	    since);
+	fprintf(f, "  %-13s%s\n", "config", show_str(d, "config", path,
+	    sizeof(path)));
+	fprintf(f, "  %-13s%" PRIu64 "\n", "generation",
+	    show_u64(d, "generation"));
+	if (jsonp_str(d, "last_reload_error") != NULL)
+		fprintf(f, "  %-13s%s\n", "reload error",
+		    show_str(d, "last_reload_error", err, sizeof(err)));
+	for (s = socks != NULL ? socks->child : NULL; s != NULL; s = s->next)
+		show_socket(f, s);
+}
+
+static void
+show_peer(FILE *f, const struct jsonp *p)
+{
+	char id[64], addr[SHOW_TEXT_MAX], dir[16], t[5][32];
+	char n[4][32];
+	const char *direction = jsonp_str(p, "direction");
+	double recv = 0, sent = 0;
+	uint64_t now = (uint64_t)time(NULL), since = show_u64(p, "since");
+
+	if (direction != NULL && strcmp(direction, "accepted") == 0)
+		snprintf(dir, sizeof(dir), "in");
+	else if (direction != NULL && strcmp(direction, "connected") == 0)
+		snprintf(dir, sizeof(dir), "out");
+	else
+		show_safe(direction, dir, sizeof(dir));
+	if (jsonp_str(p, "identity") == NULL)
+		snprintf(id, sizeof(id), "(handshake)");
+	else
+		show_str(p, "identity", id, sizeof(id));
+	fprintf(f, "%-32s %-21s %-3s %6s %7s\n", id,
+	    show_str(p, "address", addr, sizeof(addr)), dir,
+	    show_duration(now > since ? (double)(now - since) : 0, t[0],
+	    sizeof(t[0])),
+	    show_count(show_u64(p, "queued_bytes"), "B", t[1], sizeof(t[1])));
+	if (!jsonp_double(p, "last_received_s_ago", &recv))
+		snprintf(t[2], sizeof(t[2]), "-");
+	else
+		show_duration(recv, t[2], sizeof(t[2]));
+	jsonp_double(p, "last_sent_s_ago", &sent);
+	fprintf(f, "  recv %-6s  sent %-6s  in %s/%s  out %s/%s  drops %s\n",
+	    t[2], show_duration(sent, t[3], sizeof(t[3])),
+	    show_count(show_u64(p, "messages_in"), "", n[0], sizeof(n[0])),
+	    show_count(show_u64(p, "bytes_in"), "B", n[1], sizeof(n[1])),
+	    show_count(show_u64(p, "messages_out"), "", n[2], sizeof(n[2])),
+	    show_count(show_u64(p, "bytes_out"), "B", n[3], sizeof(n[3])),
+	    show_count(show_u64(p, "drops"), "", t[4], sizeof(t[4])));
+}
+
+void
+ctl_show_peers(FILE *f, const struct jsonp *answer)
+{
+	const struct jsonp *peers = jsonp_get(answer, "peers"), *p;
+	char name[SHOW_TEXT_MAX];
+	size_t n = 0;
+
+	for (p = peers != NULL ? peers->child : NULL; p != NULL; p = p->next)
+		n++;
+	fprintf(f, "socket %s: %zu connection%s\n",
+	    show_str(answer, "socket", name, sizeof(name)), n,
+	    n == 1 ? "" : "s");
+	if (n == 0)
+		return;
+	fprintf(f, "%-32s %-21s %-3s %6s %7s\n", "IDENTITY", "ADDRESS", "DIR",
+	    "UP", "QUEUED");
+	for (p = peers->child; p != NULL; p = p->next)
+		show_peer(f, p);
+}
+
+void
+ctl_show_reload(FILE *f, const struct jsonp *answer)
+{
+	char changes[4096];
+
+	fprintf(f, "reloaded, generation %" PRIu64 ": %s\n",
+	    show_u64(answer, "generation"),
+	    show_str(answer, "changes", changes, sizeof(changes)));
+}
+
+void
+ctl_show_refusal(FILE *f, const char *command, const struct jsonp *answer)
+{
+	char why[4096];
+
+	fprintf(f, "smartsockctl: %s refused: %s\n", command,
+	    jsonp_str(answer, "error") != NULL ? show_str(answer, "error", why,
+	    sizeof(why)) : "(no reason given)");
+}
