@@ -279,6 +279,7 @@ ssock_publish(struct ssock *ss, struct msg *m)
 			peer_send_msg(p, m);
 		else {
 			STATS_INC(&ss->stats, drops_slow_peer);
+			p->drops++;
 			ssock_log_drop(ss, "a subscriber's queue is full");
 		}
 	}

@@ -69,7 +69,9 @@ with open(fresh.conf) as f:
     text = f.read().replace(fresh.runtime, a.runtime)
 with open(a.conf, "w") as f:
     f.write(text)
-a.proc.send_signal(signal.SIGHUP)
+r = a.ctl("reload")                     # the same as SIGHUP
+check(r.returncode == 0 and b"added new" in r.stdout,
+      "smartsockctl reload: %r" % (r,))
 a.wait_log("reload: generation 2")
 t.join(30)
 check(feeder.wait(30) == 0, "the sender on keep failed")
@@ -101,12 +103,22 @@ send_lines(a, "chg", ["after-reload"])
 r = b.cat("recv", "chg", "-n", "1", "--timeout", "10")
 check(r.stdout == b"after-reload\n", "chg after reload: %r" % (r,))
 
+st = a.ctl_json("status")
+check(st["daemon"]["generation"] == 2 and
+      st["daemon"]["last_reload_error"] is None and
+      sorted(x["name"] for x in st["sockets"]) ==
+      ["chg", "keep", "new", "rst"], "status after reload: %r" % st)
+
 step("a broken file changes nothing")
 with open(a.conf, "a") as f:
     f.write("[socket broken]\nbind = not-an-endpoint\n")
 a.proc.send_signal(signal.SIGHUP)
 a.wait_log("reload refused")
 check("generation 3" not in a.log_text(), "a broken reload was applied")
+st = a.ctl_json("status")
+check(st["daemon"]["generation"] == 2 and
+      (a.conf + ":") in (st["daemon"]["last_reload_error"] or ""),
+      "status after a refused reload: %r" % st["daemon"])
 send_lines(a, "keep", ["still-here"])
 r = b.cat("recv", "keep", "-n", "1", "--timeout", "10")
 check(r.stdout == b"still-here\n", "keep after a refused reload: %r" % (r,))
