@@ -36,6 +36,7 @@ struct listener {
 	struct event *resume_ev;
 	char name[80];                  /* the bound address */
 	char key[300];                  /* the bind endpoint it came from */
+	char error[160];                /* lev == NULL: why the bind failed */
 };
 
 struct connector {
@@ -153,7 +154,7 @@ listener_error(struct evconnlistener *lev, void *arg)
 
 static int
 listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
-    const struct addrinfo *ai)
+    const struct addrinfo *ai, char *err, size_t errlen)
 {
 	struct ssock *ss = eps->ss;
 	struct listener *l;
@@ -167,6 +168,7 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	if (fd == -1) {
 		if (errno == EAFNOSUPPORT && strcmp(ep->host, "*") == 0)
 			return 0;       /* no IPv6 here: "*" means what exists */
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		log_warn("socket %s: cannot bind %s (config line %d)",
 		    ss->name, name, ep->line);
 		return -1;
@@ -175,12 +177,14 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		log_warn("socket %s: cannot bind %s (config line %d)",
 		    ss->name, name, ep->line);
 		close(fd);
 		return -1;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		close(fd);
 		return -1;
 	}
@@ -191,6 +195,7 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	l->lev = evconnlistener_new(ss->base, listener_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
 	if (l->lev == NULL || l->resume_ev == NULL) {
+		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		log_warn("socket %s: cannot listen on %s", ss->name, name);
 		if (l->lev == NULL)
 			close(fd);
@@ -208,7 +213,8 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 }
 
 static int
-listeners_open(struct endpoints *eps, const struct endpoint_conf *ep)
+listeners_open(struct endpoints *eps, const struct endpoint_conf *ep,
+    char *err, size_t errlen)
 {
 	struct addrinfo hints, *res, *ai;
 	int rc;
@@ -220,13 +226,14 @@ listeners_open(struct endpoints *eps, const struct endpoint_conf *ep)
 	rc = getaddrinfo(strcmp(ep->host, "*") == 0 ? NULL : ep->host,
 	    ep->port, &hints, &res);
 	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", ep->host, gai_strerror(rc));
 		log_warnx("socket %s: cannot resolve bind address %s "
 		    "(config line %d): %s", eps->ss->name, ep->host, ep->line,
 		    gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if (listener_open(eps, ep, ai) == -1) {
+		if (listener_open(eps, ep, ai, err, errlen) == -1) {
 			freeaddrinfo(res);
 			return -1;
 		}
@@ -408,8 +415,8 @@ endpoints_status(const struct endpoints *eps,
 		memset(&st, 0, sizeof(st));
 		st.kind = "bind";
 		st.name = l->name;
-		st.state = "listening";
-		st.last_error = "";
+		st.state = l->lev != NULL ? "listening" : "failed";
+		st.last_error = l->error;
 		fn(&st, arg);
 	}
 	TAILQ_FOREACH(c, &eps->connectors, entry) {
@@ -479,8 +486,10 @@ static void
 listener_free(struct endpoints *eps, struct listener *l)
 {
 	TAILQ_REMOVE(&eps->listeners, l, entry);
-	evconnlistener_free(l->lev);
-	event_free(l->resume_ev);
+	if (l->lev != NULL)
+		evconnlistener_free(l->lev);
+	if (l->resume_ev != NULL)
+		event_free(l->resume_ev);
 	free(l);
 }
 
@@ -490,6 +499,7 @@ endpoints_start(struct ssock *ss)
 	const struct socket_conf *conf = ss->conf;
 	struct endpoints *eps = calloc(1, sizeof(*eps));
 	struct connector *c;
+	char err[160];
 	size_t i;
 
 	if (eps == NULL)
@@ -498,7 +508,8 @@ endpoints_start(struct ssock *ss)
 	TAILQ_INIT(&eps->listeners);
 	TAILQ_INIT(&eps->connectors);
 	for (i = 0; i < conf->nbinds; i++) {
-		if (listeners_open(eps, &conf->binds[i]) == -1) {
+		if (listeners_open(eps, &conf->binds[i], err,
+		    sizeof(err)) == -1) {
 			endpoints_free(eps);
 			return NULL;
 		}
@@ -553,6 +564,27 @@ endpoint_find(const struct endpoint_conf *list, size_t n, const char *key)
 	return NULL;
 }
 
+/* A bind endpoint that a reload could not open: status shows why, and the
+ * next reload tries again. */
+static void
+listener_failed(struct endpoints *eps, const struct endpoint_conf *ep,
+    const char *why)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return;
+	l->ss = eps->ss;
+	if (strchr(ep->host, ':') != NULL)
+		snprintf(l->name, sizeof(l->name), "[%s]:%s", ep->host,
+		    ep->port);
+	else
+		snprintf(l->name, sizeof(l->name), "%s:%s", ep->host, ep->port);
+	endpoint_key(ep, l->key, sizeof(l->key));
+	snprintf(l->error, sizeof(l->error), "%s", why);
+	TAILQ_INSERT_TAIL(&eps->listeners, l, entry);
+}
+
 int
 endpoints_reconfigure(struct endpoints *eps, const struct socket_conf *conf,
     enum endpoints_phase phase)
@@ -560,7 +592,7 @@ endpoints_reconfigure(struct endpoints *eps, const struct socket_conf *conf,
 	struct listener *l, *lnext;
 	struct connector *c, *cnext;
 	const struct endpoint_conf *ep;
-	char key[300];
+	char key[300], err[160];
 	int failed = 0, found;
 	size_t i;
 
@@ -592,11 +624,22 @@ endpoints_reconfigure(struct endpoints *eps, const struct socket_conf *conf,
 	for (i = 0; i < conf->nbinds; i++) {
 		endpoint_key(&conf->binds[i], key, sizeof(key));
 		found = 0;
-		TAILQ_FOREACH(l, &eps->listeners, entry)
-			if (strcmp(l->key, key) == 0)
+		for (l = TAILQ_FIRST(&eps->listeners); l != NULL; l = lnext) {
+			lnext = TAILQ_NEXT(l, entry);
+			if (strcmp(l->key, key) != 0)
+				continue;
+			if (l->lev != NULL)
 				found = 1;
-		if (!found && listeners_open(eps, &conf->binds[i]) == -1)
+			else
+				listener_free(eps, l);  /* failed: try again */
+		}
+		if (found)
+			continue;
+		if (listeners_open(eps, &conf->binds[i], err,
+		    sizeof(err)) == -1) {
+			listener_failed(eps, &conf->binds[i], err);
 			failed++;
+		}
 	}
 	for (i = 0; i < conf->nconnects; i++) {
 		found = 0;

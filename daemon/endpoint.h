@@ -40,7 +40,9 @@ struct endpoint_status {
 	const char *kind;               /* "bind" or "connect" */
 	const char *name;               /* "host:port" as configured, or the
 	                                   address a listener is bound to */
-	const char *state;              /* bind: "listening"; connect:
+	const char *state;              /* bind: "listening", or "failed"
+	                                   (a reload could not open it);
+	                                   connect:
 	                                   "connected", "connecting" or
 	                                   "backing off" */
 	int ever_connected;             /* connect: a handshake ever completed */

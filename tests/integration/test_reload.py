@@ -123,5 +123,24 @@ send_lines(a, "keep", ["still-here"])
 r = b.cat("recv", "keep", "-n", "1", "--timeout", "10")
 check(r.stdout == b"still-here\n", "keep after a refused reload: %r" % (r,))
 
+step("a bind a reload cannot open is shown failed, the rest applies")
+s2 = a_sockets(True)
+s2["new"] = sock(bind=["127.0.0.1:%d" % ports["new"],
+                       "127.0.0.1:%d" % ports["keep"]])    # B holds it
+fresh = Daemon(s2, start=False)
+with open(fresh.conf) as f:
+    text = f.read().replace(fresh.runtime, a.runtime)
+with open(a.conf, "w") as f:
+    f.write(text)
+r = a.ctl("reload")
+check(r.returncode == 1, "reload with a failing bind: %r" % (r,))
+st = a.ctl_json("status")
+eps = [e for x in st["sockets"] if x["name"] == "new"
+       for e in x["endpoints"]]
+check(st["daemon"]["generation"] == 3 and
+      [e["state"] for e in eps] == ["listening", "failed"] and
+      "in use" in (eps[1]["last_error"] or ""),
+      "status of a failed bind: %r" % eps)
+
 check(a.stop() == 0 and b.stop() == 0, "daemons did not stop cleanly")
 passed("reload")
