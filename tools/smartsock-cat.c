@@ -4,6 +4,7 @@
  */
 #include <sys/types.h>
 
+#include <err.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -84,17 +85,6 @@ cat_warn(const char *fmt, ...)
 	fprintf(stderr, ": %s\n", smartsock_strerror(err));
 }
 
-static void __attribute__((format(printf, 1, 2)))
-cat_warnx(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("smartsock-cat: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /*
  * --timeout: a duration as in smartsockd.conf ("5", "5s", "250ms") or
@@ -153,7 +143,7 @@ cat_optval(const char *name, int argc, char **argv, int *i)
 	if (arg[len] != '\0')
 		return NULL;
 	if (*i + 1 >= argc) {
-		cat_warnx("%s needs a value", name);
+		warnx("%s needs a value", name);
 		cat_usage(stderr, 2);
 	}
 	return argv[++*i];
@@ -184,14 +174,14 @@ cat_parse(const struct cat_cmd *cmd, int argc, char **argv,
 		if ((cmd->opts & CAT_OPT_TO) &&
 		    (v = cat_optval("--to", argc, argv, &i)) != NULL) {
 			if (!parse_identity(v, a->to)) {
-				cat_warnx("--to: not 32 hex digits: %s", v);
+				warnx("--to: not 32 hex digits: %s", v);
 				cat_usage(stderr, 2);
 			}
 			a->has_to = 1;
 		} else if ((cmd->opts & CAT_OPT_COUNT) &&
 		    (v = cat_optval("-n", argc, argv, &i)) != NULL) {
 			if (!parse_u64(v, &a->count) || a->count == 0) {
-				cat_warnx("-n: not a positive count: %s", v);
+				warnx("-n: not a positive count: %s", v);
 				cat_usage(stderr, 2);
 			}
 		} else if ((cmd->opts & CAT_OPT_IDENTITY) &&
@@ -200,17 +190,17 @@ cat_parse(const struct cat_cmd *cmd, int argc, char **argv,
 		else if ((cmd->opts & CAT_OPT_TIMEOUT) &&
 		    (v = cat_optval("--timeout", argc, argv, &i)) != NULL) {
 			if (!cat_parse_timeout(v, &a->timeout_ms)) {
-				cat_warnx("--timeout: not a duration: %s", v);
+				warnx("--timeout: not a duration: %s", v);
 				cat_usage(stderr, 2);
 			}
 		} else {
-			cat_warnx("%s: unknown option for %s", argv[i],
+			warnx("%s: unknown option for %s", argv[i],
 			    cmd->name);
 			cat_usage(stderr, 2);
 		}
 	}
 	if (i < argc && !(cmd->opts & CAT_OPT_MSGS)) {
-		cat_warnx("%s: unexpected argument", argv[i]);
+		warnx("%s: unexpected argument", argv[i]);
 		cat_usage(stderr, 2);
 	}
 	a->msgs = argv + i;
@@ -256,7 +246,7 @@ cat_send(smartsock *s, const struct cat_args *a)
 		}
 	}
 	if (status == 0 && ferror(stdin)) {
-		cat_warnx("stdin: %s", strerror(errno));
+		warnx("stdin: %s", strerror(errno));
 		status = 1;
 	}
 	free(line);
@@ -290,7 +280,7 @@ cat_loop(smartsock *s, const struct cat_args *a,
 		len = smartsock_recv_identity(s, id, buf, cap);
 		if (len == -1) {
 			if (errno == EAGAIN && a->timeout_ms >= 0)
-				cat_warnx("%s: no message within %d.%03d s",
+				warnx("%s: no message within %d.%03d s",
 				    a->socket, a->timeout_ms / 1000,
 				    a->timeout_ms % 1000);
 			else
@@ -321,7 +311,7 @@ cat_print(smartsock *s, const struct cat_args *a, const uint8_t *id,
 	fwrite(p, 1, len, stdout);
 	putchar('\n');
 	if (fflush(stdout) == EOF || ferror(stdout)) {
-		cat_warnx("stdout: %s", strerror(errno));
+		warnx("stdout: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -364,11 +354,11 @@ cat_config_dir(const char *file)
 
 	memset(&cfg, 0, sizeof cfg);
 	if (config_load(file, &cfg, err, sizeof err) == -1) {
-		cat_warnx("%s", err);
+		warnx("%s", err);
 		return NULL;
 	}
 	if (cfg.daemon.runtime_dir == NULL) {
-		cat_warnx("%s: no runtime_dir", file);
+		warnx("%s: no runtime_dir", file);
 		dir = NULL;
 	} else if ((dir = strdup(cfg.daemon.runtime_dir)) == NULL)
 		cat_warn("%s", file);
@@ -407,7 +397,7 @@ main(int argc, char **argv)
 			cat_usage(stderr, 2);
 	}
 	if (conf != NULL && dirarg != NULL) {
-		cat_warnx("-c and -S exclude each other");
+		warnx("-c and -S exclude each other");
 		cat_usage(stderr, 2);
 	}
 	if (c >= argc)
@@ -416,7 +406,7 @@ main(int argc, char **argv)
 		if (strcmp(argv[c], cat_cmds[i].name) == 0)
 			cmd = &cat_cmds[i];
 	if (cmd == NULL) {
-		cat_warnx("%s: unknown command", argv[c]);
+		warnx("%s: unknown command", argv[c]);
 		cat_usage(stderr, 2);
 	}
 	cat_parse(cmd, argc - c - 1, argv + c + 1, &a);

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <err.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -54,17 +55,6 @@ static const struct ctl_cmd ctl_cmds[] = {
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 
-static void __attribute__((format(printf, 1, 2)))
-ctl_warnx(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("smartsockctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static void __attribute__((noreturn))
 ctl_usage(FILE *f, int status)
@@ -211,7 +201,7 @@ ctl_exchange(const char *path, const char *request, char **raw,
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((fd = ctl_connect(path)) == -1) {
-		ctl_warnx("cannot reach smartsockd at %s: %s", path,
+		warnx("cannot reach smartsockd at %s: %s", path,
 		    strerror(errno));
 		return CTL_EXIT_UNREACHABLE;
 	}
@@ -220,31 +210,31 @@ ctl_exchange(const char *path, const char *request, char **raw,
 	    errno != EPIPE && errno != ECONNRESET) {
 		saved = errno;
 		close(fd);
-		ctl_warnx("cannot send to smartsockd at %s: %s", path,
+		warnx("cannot send to smartsockd at %s: %s", path,
 		    strerror(saved));
 		return CTL_EXIT_UNREACHABLE;
 	}
 	if (ctl_read_all(fd, raw, &len, &t0) == -1) {
 		saved = errno;
 		close(fd);
-		ctl_warnx("no answer from smartsockd at %s: %s", path,
+		warnx("no answer from smartsockd at %s: %s", path,
 		    strerror(saved));
 		return CTL_EXIT_UNREACHABLE;
 	}
 	close(fd);
 	if (len == 0) {
-		ctl_warnx("smartsockd at %s closed the connection without an "
+		warnx("smartsockd at %s closed the connection without an "
 		    "answer", path);
 		free(*raw);
 		return CTL_EXIT_UNREACHABLE;
 	}
 	if ((*answer = jsonp_parse(*raw, len, err, sizeof(err))) == NULL ||
 	    !jsonp_u64(*answer, "version", &version)) {
-		ctl_warnx("smartsockd at %s gave an answer that is not "
+		warnx("smartsockd at %s gave an answer that is not "
 		    "control protocol JSON: %s", path, *answer == NULL ? err :
 		    "no version");
 	} else if (version != CTL_VERSION) {
-		ctl_warnx("smartsockd at %s speaks control protocol version "
+		warnx("smartsockd at %s speaks control protocol version "
 		    "%llu, not %d", path, (unsigned long long)version,
 		    CTL_VERSION);
 	} else
@@ -264,11 +254,11 @@ ctl_config_dir(const char *file)
 	char err[512], *dir;
 
 	if (config_load(file, &cfg, err, sizeof(err)) == -1) {
-		ctl_warnx("%s", err);
+		warnx("%s", err);
 		return NULL;
 	}
 	if ((dir = strdup(cfg.daemon.runtime_dir)) == NULL)
-		ctl_warnx("%s: %s", file, strerror(errno));
+		warnx("%s: %s", file, strerror(errno));
 	config_free(&cfg);
 	return dir;
 }
@@ -283,7 +273,7 @@ ctl_request(const struct ctl_cmd *cmd, const char *arg, char *buf,
 
 	for (p = arg; p != NULL && *p != '\0'; p++) {
 		if (*p <= ' ' || *p >= 0x7f) {
-			ctl_warnx("%s: the argument must be one word of "
+			warnx("%s: the argument must be one word of "
 			    "printable ASCII", cmd->name);
 			return -1;
 		}
@@ -291,7 +281,7 @@ ctl_request(const struct ctl_cmd *cmd, const char *arg, char *buf,
 	n = snprintf(buf, len, "%s %d %s%s%s\n", CTL_MAGIC, CTL_VERSION,
 	    cmd->name, arg != NULL ? " " : "", arg != NULL ? arg : "");
 	if (n < 0 || (size_t)n >= len) {
-		ctl_warnx("%s: the argument is too long", cmd->name);
+		warnx("%s: the argument is too long", cmd->name);
 		return -1;
 	}
 	return 0;
@@ -326,12 +316,12 @@ main(int argc, char **argv)
 			if (dirarg == NULL)
 				ctl_usage(stderr, CTL_EXIT_USAGE);
 		} else {
-			ctl_warnx("%s: unknown option", argv[c]);
+			warnx("%s: unknown option", argv[c]);
 			ctl_usage(stderr, CTL_EXIT_USAGE);
 		}
 	}
 	if (conf != NULL && dirarg != NULL) {
-		ctl_warnx("-c and -S exclude each other");
+		warnx("-c and -S exclude each other");
 		ctl_usage(stderr, CTL_EXIT_USAGE);
 	}
 	if (c == argc)
@@ -340,13 +330,13 @@ main(int argc, char **argv)
 		if (strcmp(argv[c], ctl_cmds[i].name) == 0)
 			cmd = &ctl_cmds[i];
 	if (cmd == NULL) {
-		ctl_warnx("%s: unknown command", argv[c]);
+		warnx("%s: unknown command", argv[c]);
 		ctl_usage(stderr, CTL_EXIT_USAGE);
 	}
 	if (c < argc)
 		c++;
 	if (argc - c != cmd->nargs) {
-		ctl_warnx("usage: smartsockctl %s", cmd->usage);
+		warnx("usage: smartsockctl %s", cmd->usage);
 		return CTL_EXIT_USAGE;
 	}
 	if (cmd->nargs > 0)
@@ -363,7 +353,7 @@ main(int argc, char **argv)
 	base = dir != NULL ? dir : dirarg;
 	n = snprintf(path, sizeof(path), "%s/%s", base, CTL_SOCKET_FILE);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
-		ctl_warnx("cannot reach smartsockd at %s/%s: %s", base,
+		warnx("cannot reach smartsockd at %s/%s: %s", base,
 		    CTL_SOCKET_FILE, strerror(ENAMETOOLONG));
 		free(dir);
 		return CTL_EXIT_UNREACHABLE;
@@ -386,7 +376,7 @@ main(int argc, char **argv)
 	jsonp_free(answer);
 	free(raw);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
-		ctl_warnx("stdout: %s", strerror(errno));
+		warnx("stdout: %s", strerror(errno));
 		return CTL_EXIT_REFUSED;
 	}
 	return status;
