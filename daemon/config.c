@@ -976,3 +976,18 @@ config_choice(const char *key, int value)
 			return o->choices[i];
 	return "?";
 }
+
+char *
+config_runtime_dir(const char *path, char *err, size_t errlen)
+{
+	struct config cfg;
+	char *dir;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (config_load(path, &cfg, err, errlen) == -1)
+		return NULL;
+	if ((dir = strdup(cfg.daemon.runtime_dir)) == NULL)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	config_free(&cfg);
+	return dir;
+}

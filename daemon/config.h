@@ -78,6 +78,11 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 /* Release what config_load() allocated; safe on a zeroed struct. */
 void config_free(struct config *cfg);
 
+/* The runtime_dir of the config file at `path` (what smartsock-cat -c
+ * and smartsockctl -c need), malloc'd; NULL with "path:line: reason" or
+ * the system error in err. */
+char *config_runtime_dir(const char *path, char *err, size_t errlen);
+
 /* The socket named `name`, or NULL. */
 const struct socket_conf *config_find_socket(const struct config *cfg,
     const char *name);

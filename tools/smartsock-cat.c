@@ -349,20 +349,10 @@ cat_echo(smartsock *s, const struct cat_args *a)
 static char *
 cat_config_dir(const char *file)
 {
-	struct config cfg;
 	char err[512], *dir;
 
-	memset(&cfg, 0, sizeof cfg);
-	if (config_load(file, &cfg, err, sizeof err) == -1) {
+	if ((dir = config_runtime_dir(file, err, sizeof(err))) == NULL)
 		warnx("%s", err);
-		return NULL;
-	}
-	if (cfg.daemon.runtime_dir == NULL) {
-		warnx("%s: no runtime_dir", file);
-		dir = NULL;
-	} else if ((dir = strdup(cfg.daemon.runtime_dir)) == NULL)
-		cat_warn("%s", file);
-	config_free(&cfg);
 	return dir;
 }
 

@@ -250,16 +250,10 @@ ctl_exchange(const char *path, const char *request, char **raw,
 static char *
 ctl_config_dir(const char *file)
 {
-	struct config cfg;
 	char err[512], *dir;
 
-	if (config_load(file, &cfg, err, sizeof(err)) == -1) {
+	if ((dir = config_runtime_dir(file, err, sizeof(err))) == NULL)
 		warnx("%s", err);
-		return NULL;
-	}
-	if ((dir = strdup(cfg.daemon.runtime_dir)) == NULL)
-		warnx("%s: %s", file, strerror(errno));
-	config_free(&cfg);
 	return dir;
 }
 

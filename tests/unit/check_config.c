@@ -767,6 +767,26 @@ START_TEST(test_relative_runtime_dir_absolute_file)
 }
 END_TEST
 
+START_TEST(test_config_runtime_dir)
+{
+	char path[PATH_MAX], err[512], *dir;
+	const char *ok = "[daemon]\nruntime_dir = /srv/ss\n";
+	const char *bad = "[daemon]\nruntime_dir = /srv/ss\nbogus = 1\n";
+
+	write_temp(ok, strlen(ok), path, sizeof path);
+	dir = config_runtime_dir(path, err, sizeof err);
+	unlink(path);
+	ck_assert_ptr_nonnull(dir);
+	ck_assert_str_eq(dir, "/srv/ss");
+	free(dir);
+	write_temp(bad, strlen(bad), path, sizeof path);
+	dir = config_runtime_dir(path, err, sizeof err);
+	unlink(path);
+	ck_assert_ptr_null(dir);
+	ck_assert_ptr_nonnull(strstr(err, ":3: "));
+}
+END_TEST
+
 /* config_print_defaults() into a file, optionally with ';' removed. */
 static void
 print_defaults(char *path, size_t pathlen, int uncomment)
@@ -905,6 +925,7 @@ config_suite(void)
 	tcase_add_test(tc, test_free);
 	tcase_add_test(tc, test_relative_runtime_dir);
 	tcase_add_test(tc, test_relative_runtime_dir_absolute_file);
+	tcase_add_test(tc, test_config_runtime_dir);
 	tcase_add_test(tc, test_print_defaults);
 	tcase_add_test(tc, test_shipped_conf);
 	suite_add_tcase(s, tc);
