@@ -545,16 +545,16 @@ ssock_peer_msg(struct ssock *ss, struct peer *p, struct msg *m)
 
 	(void)p;
 	if (m->flags & MSG_HAS_ID) {
-		/* Tracked until confirmed: never borrowed.  Without memory it
-		 * is not acknowledged, so the sender will send it again. */
-		if ((m = msg_keep(m)) == NULL)
-			return;
 		if (idmap_get(ss->inbound_by_id, m->msg_id) != NULL) {
 			/* A resend of what still waits here: keep one copy. */
 			STATS_INC(&ss->stats, duplicates);
 			msg_unref(m);
 			return;
 		}
+		/* Tracked until confirmed: never borrowed.  Without memory it
+		 * is not acknowledged, so the sender will send it again. */
+		if ((m = msg_keep(m)) == NULL)
+			return;
 		if (idmap_put(ss->inbound_by_id, m->msg_id, m) == -1) {
 			/* Unacknowledged, so the sender will resend it. */
 			msg_unref(m);
