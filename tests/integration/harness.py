@@ -245,6 +245,21 @@ class Daemon:
             fail("sanitizer report from smartsockd:\n" + self.log_text())
         return rc
 
+    def start_second(self, socket_name):
+        """Run another smartsockd on this daemon's runtime dir with one
+        socket `socket_name` on a fresh port; it must refuse to start.
+        Returns its CompletedProcess."""
+        other = os.path.join(self.dir, "second.conf")
+        with open(other, "w") as f:
+            f.write("[daemon]\nruntime_dir = %s\n\n[socket %s]\n"
+                    "bind = 127.0.0.1:%d\n" % (self.runtime, socket_name,
+                                               free_port()))
+        try:
+            return subprocess.run([SMARTSOCKD, "-f", "-c", other],
+                                  capture_output=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            fail("a second smartsockd on a live runtime dir kept running")
+
     def kill(self):
         return self.stop(signal.SIGKILL)
 

@@ -14,7 +14,7 @@ import stat
 import subprocess
 import time
 
-from harness import (CTL, SMARTSOCKD, SRC, Daemon, check, fail, free_port,
+from harness import (CTL, SRC, Daemon, check, fail, free_port,
                      passed, send_lines, sock, step, tmpdir, wait_for,
                      wait_peers)
 
@@ -374,15 +374,7 @@ with open(a.conf, "w") as f:
 still_serving(a, "a refused reload")
 
 step("a second daemon on the same runtime dir: refused, control.sock live")
-other = os.path.join(a.dir, "second.conf")
-with open(other, "w") as f:
-    f.write("[daemon]\nruntime_dir = %s\n\n[socket other]\n"
-            "bind = 127.0.0.1:%d\n" % (a.runtime, free_port()))
-try:
-    r = subprocess.run([SMARTSOCKD, "-f", "-c", other], capture_output=True,
-                       timeout=10)
-except subprocess.TimeoutExpired:
-    fail("a second smartsockd on a live runtime dir kept running")
+r = a.start_second("other")
 err = r.stderr.decode()
 check(r.returncode == 1 and "another daemon is serving" in err and
       "control.sock" in err, "second daemon: %r" % (r,))

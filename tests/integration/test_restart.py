@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from harness import (passed, sock, step, SMARTSOCKD, Daemon, check, collect, fail, free_port,
+from harness import (passed, sock, step, Daemon, check, collect, fail, free_port,
                      send_lines)
 
 ID_ALO = "a1" * 16      # B's at-least-once socket
@@ -148,15 +148,7 @@ step("a second daemon on a live runtime dir refuses to start")
 c = Daemon({"one": sock(bind="127.0.0.1:%d" % free_port())})
 # Same runtime dir and socket name, another port: only the Unix socket
 # conflicts.
-other = os.path.join(c.dir, "second.conf")
-with open(other, "w") as f:
-    f.write("[daemon]\nruntime_dir = %s\n\n[socket one]\nbind = 127.0.0.1:%d\n"
-            % (c.runtime, free_port()))
-try:
-    r = subprocess.run([SMARTSOCKD, "-f", "-c", other], capture_output=True,
-                       timeout=10)
-except subprocess.TimeoutExpired:
-    fail("a second smartsockd on a live runtime dir kept running")
+r = c.start_second("one")
 err = r.stderr.decode()
 check(r.returncode == 1, "second daemon exit %d (want 1): %s" %
       (r.returncode, err))
