@@ -197,7 +197,9 @@ daemon_reload(struct daemon *d, char *summary, size_t len)
 			continue;
 		}
 		TAILQ_INSERT_TAIL(&d->sockets, ss, entry);
-		if (strstr(summary, sc->name) == NULL) {
+		/* A restarted socket was already named in step 1. */
+		snprintf(why, sizeof(why), "restarted %s (", sc->name);
+		if (strstr(summary, why) == NULL) {
 			snprintf(why, sizeof(why), "added %s", sc->name);
 			summary_add(summary, len, why);
 		}
