@@ -4,6 +4,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 
 #include "bev.h"
 
@@ -15,9 +16,15 @@ bev_new(struct event_base *base, evutil_socket_t fd)
 	bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)
 		return NULL;
+	bev_set_io_sizes(bev);
+	return bev;
+}
+
+void
+bev_set_io_sizes(struct bufferevent *bev)
+{
 	bufferevent_set_max_single_read(bev, BEV_MAX_SINGLE_IO);
 	bufferevent_set_max_single_write(bev, BEV_MAX_SINGLE_IO);
-	return bev;
 }
 
 /* What libevent 2.1 reads at most per read() (EVBUFFER_MAX_READ). */
@@ -34,7 +41,8 @@ bev_read_more(struct bufferevent *bev)
 	int n, i;
 
 	/* Less than a full read came in: the socket had no more. */
-	if (evbuffer_get_length(in) < BEV_LIBEVENT_READ)
+	if (evbuffer_get_length(in) < BEV_LIBEVENT_READ ||
+	    bufferevent_openssl_get_ssl(bev) != NULL)
 		return 0;
 	/* bufferevent keeps the end of its input frozen outside its reads. */
 	evbuffer_unfreeze(in, 0);

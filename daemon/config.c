@@ -420,6 +420,53 @@ config_set_path(struct config_ctx *ctx, const struct opt *o, void *base,
 	memcpy(&old, (char *)base + o->off, sizeof old);
 	free(old);
 	memcpy((char *)base + o->off, &path, sizeof path);
+	if (o->type == OPT_FILE)
+		memcpy((char *)base + o->aux, &ctx->line, sizeof ctx->line);
+	return 0;
+}
+
+static int
+config_set_bool(struct config_ctx *ctx, const struct opt *o, void *base,
+    const char *value)
+{
+	static const char *const yes[] = { "on", "yes", "true", "1", NULL };
+	static const char *const no[] = { "off", "no", "false", "0", NULL };
+	int i, v = -1;
+
+	for (i = 0; yes[i] != NULL; i++) {
+		if (strcasecmp(value, yes[i]) == 0)
+			v = 1;
+		if (strcasecmp(value, no[i]) == 0)
+			v = 0;
+	}
+	if (v == -1) {
+		config_error(ctx, ctx->line, "%s: expected %s, got '%s'",
+		    o->key, config_types[o->type].expect, value);
+		return -1;
+	}
+	memcpy((char *)base + o->off, &v, sizeof v);
+	return 0;
+}
+
+static int
+config_set_string(struct config_ctx *ctx, const struct opt *o, void *base,
+    const char *value)
+{
+	char *copy, *old;
+
+	if (*value == '\0') {
+		config_error(ctx, ctx->line, "%s: expected %s", o->key,
+		    config_types[o->type].expect);
+		return -1;
+	}
+	if ((copy = strdup(value)) == NULL) {
+		config_error(ctx, ctx->line, "out of memory");
+		return -1;
+	}
+	memcpy(&old, (char *)base + o->off, sizeof old);
+	free(old);
+	memcpy((char *)base + o->off, &copy, sizeof copy);
+	memcpy((char *)base + o->aux, &ctx->line, sizeof ctx->line);
 	return 0;
 }
 
@@ -506,10 +553,15 @@ config_set(struct config_ctx *ctx, const struct opt *o, void *base,
 	case OPT_ENDPOINTS:
 		return config_set_endpoints(ctx, o, base, value);
 	case OPT_PATH:
+	case OPT_FILE:
 		return config_set_path(ctx, o, base, value);
 	case OPT_USER:
 	case OPT_GROUP:
 		return config_set_account(ctx, o, base, value);
+	case OPT_BOOL:
+		return config_set_bool(ctx, o, base, value);
+	case OPT_STRING:
+		return config_set_string(ctx, o, base, value);
 	}
 	return -1;
 }
@@ -571,6 +623,35 @@ config_check_order(struct config_ctx *ctx, const struct config_order *co)
 	return -1;
 }
 
+/* What TLS needs besides files that exist (daemon/tls.c reads those). */
+static int
+config_check_tls(struct config_ctx *ctx)
+{
+	const struct socket_conf *sc = config_cursock(ctx);
+	const struct tls_conf *t = &sc->tls;
+
+	if ((t->cert == NULL) != (t->key == NULL)) {
+		config_error(ctx, t->cert != NULL ? t->cert_line : t->key_line,
+		    "%s is set without %s", t->cert != NULL ? "tls_cert" :
+		    "tls_key", t->cert != NULL ? "tls_key" : "tls_cert");
+		return -1;
+	}
+	if (!t->on)
+		return 0;
+	if (sc->nbinds > 0 && t->cert == NULL) {
+		config_error(ctx, config_clash_line(ctx, "tls", "bind"),
+		    "socket '%s': tls = on with a bind endpoint needs "
+		    "tls_cert and tls_key", sc->name);
+		return -1;
+	}
+	if (t->verify_client && t->client_ca == NULL && t->ca == NULL) {
+		config_error(ctx, config_seen(ctx, "tls_verify_client"),
+		    "tls_verify_client = on needs tls_client_ca (or tls_ca)");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 config_check_socket(struct config_ctx *ctx)
 {
@@ -593,7 +674,7 @@ config_check_socket(struct config_ctx *ctx)
 		if (config_check_order(ctx, &config_orders[i]) != 0)
 			return -1;
 	}
-	return 0;
+	return config_check_tls(ctx);
 }
 
 /* Checks that need a whole section, when it ends. */
@@ -932,6 +1013,31 @@ config_free_endpoints(struct endpoint_conf *list, size_t n)
 	free(list);
 }
 
+/* Free the strings a section's keys own. */
+static void
+config_free_strings(enum opt_section section, void *base)
+{
+	const struct opt *o;
+	char *str;
+
+	for (o = config_options; o < config_options + CONFIG_NOPTIONS; o++) {
+		if (o->section != section)
+			continue;
+		switch (o->type) {
+		case OPT_PATH:
+		case OPT_FILE:
+		case OPT_STRING:
+		case OPT_USER:
+		case OPT_GROUP:
+			memcpy(&str, (char *)base + o->off, sizeof str);
+			free(str);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -942,11 +1048,10 @@ config_free(struct config *cfg)
 		sc = &cfg->sockets[i];
 		config_free_endpoints(sc->binds, sc->nbinds);
 		config_free_endpoints(sc->connects, sc->nconnects);
+		config_free_strings(OPT_SOCKET, sc);
 	}
 	free(cfg->sockets);
-	free(cfg->daemon.runtime_dir);
-	free(cfg->daemon.control_owner);
-	free(cfg->daemon.control_group);
+	config_free_strings(OPT_DAEMON, &cfg->daemon);
 	free(cfg->path);
 	memset(cfg, 0, sizeof *cfg);
 }

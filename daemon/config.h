@@ -21,12 +21,32 @@
 enum send_mode { SEND_ROUNDROBIN, SEND_PUBLISH };
 enum delivery { DELIVERY_AT_MOST_ONCE, DELIVERY_AT_LEAST_ONCE };
 enum overflow { OVERFLOW_BLOCK, OVERFLOW_DROP_NEW, OVERFLOW_DROP_OLD };
+enum tls_version { TLS_VERSION_1_2, TLS_VERSION_1_3 };
 
 /* One bind or connect endpoint, "host:port" or "[v6]:port". */
 struct endpoint_conf {
 	char *host;             /* owned; "*" binds every address */
 	char *port;             /* owned; decimal 1..65535 */
 	int line;               /* where it was written */
+};
+
+/*
+ * A socket's TLS settings (smartsockd.conf(5)).  File names are absolute;
+ * NULL means unset.  Each *_line is where that key was given (0: not
+ * given), for errors found when the files are read (daemon/tls.c).
+ */
+struct tls_conf {
+	int on;                         /* off */
+	char *cert, *key;               /* presented: bind side always,
+	                                   connect side for mutual TLS */
+	char *ca;                       /* verifies servers; NULL: system */
+	char *client_ca;                /* verifies clients; NULL: ca */
+	char *server_name;              /* NULL: the connect host */
+	int verify_client;              /* off */
+	enum tls_version min_version;   /* 1.2 */
+	char *ciphers;                  /* TLS 1.2 cipher list; NULL: system */
+	int cert_line, key_line, ca_line, client_ca_line, server_name_line;
+	int ciphers_line;
 };
 
 struct socket_conf {
@@ -51,6 +71,7 @@ struct socket_conf {
 	uint64_t send_buffer;           /* 100000 messages; CONFIG_UNLIMITED ok */
 	uint64_t recv_buffer;           /* 100000 messages awaiting an app */
 	uint64_t peer_buffer;           /* 4M bytes queued per peer connection */
+	struct tls_conf tls;
 };
 
 struct daemon_conf {

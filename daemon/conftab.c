@@ -30,6 +30,12 @@ static const char *const config_overflows[] = {
 	NULL
 };
 
+static const char *const config_tls_versions[] = {
+	[TLS_VERSION_1_2] = "1.2",
+	[TLS_VERSION_1_3] = "1.3",
+	NULL
+};
+
 #define D(f) offsetof(struct daemon_conf, f)
 #define S(f) offsetof(struct socket_conf, f)
 #define DURATION(k, def, rl, f, help) \
@@ -38,6 +44,9 @@ static const char *const config_overflows[] = {
 #define COUNT(k, min, def, rl, f, help) \
 	{ OPT_SOCKET, k, OPT_COUNT, min, CONFIG_UNLIMITED - 1, def, rl, 0, \
 	  S(f), 0, NULL, NULL, help }
+#define TLSFILE(k, f, example, help) \
+	{ OPT_SOCKET, k, OPT_FILE, 0, 0, NULL, 1, 0, S(tls.f), \
+	  S(tls.f##_line), NULL, example, help }
 #define ENUM(k, choices, def, rl, f, help) \
 	{ OPT_SOCKET, k, OPT_ENUM, 0, 0, def, rl, 0, S(f), 0, choices, NULL, \
 	  help }
@@ -113,6 +122,40 @@ const struct opt config_options[] = {
 	ENUM("overflow", config_overflows, "block", 1, overflow,
 	    "When send_buffer is full, block the sending application, drop "
 	    "the new message (drop-new) or the oldest one (drop-old)."),
+
+	{ OPT_SOCKET, "tls", OPT_BOOL, 0, 0, "off", 1, 0, S(tls.on), 0, NULL,
+	  NULL,
+	  "Speak TLS on every bind and connect endpoint of this socket. "
+	  "TLS settings apply to new connections; a reload re-reads every "
+	  "certificate, key and CA file." },
+	TLSFILE("tls_cert", cert, "/etc/smartsock/tls/server.pem",
+	    "Certificate chain (PEM) this socket presents: needed with a "
+	    "bind; on the connect side, a client certificate for mutual "
+	    "TLS. A relative path is taken from the directory of this file."),
+	TLSFILE("tls_key", key, "/etc/smartsock/tls/server.key",
+	    "Private key (PEM) of tls_cert."),
+	TLSFILE("tls_ca", ca, "/etc/smartsock/tls/ca.pem",
+	    "CA certificates (PEM) that connect endpoints verify servers "
+	    "against; unset, the system's trust store."),
+	{ OPT_SOCKET, "tls_server_name", OPT_STRING, 0, 0, NULL, 1, 0,
+	  S(tls.server_name), S(tls.server_name_line), NULL, "broker.example",
+	  "Name a server's certificate must carry; unset, the host of the "
+	  "connect endpoint (an IP address must be in the certificate's IP "
+	  "addresses)." },
+	{ OPT_SOCKET, "tls_verify_client", OPT_BOOL, 0, 0, "off", 1, 0,
+	  S(tls.verify_client), 0, NULL, NULL,
+	  "Mutual TLS: bind endpoints accept only clients presenting a "
+	  "certificate signed by tls_client_ca." },
+	TLSFILE("tls_client_ca", client_ca, "/etc/smartsock/tls/clients.pem",
+	    "CA certificates (PEM) client certificates must be signed by; "
+	    "unset, tls_ca."),
+	ENUM("tls_min_version", config_tls_versions, "1.2", 1,
+	    tls.min_version,
+	    "Oldest TLS version accepted, 1.2 or 1.3."),
+	{ OPT_SOCKET, "tls_ciphers", OPT_STRING, 0, 0, NULL, 1, 0,
+	  S(tls.ciphers), S(tls.ciphers_line), NULL, "ECDHE+AESGCM:ECDHE+CHACHA20",
+	  "OpenSSL cipher list for TLS 1.2 (see ciphers(1ssl)); unset, the "
+	  "system's default. TLS 1.3 suites stay the system's default." },
 };
 
 #undef D
@@ -120,6 +163,7 @@ const struct opt config_options[] = {
 #undef DURATION
 #undef COUNT
 #undef ENUM
+#undef TLSFILE
 
 _Static_assert(nitems(config_options) == CONFIG_NOPTIONS,
     "CONFIG_NOPTIONS must match the table");
@@ -156,6 +200,9 @@ const struct config_type config_types[] = {
 	    "an octal file mode (e.g. 0660)" },
 	[OPT_USER] = { "user", NULL, NULL, "a user name or uid" },
 	[OPT_GROUP] = { "group", NULL, NULL, "a group name or gid" },
+	[OPT_BOOL] = { "boolean", NULL, NULL, "on or off" },
+	[OPT_FILE] = { "file", NULL, NULL, "a file path" },
+	[OPT_STRING] = { "string", NULL, NULL, "a non-empty string" },
 };
 
 /* Largest unit first; formatting picks the first that divides exactly. */

@@ -24,6 +24,7 @@
 _Static_assert(sizeof(enum send_mode) == sizeof(int), "enum send_mode");
 _Static_assert(sizeof(enum delivery) == sizeof(int), "enum delivery");
 _Static_assert(sizeof(enum overflow) == sizeof(int), "enum overflow");
+_Static_assert(sizeof(enum tls_version) == sizeof(int), "enum tls_version");
 
 enum opt_section {
 	OPT_DAEMON,
@@ -41,6 +42,9 @@ enum opt_type {
 	OPT_MODE,               /* uint64_t permission bits, octal */
 	OPT_USER,               /* char *, owned: an existing user or uid */
 	OPT_GROUP,              /* char *, owned: an existing group or gid */
+	OPT_BOOL,               /* int, 0 or 1 */
+	OPT_FILE,               /* char *, owned, made absolute; aux: int line */
+	OPT_STRING,             /* char *, owned, not empty; aux: int line */
 };
 
 #define OPTF_MULTI      0x1     /* may be given more than once */
@@ -77,7 +81,7 @@ struct config_type {
 	const char *expect;
 };
 
-#define CONFIG_NOPTIONS 21
+#define CONFIG_NOPTIONS 30
 extern const struct opt config_options[CONFIG_NOPTIONS];
 extern const struct config_type config_types[];
 extern const struct config_unit config_ms_units[];

@@ -24,6 +24,8 @@ struct daemon {
 	struct evdns_base *dns;
 	const char *config_path;        /* as given with -c */
 	struct config cfg;              /* the config in force */
+	struct tls **tls;               /* its sockets' TLS state, one per
+	                                   cfg.sockets[i] (tls.h) */
 	unsigned generation;            /* 1 at start, +1 per applied reload */
 	char reload_error[DAEMON_ERR_MAX];      /* last refused reload, or "" */
 	uint64_t started_ms;            /* now_ms() at start */

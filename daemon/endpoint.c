@@ -25,6 +25,7 @@
 #include "log.h"
 #include "peer.h"
 #include "ssock.h"
+#include "tls.h"
 
 #define LISTEN_BACKLOG 511
 #define ACCEPT_PAUSE_MS 1000    /* after an accept error such as EMFILE */
@@ -114,7 +115,10 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)salen;
 	addr_format(sa, addr, sizeof(addr));
 	set_nodelay(fd);
-	bev = bev_new(ss->base, fd);
+	if (ss->tls != NULL)
+		bev = tls_accept_bev(ss->tls, ss->base, fd);
+	else
+		bev = bev_new(ss->base, fd);
 	if (bev == NULL) {
 		log_warnx("socket %s: dropped connection from %s: out of "
 		    "memory", ss->name, addr);
@@ -310,8 +314,13 @@ connector_connect(struct connector *c, struct evutil_addrinfo *res)
 	for (i = 0; i < c->next_addr % n; i++)
 		ai = ai->ai_next;
 	c->next_addr++;
-	if ((bev = bev_new(ss->base, -1)) == NULL) {
-		connector_failed(c, "out of memory");
+	if (ss->tls != NULL)
+		bev = tls_connect_bev(ss->tls, ss->base, c->ep->host);
+	else
+		bev = bev_new(ss->base, -1);
+	if (bev == NULL) {
+		connector_failed(c, ss->tls != NULL ? "cannot set up TLS (out "
+		    "of memory or a bad tls_server_name)" : "out of memory");
 		return;
 	}
 	if (bufferevent_socket_connect(bev, ai->ai_addr,

@@ -115,12 +115,16 @@ log_ratelimit_pass(struct log_ratelimit *rl, uint64_t now)
 {
 	int64_t n;
 
-	if (rl->last_ms != 0 && now - rl->last_ms < LOG_RATELIMIT_MS) {
+	if (rl->last_ms == 0 || now - rl->last_ms >= LOG_RATELIMIT_MS) {
+		rl->last_ms = now;
+		rl->lines = 0;
+	}
+	if (rl->lines >= (rl->burst > 0 ? rl->burst : 1)) {
 		rl->suppressed++;
 		return -1;
 	}
+	rl->lines++;
 	n = (int64_t)rl->suppressed;
-	rl->last_ms = now;
 	rl->suppressed = 0;
 	return n;
 }

@@ -21,14 +21,17 @@ void fatalx(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
 
 /*
  * A rate limit for lines that repeat under load (drops, malformed frames):
- * at most one line per LOG_RATELIMIT_MS; the next line that passes says how
- * many were suppressed.  Returns the number suppressed since the last line
- * (>= 0) when the caller may log now, -1 when it must stay quiet.
+ * at most `burst` lines (0 counts as 1) per LOG_RATELIMIT_MS; the next line
+ * that passes says how many were suppressed.  Returns the number
+ * suppressed since the last line (>= 0) when the caller may log now, -1
+ * when it must stay quiet.
  */
 #define LOG_RATELIMIT_MS 10000
 struct log_ratelimit {
-	uint64_t last_ms;
+	uint64_t last_ms;               /* start of the current window */
 	uint64_t suppressed;
+	unsigned burst;
+	unsigned lines;                 /* logged in the current window */
 };
 int64_t log_ratelimit_pass(struct log_ratelimit *rl, uint64_t now_ms);
 

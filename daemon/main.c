@@ -23,6 +23,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "tls.h"
 #include "ssock.h"
 
 #ifndef SYSCONFDIR
@@ -142,6 +143,7 @@ daemon_free(struct daemon *d)
 		evdns_base_free(d->dns, 0);
 	if (d->base != NULL)
 		event_base_free(d->base);
+	tls_free_config(d->tls, d->cfg.nsockets);
 	config_free(&d->cfg);
 }
 
@@ -198,10 +200,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "smartsockd: %s\n", err);
 		return 1;
 	}
+	if (tls_load_config(&d.cfg, &d.tls, err, sizeof(err)) == -1) {
+		fprintf(stderr, "smartsockd: %s\n", err);
+		config_free(&d.cfg);
+		return 1;
+	}
 	if (check_only) {
 		printf("smartsockd: %s: configuration OK (%zu sockets)\n",
 		    path, d.cfg.nsockets);
-		config_free(&d.cfg);
+		daemon_free(&d);
 		return 0;
 	}
 
@@ -244,7 +251,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	for (i = 0; i < d.cfg.nsockets; i++) {
-		ss = ssock_new(d.base, d.dns, &d.cfg.sockets[i],
+		ss = ssock_new(d.base, d.dns, &d.cfg.sockets[i], d.tls[i],
 		    d.cfg.daemon.runtime_dir,
 		    (size_t)d.cfg.daemon.max_message_size);
 		if (ss == NULL) {

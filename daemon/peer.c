@@ -18,6 +18,7 @@
 #include "parse.h"
 #include "peer.h"
 #include "ssock.h"
+#include "tls.h"
 #include "wire.h"
 
 static void peer_readcb(struct bufferevent *, void *);
@@ -51,6 +52,7 @@ peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
 	p->ss = ss;
 	p->connector = c;
 	p->bev = bev;
+	p->tls = tls_is_tls(bev);
 	p->state = PEER_HELLO;
 	p->since_ms = now_ms();
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
@@ -80,8 +82,11 @@ peer_free(struct peer *p)
 		event_free(p->hello_ev);
 	if (p->heartbeat_ev != NULL)
 		event_free(p->heartbeat_ev);
-	if (p->bev != NULL)
+	if (p->bev != NULL) {
+		if (p->tls)
+			tls_close_notify(p->bev);
 		bufferevent_free(p->bev);
+	}
 	free(p);
 }
 
@@ -91,8 +96,9 @@ peer_direction(const struct peer *p)
 	return p->connector != NULL ? "connected" : "accepted";
 }
 
-void
-peer_close(struct peer *p, const char *why)
+/* Close; `logged`: the reason was logged already (or rate-limited). */
+static void
+peer_end(struct peer *p, const char *why, int logged)
 {
 	struct ssock *ss = p->ss;
 	struct connector *c = p->connector;
@@ -101,7 +107,7 @@ peer_close(struct peer *p, const char *why)
 	if (was_up)
 		log_info("socket %s: peer %s (%s, %s) down: %s", ss->name,
 		    p->identity_hex, p->addr, peer_direction(p), why);
-	else if (c == NULL)
+	else if (c == NULL && !logged)
 		log_info("socket %s: connection from %s closed before "
 		    "handshake: %s", ss->name, p->addr, why);
 	STATS_INC(&ss->stats, conns_closed);
@@ -110,6 +116,12 @@ peer_close(struct peer *p, const char *why)
 	if (c != NULL)
 		connector_peer_down(c, why, was_up);
 	peer_free(p);
+}
+
+void
+peer_close(struct peer *p, const char *why)
+{
+	peer_end(p, why, 0);
 }
 
 int
@@ -349,6 +361,26 @@ peer_take_large(struct peer *p, const struct wire_frame *f)
 	return 0;
 }
 
+/*
+ * A HELLO is 18 bytes long, so a first byte other than 0 is not aiomsg:
+ * close at once rather than wait for a frame that long, saying what it
+ * looks like.  Returns -1 (the peer was closed).
+ */
+static int
+peer_not_aiomsg(struct peer *p, uint8_t first)
+{
+	const char *what = "first frame is not a HELLO";
+
+	if (first == 0x16)
+		what = "first bytes look like a TLS handshake, not a HELLO "
+		    "(does the other side have tls = on and this one not?)";
+	else if (first >= 'A' && first <= 'Z')
+		what = "first bytes look like an HTTP request, not a HELLO";
+	STATS_INC(&p->ss->stats, rejected_bad_hello);
+	peer_close(p, what);
+	return -1;
+}
+
 static int
 peer_paused(const struct peer *p, int all)
 {
@@ -380,6 +412,8 @@ peer_decode(struct peer *p, int all)
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return 0;
 		b = v.iov_base;
+		if (p->state == PEER_HELLO && v.iov_len > 0 && b[0] != 0)
+			return peer_not_aiomsg(p, b[0]);
 		used = 0;
 		while (v.iov_len - used >= WIRE_LEN_PREFIX) {
 			n = ((size_t)b[used] << 24) | ((size_t)b[used + 1] << 16) |
@@ -451,14 +485,92 @@ peer_writecb(struct bufferevent *bev, void *arg)
 }
 
 static void
+peer_tls_up(struct peer *p)
+{
+	char session[128], subject[256];
+
+	p->tls_done = 1;
+	STATS_INC(&p->ss->stats, tls_handshakes);
+	if (!log_verbose())
+		return;
+	tls_session(p->bev, session, sizeof(session));
+	tls_peer_subject(p->bev, subject, sizeof(subject));
+	log_debug("socket %s: TLS with %s: %s, peer certificate %s",
+	    p->ss->name, p->addr, session, subject[0] != '\0' ? subject :
+	    "none");
+}
+
+/*
+ * The connection failed before the aiomsg handshake: in the TLS handshake,
+ * or just after it when the other side refused our certificate (TLS 1.3
+ * tells the client only then).  Counted by cause; for an accepted
+ * connection logged here (rate-limited: anyone can connect), for ours by
+ * the connector.
+ */
+static void
+peer_tls_failed(struct peer *p, short what)
+{
+	struct ssock *ss = p->ss;
+	char reason[256], why[300];
+	enum tls_failure cause;
+	int64_t k;
+
+	cause = tls_failure(p->bev, reason, sizeof(reason));
+	if (reason[0] == '\0') {
+		if ((what & BEV_EVENT_EOF) || EVUTIL_SOCKET_ERROR() == 0)
+			snprintf(reason, sizeof(reason), "closed by the peer%s",
+			    p->tls_done ? "" : " (does it speak TLS?)");
+		else
+			snprintf(reason, sizeof(reason), "%s",
+			    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	}
+	switch (cause) {
+	case TLS_FAIL_NOT_TLS:
+		STATS_INC(&ss->stats, tls_failed_not_tls);
+		break;
+	case TLS_FAIL_VERIFY:
+		STATS_INC(&ss->stats, tls_failed_verify);
+		break;
+	case TLS_FAIL_NO_CERT:
+		STATS_INC(&ss->stats, tls_failed_no_cert);
+		break;
+	case TLS_FAIL_REFUSED:
+		STATS_INC(&ss->stats, tls_failed_refused);
+		break;
+	case TLS_FAIL_OTHER:
+		STATS_INC(&ss->stats, tls_failed_other);
+		break;
+	}
+	snprintf(why, sizeof(why), "TLS handshake: %s", reason);
+	if (p->connector != NULL) {
+		peer_end(p, why, 0);
+		return;
+	}
+	if ((k = log_ratelimit_pass(&ss->rl_tls, now_ms())) > 0)
+		log_warnx("socket %s: TLS handshake with %s failed: %s (and %"
+		    PRId64 " more not logged)", ss->name, p->addr, reason, k);
+	else if (k == 0)
+		log_warnx("socket %s: TLS handshake with %s failed: %s",
+		    ss->name, p->addr, reason);
+	peer_end(p, why, 1);
+}
+
+static void
 peer_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct peer *p = arg;
 	char why[128];
 	int err = EVUTIL_SOCKET_ERROR();
 
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & BEV_EVENT_CONNECTED) {
+		if (p->tls)
+			peer_tls_up(p);
 		return;
+	}
+	if (p->tls && p->state == PEER_HELLO && !(what & BEV_EVENT_TIMEOUT)) {
+		peer_tls_failed(p, what);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		STATS_INC(&p->ss->stats, heartbeat_timeouts);
 		snprintf(why, sizeof(why), "nothing received for %" PRIu64
@@ -486,6 +598,11 @@ peer_hello_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (p->tls && !p->tls_done) {
+		STATS_INC(&p->ss->stats, tls_failed_other);
+		peer_close(p, "TLS handshake not complete in time (timed out)");
+		return;
+	}
 	STATS_INC(&p->ss->stats, rejected_bad_hello);
 	peer_close(p, "no HELLO in time (timed out)");
 }

@@ -35,6 +35,8 @@ struct peer {
 	struct connector *connector;    /* NULL when accepted */
 	struct bufferevent *bev;
 	enum peer_state state;
+	int tls;                        /* a TLS connection (tls.h) */
+	int tls_done;                   /* its TLS handshake completed */
 	uint8_t identity[16];
 	char identity_hex[33];
 	char addr[64];                  /* "host:port" of the other end */

@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "endpoint.h"
 #include "log.h"
+#include "tls.h"
 
 struct ssock *
 daemon_find_socket(struct daemon *d, const char *name)
@@ -53,6 +54,7 @@ option_differs(const struct opt *o, const void *a, const void *b)
 	case OPT_MODE:
 		return *(const uint64_t *)pa != *(const uint64_t *)pb;
 	case OPT_ENUM:
+	case OPT_BOOL:
 		return *(const int *)pa != *(const int *)pb;
 	case OPT_IDENTITY:
 		/* Two random identities are the same setting. */
@@ -65,6 +67,8 @@ option_differs(const struct opt *o, const void *a, const void *b)
 		    *(struct endpoint_conf *const *)pb,
 		    *(const size_t *)((const char *)b + o->aux));
 	case OPT_PATH:
+	case OPT_FILE:
+	case OPT_STRING:
 	case OPT_USER:
 	case OPT_GROUP:
 		sa = *(char *const *)pa;
@@ -126,6 +130,7 @@ int
 daemon_reload(struct daemon *d, char *summary, size_t len)
 {
 	struct config cfg;
+	struct tls **tls;
 	const struct socket_conf *sc;
 	struct ssock *ss, *next;
 	char err[DAEMON_ERR_MAX], keys[512], why[DAEMON_ERR_MAX];
@@ -142,6 +147,11 @@ daemon_reload(struct daemon *d, char *summary, size_t len)
 		    "of smartsockd", d->config_path, keys);
 		config_free(&cfg);
 		return reload_refuse(d, summary, len, why);
+	}
+	/* Certificates and keys are read again, changed or not. */
+	if (tls_load_config(&cfg, &tls, err, sizeof(err)) == -1) {
+		config_free(&cfg);
+		return reload_refuse(d, summary, len, err);
 	}
 
 	/* 1. Sockets gone, or whose identity changed, close first. */
@@ -175,7 +185,7 @@ daemon_reload(struct daemon *d, char *summary, size_t len)
 			summary_add(summary, len, why);
 			log_info("reload: socket %s: %s", ss->name, keys);
 		}
-		ssock_set_conf(ss, sc);
+		ssock_set_conf(ss, sc, tls[sc - cfg.sockets]);
 	}
 	TAILQ_FOREACH(ss, &d->sockets, entry) {
 		failed += endpoints_reconfigure(ss->endpoints, ss->conf,
@@ -187,8 +197,8 @@ daemon_reload(struct daemon *d, char *summary, size_t len)
 		sc = &cfg.sockets[i];
 		if (daemon_find_socket(d, sc->name) != NULL)
 			continue;
-		ss = ssock_new(d->base, d->dns, sc, cfg.daemon.runtime_dir,
-		    (size_t)cfg.daemon.max_message_size);
+		ss = ssock_new(d->base, d->dns, sc, tls[i],
+		    cfg.daemon.runtime_dir, (size_t)cfg.daemon.max_message_size);
 		if (ss == NULL) {
 			failed++;
 			snprintf(why, sizeof(why), "could not start %s (see "
@@ -204,8 +214,10 @@ daemon_reload(struct daemon *d, char *summary, size_t len)
 			summary_add(summary, len, why);
 		}
 	}
+	tls_free_config(d->tls, d->cfg.nsockets);
 	config_free(&d->cfg);
 	d->cfg = cfg;
+	d->tls = tls;
 	d->generation++;
 	d->reload_error[0] = '\0';
 	if (summary[0] == '\0')

@@ -43,7 +43,7 @@ ssock_new_identity(uint8_t id[16])
 
 struct ssock *
 ssock_new(struct event_base *base, struct evdns_base *dns,
-    const struct socket_conf *conf, const char *runtime_dir,
+    const struct socket_conf *conf, struct tls *tls, const char *runtime_dir,
     size_t max_message_size)
 {
 	struct ssock *ss = calloc(1, sizeof(*ss));
@@ -52,10 +52,12 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 	if (ss == NULL)
 		return NULL;
 	ss->conf = conf;
+	ss->tls = tls;
 	ss->name = conf->name;
 	ss->base = base;
 	ss->dns = dns;
 	ss->max_message_size = max_message_size;
+	ss->rl_tls.burst = 10;          /* each failed handshake is news */
 	if (conf->has_identity)
 		memcpy(ss->identity, conf->identity, sizeof(ss->identity));
 	else
@@ -82,19 +84,22 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 		ssock_free(ss);
 		return NULL;
 	}
-	log_info("socket %s: identity %s, %s, %s, application socket %s",
+	log_info("socket %s: identity %s, %s, %s%s, application socket %s",
 	    ss->name, ss->identity_hex,
 	    conf->send_mode == SEND_PUBLISH ? "publish" : "round-robin",
-	    ssock_at_least_once(ss) ? "at-least-once" : "at-most-once", path);
+	    ssock_at_least_once(ss) ? "at-least-once" : "at-most-once",
+	    tls != NULL ? ", TLS" : "", path);
 	return ss;
 }
 
 void
-ssock_set_conf(struct ssock *ss, const struct socket_conf *conf)
+ssock_set_conf(struct ssock *ss, const struct socket_conf *conf,
+    struct tls *tls)
 {
 	struct peer *p;
 
 	ss->conf = conf;
+	ss->tls = tls;
 	ss->name = conf->name;
 	TAILQ_FOREACH(p, &ss->peers, entry)
 		peer_reconfigure(p);

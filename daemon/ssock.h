@@ -31,12 +31,15 @@ struct peer;
 struct local;
 struct endpoints;
 struct idmap;
+struct tls;
 
 TAILQ_HEAD(peer_list, peer);
 
 struct ssock {
 	TAILQ_ENTRY(ssock) entry;
 	const struct socket_conf *conf;         /* borrowed from the config */
+	struct tls *tls;                        /* borrowed, of the same
+	                                           config; NULL: plain TCP */
 	const char *name;                       /* conf->name */
 	struct event_base *base;
 	struct evdns_base *dns;                 /* borrowed; for connectors */
@@ -64,22 +67,26 @@ struct ssock {
 	struct endpoints *endpoints;
 	struct stats stats;
 	struct log_ratelimit rl_drop, rl_giveup, rl_malformed, rl_paused;
+	struct log_ratelimit rl_tls;
 	int closing;
 };
 TAILQ_HEAD(ssock_list, ssock);
 
 /* Create the socket, its Unix socket and its endpoints.  NULL after
- * logging why (a bind that fails, a live daemon on the Unix socket). */
+ * logging why (a bind that fails, a live daemon on the Unix socket).
+ * tls is the TLS state loaded with conf (tls.h), NULL without TLS. */
 struct ssock *ssock_new(struct event_base *, struct evdns_base *,
-    const struct socket_conf *, const char *runtime_dir,
+    const struct socket_conf *, struct tls *, const char *runtime_dir,
     size_t max_message_size);
 /*
- * Reload: take `conf` (same name and identity) in place of the old one,
- * which is about to be freed.  ssock_set_conf() repoints the socket, its
+ * Reload: take `conf` and `tls` (same name and identity) in place of the
+ * old ones, which are about to be freed; new connections use the new TLS
+ * state, connections made earlier keep theirs.  ssock_set_conf() repoints the socket, its
  * peers' timers and its endpoints' kept entries; endpoints_reconfigure()
  * then opens new endpoints; ssock_conf_applied() acts on changed limits.
  */
-void ssock_set_conf(struct ssock *, const struct socket_conf *conf);
+void ssock_set_conf(struct ssock *, const struct socket_conf *conf,
+    struct tls *tls);
 void ssock_conf_applied(struct ssock *);
 
 /* Stop accepting (TCP and Unix) and remove the Unix socket file. */

@@ -41,6 +41,17 @@
 	    "connections from an identity that already had one")	\
 	X(rejected_oversize, "rejected.oversize",			\
 	    "connections closed for a frame over max_message_size")	\
+	X(tls_handshakes, "tls.handshakes", "TLS handshakes completed")	\
+	X(tls_failed_not_tls, "tls.failed.not_tls",			\
+	    "TLS connections failed: the other side did not speak TLS")	\
+	X(tls_failed_verify, "tls.failed.verify",			\
+	    "TLS connections failed: the other side's certificate did not verify") \
+	X(tls_failed_no_cert, "tls.failed.no_certificate",		\
+	    "TLS connections failed: a client sent no certificate (mutual TLS)") \
+	X(tls_failed_refused, "tls.failed.refused_by_peer",		\
+	    "TLS connections failed: the other side refused us with an alert") \
+	X(tls_failed_other, "tls.failed.other",				\
+	    "TLS connections failed otherwise (closed, timed out, protocol)") \
 	X(heartbeat_timeouts, "heartbeat.timeouts",			\
 	    "connections torn down after heartbeat_timeout of silence")	\
 	X(apps_attached, "apps.attached", "applications attached")	\
