@@ -12,6 +12,7 @@
 #include "log.h"
 #include "peer.h"
 #include "ssock.h"
+#include "tls.h"
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -78,6 +79,54 @@ ctlcmd_endpoint(const struct endpoint_status *st, void *arg)
 	json_close_object(j);
 }
 
+/* Seconds since the epoch as "YYYY-MM-DDTHH:MM:SSZ". */
+static void
+ctlcmd_utc(struct json *j, const char *key, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char buf[32];
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		json_string(j, key, NULL);
+	else
+		json_string(j, key, buf);
+}
+
+static void
+ctlcmd_certificate(const struct tls_cert_info *ci, void *arg)
+{
+	struct json *j = arg;
+
+	json_open_object(j, NULL);
+	json_string(j, "use", ci->use);
+	json_string(j, "file", ci->file);
+	json_string(j, "subject", ci->subject);
+	json_string(j, "issuer", ci->issuer);
+	ctlcmd_utc(j, "not_before", ci->not_before);
+	ctlcmd_utc(j, "not_after", ci->not_after);
+	json_close_object(j);
+}
+
+static void
+ctlcmd_tls(struct json *j, const struct ssock *ss)
+{
+	if (ss->tls == NULL) {
+		json_string(j, "tls", NULL);
+		return;
+	}
+	json_open_object(j, "tls");
+	json_string(j, "min_version", config_choice("tls_min_version",
+	    (int)ss->conf->tls.min_version));
+	json_bool(j, "verify_client", ss->conf->tls.verify_client);
+	json_string(j, "server_name", ss->conf->tls.server_name);
+	json_open_array(j, "certificates");
+	tls_certificates(ss->tls, ctlcmd_certificate, j);
+	json_close_array(j);
+	json_close_object(j);
+}
+
 static void
 ctlcmd_socket(struct json *j, const struct ssock *ss)
 {
@@ -90,6 +139,7 @@ ctlcmd_socket(struct json *j, const struct ssock *ss)
 	json_string(j, "overflow", config_choice("overflow",
 	    (int)ss->conf->overflow));
 	json_string(j, "identity", ss->identity_hex);
+	ctlcmd_tls(j, ss);
 	json_open_array(j, "endpoints");
 	if (ss->endpoints != NULL)
 		endpoints_status(ss->endpoints, ctlcmd_endpoint, j);
@@ -140,6 +190,7 @@ ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now,
     uint64_t wall)
 {
 	int active = p->state == PEER_ACTIVE;
+	char text[256];
 
 	json_open_object(j, NULL);
 	json_string(j, "identity", active ? p->identity_hex : NULL);
@@ -160,6 +211,16 @@ ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now,
 	json_uint(j, "bytes_in", p->bytes_in);
 	json_uint(j, "bytes_out", p->bytes_out);
 	json_uint(j, "drops", p->drops);
+	if (p->tls) {
+		tls_session(p->bev, text, sizeof(text));
+		json_string(j, "tls", text[0] != '\0' ? text : "handshake");
+		tls_peer_subject(p->bev, text, sizeof(text));
+		json_string(j, "peer_certificate", text[0] != '\0' ? text :
+		    NULL);
+	} else {
+		json_string(j, "tls", NULL);
+		json_string(j, "peer_certificate", NULL);
+	}
 	json_close_object(j);
 }
 

@@ -185,6 +185,11 @@ daemon_reload(struct daemon *d, char *summary, size_t len)
 			summary_add(summary, len, why);
 			log_info("reload: socket %s: %s", ss->name, keys);
 		}
+		if (sc->tls.on) {
+			snprintf(why, sizeof(why), "re-read TLS files of %s",
+			    ss->name);
+			summary_add(summary, len, why);
+		}
 		ssock_set_conf(ss, sc, tls[sc - cfg.sockets]);
 	}
 	TAILQ_FOREACH(ss, &d->sockets, entry) {

@@ -19,9 +19,11 @@
 
 #include "bev.h"
 #include "config.h"
+#include "log.h"
 #include "tls.h"
 
 #define TLS_SESSION_ID_CONTEXT "smartsockd"
+#define TLS_EXPIRY_WARN_DAYS 30
 
 struct tls {
 	SSL_CTX *server;                /* NULL: the socket has no bind */
@@ -203,8 +205,8 @@ tls_use_cert(struct tls *t, SSL_CTX *ctx, const struct tls_conf *c,
 	if (tls_check_validity(w, "tls_cert", c->cert, c->cert_line, x) == -1)
 		return -1;
 	if (SSL_CTX_use_PrivateKey_file(ctx, c->key, SSL_FILETYPE_PEM) != 1) {
-		tls_error(w, c->key_line, "tls_key %s: not a private key "
-		    "for the certificate in %s (%s)", c->key, c->cert,
+		tls_error(w, c->key_line, "tls_key %s: cannot be used with "
+		    "the certificate in %s (%s)", c->key, c->cert,
 		    tls_openssl_reason());
 		return -1;
 	}
@@ -603,4 +605,27 @@ tls_certificates(const struct tls *t,
 
 	for (i = 0; i < t->ncerts; i++)
 		fn(&t->certs[i], arg);
+}
+
+void
+tls_log_certificates(const struct tls *t, const char *socket)
+{
+	char until[64];
+	int64_t left;
+	size_t i;
+
+	for (i = 0; i < t->ncerts; i++) {
+		if (strcmp(t->certs[i].use, "cert") != 0)
+			continue;
+		tls_format_time(t->certs[i].not_after, until, sizeof(until));
+		left = (t->certs[i].not_after - (int64_t)time(NULL)) / 86400;
+		if (left < TLS_EXPIRY_WARN_DAYS)
+			log_warnx("socket %s: TLS certificate %s (%s) expires "
+			    "in %lld days, on %s", socket, t->certs[i].subject,
+			    t->certs[i].file, (long long)left, until);
+		else
+			log_info("socket %s: TLS certificate %s (%s), valid "
+			    "until %s", socket, t->certs[i].subject,
+			    t->certs[i].file, until);
+	}
 }

@@ -84,5 +84,8 @@ struct tls_cert_info {
 };
 void tls_certificates(const struct tls *,
     void (*fn)(const struct tls_cert_info *, void *), void *arg);
+/* Log the certificate a socket presents and its expiry (a warning when
+ * under 30 days are left); at start and after each reload. */
+void tls_log_certificates(const struct tls *, const char *socket);
 
 #endif

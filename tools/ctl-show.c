@@ -134,6 +134,57 @@ show_counters(FILE *f, const struct jsonp *counters)
 		fputc('\n', f);
 }
 
+/* The date part of an ISO 8601 time, and how far away it is. */
+static void
+show_expiry(const char *iso, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t;
+	double days;
+
+	memset(&tm, 0, sizeof(tm));
+	if (iso == NULL || sscanf(iso, "%d-%d-%dT%d:%d:%dZ", &tm.tm_year,
+	    &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+	    &tm.tm_sec) != 6) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	days = difftime(t, time(NULL)) / 86400;
+	if (days < 0)
+		snprintf(buf, len, "EXPIRED on %.10s", iso);
+	else
+		snprintf(buf, len, "until %.10s, %.0f day%s left", iso, days,
+		    days >= 0.5 && days < 1.5 ? "" : "s");
+}
+
+static void
+show_tls(FILE *f, const struct jsonp *tls)
+{
+	const struct jsonp *certs = jsonp_get(tls, "certificates"), *c;
+	char v[16], use[32], subj[SHOW_TEXT_MAX], exp[64], sn[SHOW_TEXT_MAX];
+	int verify = 0;
+
+	if (tls == NULL || tls->type != JSONP_OBJECT)
+		return;
+	jsonp_bool(tls, "verify_client", &verify);
+	fprintf(f, "  %-13sTLS %s or later%s", "tls",
+	    show_str(tls, "min_version", v, sizeof(v)),
+	    verify ? ", client certificates required" : "");
+	if (jsonp_str(tls, "server_name") != NULL)
+		fprintf(f, ", server name %s", show_str(tls, "server_name", sn,
+		    sizeof(sn)));
+	fputc('\n', f);
+	for (c = certs != NULL ? certs->child : NULL; c != NULL; c = c->next) {
+		show_expiry(jsonp_str(c, "not_after"), exp, sizeof(exp));
+		fprintf(f, "  %-13s%s (%s)\n", show_str(c, "use", use,
+		    sizeof(use)), show_str(c, "subject", subj, sizeof(subj)),
+		    exp);
+	}
+}
+
 static void
 show_socket(FILE *f, const struct jsonp *s)
 {
@@ -147,6 +198,7 @@ show_socket(FILE *f, const struct jsonp *s)
 	    show_str(s, "overflow", c, sizeof(c)));
 	fprintf(f, "  %-13s%s\n", "identity",
 	    show_str(s, "identity", id, sizeof(id)));
+	show_tls(f, jsonp_get(s, "tls"));
 	for (ep = eps != NULL ? eps->child : NULL; ep != NULL; ep = ep->next)
 		show_endpoint(f, ep);
 	fprintf(f, "  %-13s%" PRIu64 " peer%s, %" PRIu64 " application%s\n",
@@ -193,7 +245,7 @@ static void
 show_peer(FILE *f, const struct jsonp *p)
 {
 	char id[64], addr[SHOW_TEXT_MAX], dir[16], t[5][32];
-	char n[4][32];
+	char n[4][32], cert[SHOW_TEXT_MAX];
 	const char *direction = jsonp_str(p, "direction");
 	double recv = 0, sent = 0;
 	uint64_t now = (uint64_t)time(NULL), since = show_u64(p, "since");
@@ -225,6 +277,12 @@ show_peer(FILE *f, const struct jsonp *p)
 	    show_count(show_u64(p, "messages_out"), "", n[2], sizeof(n[2])),
 	    show_count(show_u64(p, "bytes_out"), "B", n[3], sizeof(n[3])),
 	    show_count(show_u64(p, "drops"), "", t[4], sizeof(t[4])));
+	if (jsonp_str(p, "tls") != NULL)
+		fprintf(f, "  tls %s, peer certificate %s\n",
+		    show_str(p, "tls", addr, sizeof(addr)),
+		    jsonp_str(p, "peer_certificate") != NULL ?
+		    show_str(p, "peer_certificate", cert, sizeof(cert)) :
+		    "none");
 }
 
 void

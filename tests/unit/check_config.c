@@ -235,6 +235,81 @@ START_TEST(test_control_keys)
 }
 END_TEST
 
+START_TEST(test_tls_keys)
+{
+	static const char text[] =
+	    "[socket a]\n"                                     /* 1 */
+	    "bind = *:1\nconnect = h:2\ntls = On\n"
+	    "tls_cert = certs/../server.pem\n"                 /* 5 */
+	    "tls_key = /etc/k.pem\n"
+	    "tls_ca = ca.pem\n"
+	    "tls_client_ca = clients.pem\n"
+	    "tls_server_name = broker.example\n"
+	    "tls_verify_client = yes\n"                        /* 10 */
+	    "tls_min_version = 1.3\n"
+	    "tls_ciphers = ECDHE+AESGCM\n";
+	char path[PATH_MAX], err[512], dir[PATH_MAX], want[PATH_MAX + 16];
+	const struct tls_conf *t;
+	struct config cfg;
+
+	/* defaults: off, and nothing set */
+	load_ok(SOCK, &cfg);
+	t = &cfg.sockets[0].tls;
+	ck_assert_int_eq(t->on, 0);
+	ck_assert_int_eq(t->verify_client, 0);
+	ck_assert_int_eq(t->min_version, TLS_VERSION_1_2);
+	ck_assert_ptr_null(t->cert);
+	ck_assert_ptr_null(t->key);
+	ck_assert_ptr_null(t->ca);
+	ck_assert_ptr_null(t->client_ca);
+	ck_assert_ptr_null(t->server_name);
+	ck_assert_ptr_null(t->ciphers);
+	ck_assert_int_eq(t->cert_line, 0);
+	config_free(&cfg);
+
+	/* every key; relative files are taken from the file's directory */
+	ck_assert_msg(load_text(text, strlen(text), &cfg, err, sizeof err,
+	    path, sizeof path) == 0, "refused: %s", err);
+	ck_assert_ptr_nonnull(realpath(test_tmpdir(), dir));
+	t = &cfg.sockets[0].tls;
+	ck_assert_int_eq(t->on, 1);
+	snprintf(want, sizeof want, "%s/server.pem", dir);
+	ck_assert_str_eq(t->cert, want);
+	ck_assert_int_eq(t->cert_line, 5);
+	ck_assert_str_eq(t->key, "/etc/k.pem");
+	ck_assert_int_eq(t->key_line, 6);
+	snprintf(want, sizeof want, "%s/ca.pem", dir);
+	ck_assert_str_eq(t->ca, want);
+	ck_assert_int_eq(t->ca_line, 7);
+	snprintf(want, sizeof want, "%s/clients.pem", dir);
+	ck_assert_str_eq(t->client_ca, want);
+	ck_assert_int_eq(t->client_ca_line, 8);
+	ck_assert_str_eq(t->server_name, "broker.example");
+	ck_assert_int_eq(t->server_name_line, 9);
+	ck_assert_int_eq(t->verify_client, 1);
+	ck_assert_int_eq(t->min_version, TLS_VERSION_1_3);
+	ck_assert_str_eq(t->ciphers, "ECDHE+AESGCM");
+	ck_assert_int_eq(t->ciphers_line, 12);
+	ck_assert_str_eq(config_choice("tls_min_version", TLS_VERSION_1_3),
+	    "1.3");
+	config_free(&cfg);
+	ck_assert_ptr_null(cfg.sockets);
+
+	/* tls off: the keys may stay, unused; a connect needs no cert */
+	load_ok(SOCK "tls = off\ntls_cert = c\ntls_key = k\n", &cfg);
+	ck_assert_int_eq(cfg.sockets[0].tls.on, 0);
+	config_free(&cfg);
+	load_ok("[socket a]\nconnect = h:1\ntls = true\n", &cfg);
+	ck_assert_int_eq(cfg.sockets[0].tls.on, 1);
+	config_free(&cfg);
+	/* mutual TLS may verify clients against tls_ca */
+	load_ok(SOCK "tls = 1\ntls_cert = c\ntls_key = k\ntls_ca = ca\n"
+	    "tls_verify_client = on\n", &cfg);
+	ck_assert_ptr_null(cfg.sockets[0].tls.client_ca);
+	config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_choice)
 {
 	ck_assert_str_eq(config_choice("send_mode", SEND_PUBLISH), "publish");
@@ -569,6 +644,22 @@ static const struct errcase error_cases[] = {
 	  "socket name 'control' is reserved: runtime_dir/control.sock is "
 	  "the control socket" },
 
+	/* TLS: the keys' values, and what tls = on needs */
+	{ SOCK "tls = maybe\n", 3, "tls: expected on or off, got 'maybe'" },
+	{ SOCK "tls_verify_client = 2\n", 3, "expected on or off" },
+	{ SOCK "tls_min_version = 1.1\n", 3,
+	  "tls_min_version: expected 1.2 or 1.3, got '1.1'" },
+	{ SOCK "tls_cert =\n", 3, "tls_cert: expected a file path" },
+	{ SOCK "tls_ciphers =\n", 3, "tls_ciphers: expected a non-empty "
+	  "string" },
+	{ SOCK "tls = on\n", 3, "socket 'a': tls = on with a bind endpoint "
+	  "needs tls_cert and tls_key" },
+	{ SOCK "tls_cert = c.pem\n\n", 3, "tls_cert is set without tls_key" },
+	{ SOCK "tls_key = k.pem\n", 3, "tls_key is set without tls_cert" },
+	{ SOCK "tls = on\ntls_cert = c\ntls_key = k\ntls_verify_client = on\n",
+	  6, "tls_verify_client = on needs tls_client_ca (or tls_ca)" },
+	{ SOCK "tls = yes\ntls = no\n", 4, "tls given twice" },
+
 	/* one bind endpoint, one socket */
 	{ "[socket a]\nbind = 127.0.0.1:25000\n[socket b]\n"
 	  "connect = 127.0.0.1:25000\n"
@@ -828,7 +919,10 @@ START_TEST(test_print_defaults)
 		"heartbeat_timeout", "reconnect_delay", "reconnect_max_delay",
 		"connect_timeout", "resend_timeout", "max_retries",
 		"send_buffer", "recv_buffer", "peer_buffer", "overflow",
-		"control_mode", "control_owner", "control_group",
+		"control_mode", "control_owner", "control_group", "tls",
+		"tls_cert", "tls_key", "tls_ca", "tls_server_name",
+		"tls_verify_client", "tls_client_ca", "tls_min_version",
+		"tls_ciphers",
 	};
 	char path[PATH_MAX], err[512], text[16384], want[64];
 	struct config cfg;
@@ -918,6 +1012,7 @@ config_suite(void)
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_control_keys);
+	tcase_add_test(tc, test_tls_keys);
 	tcase_add_test(tc, test_choice);
 	tcase_add_test(tc, test_lists_and_ipv6);
 	tcase_add_test(tc, test_comments_and_layout);
