@@ -505,9 +505,10 @@ peer_tls_up(struct peer *p)
  * or just after it when the other side refused our certificate (TLS 1.3
  * tells the client only then).  Counted by cause; for an accepted
  * connection logged here (rate-limited: anyone can connect), for ours by
- * the connector.
+ * the connector.  0 when the peer was closed; -1 when TLS is not the
+ * cause (its handshake completed and OpenSSL reported nothing).
  */
-static void
+static int
 peer_tls_failed(struct peer *p, short what)
 {
 	struct ssock *ss = p->ss;
@@ -516,6 +517,8 @@ peer_tls_failed(struct peer *p, short what)
 	int64_t k;
 
 	cause = tls_failure(p->bev, reason, sizeof(reason));
+	if (reason[0] == '\0' && p->tls_done)
+		return -1;
 	if (reason[0] == '\0') {
 		if ((what & BEV_EVENT_EOF) || EVUTIL_SOCKET_ERROR() == 0)
 			snprintf(reason, sizeof(reason), "closed by the peer%s",
@@ -544,7 +547,7 @@ peer_tls_failed(struct peer *p, short what)
 	snprintf(why, sizeof(why), "TLS handshake: %s", reason);
 	if (p->connector != NULL) {
 		peer_end(p, why, 0);
-		return;
+		return 0;
 	}
 	if ((k = log_ratelimit_pass(&ss->rl_tls, now_ms())) > 0)
 		log_warnx("socket %s: TLS handshake with %s failed: %s (and %"
@@ -553,6 +556,7 @@ peer_tls_failed(struct peer *p, short what)
 		log_warnx("socket %s: TLS handshake with %s failed: %s",
 		    ss->name, p->addr, reason);
 	peer_end(p, why, 1);
+	return 0;
 }
 
 static void
@@ -567,10 +571,9 @@ peer_eventcb(struct bufferevent *bev, short what, void *arg)
 			peer_tls_up(p);
 		return;
 	}
-	if (p->tls && p->state == PEER_HELLO && !(what & BEV_EVENT_TIMEOUT)) {
-		peer_tls_failed(p, what);
+	if (p->tls && p->state == PEER_HELLO && !(what & BEV_EVENT_TIMEOUT) &&
+	    peer_tls_failed(p, what) == 0)
 		return;
-	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		STATS_INC(&p->ss->stats, heartbeat_timeouts);
 		snprintf(why, sizeof(why), "nothing received for %" PRIu64

@@ -10,6 +10,7 @@ import atexit
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -152,6 +153,18 @@ def free_port():
     return port
 
 
+def free_port6():
+    """A TCP port on ::1 that was free a moment ago; None without ::1."""
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+    except OSError:
+        return None
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def wait_for(pred, timeout=10.0, what="condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -178,6 +191,15 @@ class Daemon:
         self.runtime = os.path.join(self.dir, "run")
         self.conf = os.path.join(self.dir, "smartsockd.conf")
         self.logpath = os.path.join(self.dir, "smartsockd.log")
+        self.write_conf(sockets, daemon)
+        self.proc = None
+        _daemons.append(self)
+        if start:
+            self.start()
+
+    def write_conf(self, sockets, daemon=None):
+        """(Re)write the config file, keeping this daemon's runtime_dir;
+        a reload then reads it."""
         self.sockets = sockets
         lines = ["[daemon]", "runtime_dir = " + self.runtime]
         for k, v in (daemon or {}).items():
@@ -190,10 +212,6 @@ class Daemon:
                     lines.append("%s = %s" % (k, one))
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
-        self.proc = None
-        _daemons.append(self)
-        if start:
-            self.start()
 
     def start(self):
         """Start and wait until it runs: its "running with" line is logged
@@ -289,6 +307,27 @@ class Daemon:
         return spawn([CAT, "-S", self.runtime] + list(args),
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
+    def status_of(self, name):
+        """Socket `name`'s object in `smartsockctl --json status`."""
+        st = self.ctl_json("status")
+        for s in st.get("sockets", []):
+            if s["name"] == name:
+                return s
+        fail("no socket %s in status: %r" % (name, st))
+
+    def counter(self, name, key):
+        """One counter of socket `name`; fails the test if there is none."""
+        counters = self.status_of(name)["counters"]
+        if key not in counters:
+            fail("socket %s has no counter %s: %r" % (name, key, counters))
+        return counters[key]
+
+
+def check_conf(path):
+    """`smartsockd -t -c path`: its CompletedProcess."""
+    return subprocess.run([SMARTSOCKD, "-t", "-c", path], capture_output=True,
+                          timeout=30)
+
 
 def send_lines(d, sock, lines, *extra):
     r = d.cat("send", sock, *extra, input=("".join(l + "\n" for l in lines)).encode())
@@ -304,6 +343,30 @@ def collect(proc, timeout=30):
         out, err = proc.communicate()
         fail("smartsock-cat timed out; got %r, stderr %r" % (out, err))
     return out.decode().splitlines()
+
+
+def head_lines(p, n, timeout=20.0):
+    """Up to the first n lines a running process prints on its stdout pipe
+    within timeout; then it is killed and reaped.  For processes that do
+    not exit by themselves (a connect-role aiomsg-peer).  Returns (lines,
+    stderr text)."""
+    fd = p.stdout.fileno()
+    buf = b""
+    end = time.monotonic() + timeout
+    while buf.count(b"\n") < n:
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+    if p.poll() is None:
+        p.kill()
+    out, err = p.communicate(timeout=10)
+    return (buf + out).decode().splitlines()[:n], err.decode(errors="replace")
 
 
 # --- raw aiomsg v1 peers ----------------------------------------------------
