@@ -509,7 +509,7 @@ peer_tls_up(struct peer *p)
  * cause (its handshake completed and OpenSSL reported nothing).
  */
 static int
-peer_tls_failed(struct peer *p, short what)
+peer_tls_failed(struct peer *p, short what, int err)
 {
 	struct ssock *ss = p->ss;
 	char reason[256], why[300];
@@ -520,12 +520,12 @@ peer_tls_failed(struct peer *p, short what)
 	if (reason[0] == '\0' && p->tls_done)
 		return -1;
 	if (reason[0] == '\0') {
-		if ((what & BEV_EVENT_EOF) || EVUTIL_SOCKET_ERROR() == 0)
+		if ((what & BEV_EVENT_EOF) || err == 0)
 			snprintf(reason, sizeof(reason), "closed by the peer%s",
 			    p->tls_done ? "" : " (does it speak TLS?)");
 		else
 			snprintf(reason, sizeof(reason), "%s",
-			    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+			    evutil_socket_error_to_string(err));
 	}
 	switch (cause) {
 	case TLS_FAIL_NOT_TLS:
@@ -563,7 +563,7 @@ static void
 peer_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct peer *p = arg;
-	char why[128];
+	char why[300], reason[256];
 	int err = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
@@ -572,7 +572,7 @@ peer_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (p->tls && p->state == PEER_HELLO && !(what & BEV_EVENT_TIMEOUT) &&
-	    peer_tls_failed(p, what) == 0)
+	    peer_tls_failed(p, what, err) == 0)
 		return;
 	if (what & BEV_EVENT_TIMEOUT) {
 		STATS_INC(&p->ss->stats, heartbeat_timeouts);
@@ -588,6 +588,9 @@ peer_eventcb(struct bufferevent *bev, short what, void *arg)
 		snprintf(why, sizeof(why), "closed by the peer%s",
 		    evbuffer_get_length(bufferevent_get_input(bev)) > 0 ?
 		    " in the middle of a frame" : "");
+	else if (p->tls && (tls_failure(bev, reason, sizeof(reason)),
+	    reason[0] != '\0'))
+		snprintf(why, sizeof(why), "TLS: %s", reason);
 	else
 		snprintf(why, sizeof(why), "%s",
 		    evutil_socket_error_to_string(err));
