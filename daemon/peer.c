@@ -584,12 +584,14 @@ peer_eventcb(struct bufferevent *bev, short what, void *arg)
 	/* Whole frames that arrived before the end are still delivered. */
 	if (peer_decode(p, 1) == -1)
 		return;
+	reason[0] = '\0';
+	if (p->tls)
+		tls_failure(bev, reason, sizeof(reason));
 	if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof(why), "closed by the peer%s",
 		    evbuffer_get_length(bufferevent_get_input(bev)) > 0 ?
 		    " in the middle of a frame" : "");
-	else if (p->tls && (tls_failure(bev, reason, sizeof(reason)),
-	    reason[0] != '\0'))
+	else if (reason[0] != '\0')
 		snprintf(why, sizeof(why), "TLS: %s", reason);
 	else
 		snprintf(why, sizeof(why), "%s",
