@@ -26,6 +26,10 @@ static void peer_writecb(struct bufferevent *, void *);
 static void peer_eventcb(struct bufferevent *, short, void *);
 static void peer_hello_timeout(evutil_socket_t, short, void *);
 static void peer_heartbeat(evutil_socket_t, short, void *);
+static void peer_batch_flush(evutil_socket_t, short, void *);
+
+/* What a TLS peer hands to OpenSSL at a time: four full records. */
+#define PEER_TLS_PIECE (64 * 1024)
 
 static struct timeval
 ms_to_tv(uint64_t ms)
@@ -58,6 +62,12 @@ peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	p->hello_ev = evtimer_new(ss->base, peer_hello_timeout, p);
 	p->heartbeat_ev = evtimer_new(ss->base, peer_heartbeat, p);
+	if (p->tls && ((p->batch = evbuffer_new()) == NULL ||
+	    (p->batch_ev = event_new(ss->base, -1, 0, peer_batch_flush,
+	    p)) == NULL)) {
+		peer_free(p);
+		return NULL;
+	}
 	if (p->hello_ev == NULL || p->heartbeat_ev == NULL ||
 	    wire_add_hello(bufferevent_get_output(bev), ss->identity) == -1) {
 		peer_free(p);
@@ -82,6 +92,10 @@ peer_free(struct peer *p)
 		event_free(p->hello_ev);
 	if (p->heartbeat_ev != NULL)
 		event_free(p->heartbeat_ev);
+	if (p->batch_ev != NULL)
+		event_free(p->batch_ev);
+	if (p->batch != NULL)
+		evbuffer_free(p->batch);
 	if (p->bev != NULL) {
 		if (p->tls)
 			tls_close_notify(p->bev);
@@ -124,23 +138,68 @@ peer_close(struct peer *p, const char *why)
 	peer_end(p, why, 0);
 }
 
+/*
+ * Where frames are written.  A TLS bufferevent encrypts and sends every
+ * addition to its output at once, one record and one system call per
+ * frame; a TLS peer's frames are gathered in its batch instead and handed
+ * over in large contiguous pieces once per pass of the event loop, as a
+ * plain socket bufferevent would write them.
+ */
+static struct evbuffer *
+peer_out(struct peer *p)
+{
+	if (!p->tls)
+		return bufferevent_get_output(p->bev);
+	if (!p->batch_pending) {
+		event_active(p->batch_ev, EV_WRITE, 0);
+		p->batch_pending = 1;
+	}
+	return p->batch;
+}
+
+static void
+peer_batch_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	struct evbuffer *out = bufferevent_get_output(p->bev);
+	size_t n;
+
+	(void)fd;
+	(void)what;
+	p->batch_pending = 0;
+	while ((n = evbuffer_get_length(p->batch)) > 0) {
+		if (n > PEER_TLS_PIECE)
+			n = PEER_TLS_PIECE;
+		if (evbuffer_pullup(p->batch, (ev_ssize_t)n) == NULL) {
+			peer_close(p, "out of memory");
+			return;
+		}
+		/* Moving the whole first chain copies nothing more. */
+		n = evbuffer_get_contiguous_space(p->batch);
+		if (evbuffer_remove_buffer(p->batch, out, n) != (int)n) {
+			peer_close(p, "out of memory");
+			return;
+		}
+	}
+}
+
 int
 peer_writable(const struct peer *p)
 {
-	return evbuffer_get_length(bufferevent_get_output(p->bev)) <
-	    p->ss->conf->peer_buffer;
+	return peer_unflushed(p) < p->ss->conf->peer_buffer;
 }
 
 size_t
 peer_unflushed(const struct peer *p)
 {
-	return evbuffer_get_length(bufferevent_get_output(p->bev));
+	return evbuffer_get_length(bufferevent_get_output(p->bev)) +
+	    (p->batch != NULL ? evbuffer_get_length(p->batch) : 0);
 }
 
 int
 peer_send_msg(struct peer *p, struct msg *m)
 {
-	struct evbuffer *out = bufferevent_get_output(p->bev);
+	struct evbuffer *out = peer_out(p);
 	uint8_t hdr[WIRE_MAX_HDR];
 	size_t n;
 
@@ -159,7 +218,7 @@ peer_send_msg(struct peer *p, struct msg *m)
 int
 peer_send_ack(struct peer *p, const uint8_t msg_id[16])
 {
-	if (wire_add_ack(bufferevent_get_output(p->bev), msg_id) == -1)
+	if (wire_add_ack(peer_out(p), msg_id) == -1)
 		return -1;
 	p->last_sent_ms = now_ms();
 	STATS_INC(&p->ss->stats, acks_out);
@@ -625,7 +684,7 @@ peer_heartbeat(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (idle >= interval) {
-		if (wire_add_heartbeat(bufferevent_get_output(p->bev)) == 0)
+		if (wire_add_heartbeat(peer_out(p)) == 0)
 			p->last_sent_ms = now_ms();
 		idle = 0;
 	}

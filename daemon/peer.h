@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 struct bufferevent;
+struct evbuffer;
 struct event;
 struct ssock;
 struct connector;
@@ -42,6 +43,10 @@ struct peer {
 	char addr[64];                  /* "host:port" of the other end */
 	struct event *hello_ev;         /* handshake deadline */
 	struct event *heartbeat_ev;
+	struct evbuffer *batch;         /* TLS: frames not yet handed to the
+	                                   bufferevent (see peer_out()) */
+	struct event *batch_ev;         /* hands them over once per loop */
+	int batch_pending;              /* batch_ev is active */
 	uint64_t last_sent_ms;
 	uint64_t last_recv_ms;          /* last read from it, 0: never */
 	uint64_t since_ms;
