@@ -287,8 +287,6 @@ tls_context_new(const SSL_METHOD *method, const struct tls_conf *c,
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |
 	    SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	/* Read what the socket holds, not a record header at a time. */
-	SSL_CTX_set_read_ahead(ctx, 1);
 	if (c->ciphers != NULL && SSL_CTX_set_cipher_list(ctx,
 	    c->ciphers) != 1) {
 		tls_error(w, c->ciphers_line, "tls_ciphers '%s': no cipher "
