@@ -1,4 +1,5 @@
 /* peer: one aiomsg v1 connection (see peer.h and wire-v1.md). */
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -543,6 +544,40 @@ peer_writecb(struct bufferevent *bev, void *arg)
 		ssock_peer_writable(p->ss, p);
 }
 
+/*
+ * libevent reports a socket error on a TLS connection (a refused connect,
+ * a reset) as the end of the stream, leaving the error in errno: tell the
+ * two apart by whether the socket is still connected.
+ */
+static int
+peer_socket_failed(const struct peer *p, int err)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+
+	if (err == 0 || err == EAGAIN || err == EWOULDBLOCK ||
+	    err == EINPROGRESS || err == EINTR)
+		return 0;
+	return getpeername(bufferevent_getfd(p->bev), (struct sockaddr *)&sa,
+	    &len) == -1 && errno == ENOTCONN;
+}
+
+/*
+ * Read what the other side sent before closing a connection whose TLS
+ * handshake failed here: closing with unread bytes resets it, and the
+ * reset can overtake the alert that tells the other side why.
+ */
+static void
+peer_drain_socket(const struct peer *p)
+{
+	char buf[4096];
+	int fd = bufferevent_getfd(p->bev), i;
+
+	for (i = 0; i < 16; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+}
+
 static void
 peer_tls_up(struct peer *p)
 {
@@ -576,7 +611,9 @@ peer_tls_failed(struct peer *p, short what, int err)
 	int64_t k;
 
 	cause = tls_failure(p->bev, reason, sizeof(reason));
-	if (reason[0] == '\0' && p->tls_done)
+	/* Nothing from OpenSSL: TCP failed (refused, reset), or TLS is not
+	 * the cause of a close after the handshake. */
+	if (reason[0] == '\0' && (p->tls_done || (what & BEV_EVENT_ERROR)))
 		return -1;
 	if (reason[0] == '\0') {
 		if ((what & BEV_EVENT_EOF) || err == 0)
@@ -614,6 +651,7 @@ peer_tls_failed(struct peer *p, short what, int err)
 	else if (k == 0)
 		log_warnx("socket %s: TLS handshake with %s failed: %s",
 		    ss->name, p->addr, reason);
+	peer_drain_socket(p);
 	peer_end(p, why, 1);
 	return 0;
 }
@@ -630,6 +668,8 @@ peer_eventcb(struct bufferevent *bev, short what, void *arg)
 			peer_tls_up(p);
 		return;
 	}
+	if (p->tls && (what & BEV_EVENT_EOF) && peer_socket_failed(p, err))
+		what = (what & ~BEV_EVENT_EOF) | BEV_EVENT_ERROR;
 	if (p->tls && p->state == PEER_HELLO && !(what & BEV_EVENT_TIMEOUT) &&
 	    peer_tls_failed(p, what, err) == 0)
 		return;
