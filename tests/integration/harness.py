@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BUILD = os.environ.get("SMARTSOCK_BUILDDIR") or os.path.abspath(
@@ -343,6 +344,45 @@ def collect(proc, timeout=30):
         out, err = proc.communicate()
         fail("smartsock-cat timed out; got %r, stderr %r" % (out, err))
     return out.decode().splitlines()
+
+
+def stream_lines(src, src_sock, dst, dst_sock, n, interval=0.005):
+    """Send n lines s0..s{n-1} from socket src_sock of daemon src, one
+    every interval seconds in the background, while dst_sock of daemon dst
+    receives them.  Returns a function that waits for the end and fails
+    the test unless all came, in order."""
+    recv = dst.cat_bg("recv", dst_sock, "-n", str(n), "--timeout", "30")
+    feeder = src.cat_bg("send", src_sock, stdin=subprocess.PIPE)
+
+    def feed():
+        for i in range(n):
+            feeder.stdin.write(b"s%d\n" % i)
+            feeder.stdin.flush()
+            time.sleep(interval)
+        feeder.stdin.close()
+    t = threading.Thread(target=feed)
+    t.start()
+
+    def done():
+        t.join(DEADLINE)
+        check(feeder.wait(DEADLINE) == 0, "the sender on %s failed" % src_sock)
+        got = collect(recv, DEADLINE)
+        check(got == ["s%d" % i for i in range(n)], "stream %s -> %s: %d of "
+              "%d, ends %r" % (src_sock, dst_sock, len(got), n, got[-3:]))
+    return done
+
+
+def finish(p, what, timeout=20):
+    """Wait for a process to exit 0 by itself: (stdout lines, stderr)."""
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        fail("%s did not finish; stdout %r, stderr %r" % (what, out, err))
+    check(p.returncode == 0, "%s exit %d: %s" % (what, p.returncode,
+                                                 err.decode()))
+    return out.decode().splitlines(), err.decode()
 
 
 def head_lines(p, n, timeout=20.0):

@@ -9,8 +9,9 @@ import sys
 import time
 
 import harness
-from harness import (passed, AIOMSG_PEER, Daemon, check, fail, free_port,
-                     peers_up, send_lines, step, wait_apps, wait_peers)
+from harness import (passed, AIOMSG_PEER, Daemon, check, fail, finish,
+                     free_port, peers_up, send_lines, step, wait_apps,
+                     wait_peers)
 
 harness.need_shared()
 
@@ -37,19 +38,6 @@ def peer(*args):
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peers.append(p)
     return p
-
-
-def finish(p, what, timeout=20):
-    """Wait for a peer to exit by itself: (stdout lines, stderr text)."""
-    try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-        fail("%s did not finish; stdout %r, stderr %r" % (what, out, err))
-    check(p.returncode == 0, "%s exit %d: %s" % (what, p.returncode,
-                                                 err.decode()))
-    return out.decode().splitlines(), err.decode()
 
 
 def stop_peer(p):
