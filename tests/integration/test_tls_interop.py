@@ -11,8 +11,8 @@ import sys
 import harness
 import tlscerts
 from harness import (AIOMSG_PEER, Daemon, check, collect, finish,
-                     free_port, head_lines, passed, send_lines, sock, step, wait_apps,
-                     wait_for, wait_peers)
+                     free_port, head_lines, passed, send_lines, sock, step,
+                     wait_apps, wait_for, wait_peers)
 
 harness.need_shared()
 tlscerts.need_openssl()
