@@ -186,8 +186,7 @@ ctlcmd_status(struct daemon *d, const char *arg, struct json *j, char *err,
 }
 
 static void
-ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now,
-    uint64_t wall)
+ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now)
 {
 	int active = p->state == PEER_ACTIVE;
 	char text[256];
@@ -198,7 +197,7 @@ ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now,
 	json_string(j, "direction", p->connector != NULL ? "connected" :
 	    "accepted");
 	json_string(j, "state", active ? "active" : "handshake");
-	json_uint(j, "since", wall - ctlcmd_ago(now, p->since_ms) / 1000);
+	json_uint(j, "since", p->since);
 	if (p->last_recv_ms != 0)
 		json_ms_as_s(j, "last_received_s_ago",
 		    ctlcmd_ago(now, p->last_recv_ms));
@@ -230,7 +229,7 @@ ctlcmd_peers(struct daemon *d, const char *arg, struct json *j, char *err,
 {
 	const struct ssock *ss;
 	const struct peer *p;
-	uint64_t now = now_ms(), wall = (uint64_t)time(NULL);
+	uint64_t now = now_ms();
 
 	if ((ss = daemon_find_socket(d, arg)) == NULL) {
 		snprintf(err, errlen, "no socket named '%s'", arg);
@@ -239,7 +238,7 @@ ctlcmd_peers(struct daemon *d, const char *arg, struct json *j, char *err,
 	json_string(j, "socket", ss->name);
 	json_open_array(j, "peers");
 	TAILQ_FOREACH(p, &ss->peers, entry)
-		ctlcmd_peer(j, p, now, wall);
+		ctlcmd_peer(j, p, now);
 	json_close_array(j);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -59,7 +60,7 @@ peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
 	p->bev = bev;
 	p->tls = tls_is_tls(bev);
 	p->state = PEER_HELLO;
-	p->since_ms = now_ms();
+	p->since = (uint64_t)time(NULL);
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	p->hello_ev = evtimer_new(ss->base, peer_hello_timeout, p);
 	p->heartbeat_ev = evtimer_new(ss->base, peer_heartbeat, p);

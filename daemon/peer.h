@@ -49,7 +49,7 @@ struct peer {
 	int batch_pending;              /* batch_ev is active */
 	uint64_t last_sent_ms;
 	uint64_t last_recv_ms;          /* last read from it, 0: never */
-	uint64_t since_ms;
+	uint64_t since;                 /* wall clock, seconds: connected */
 	uint64_t msgs_in, msgs_out;
 	uint64_t bytes_in, bytes_out;   /* payload bytes, as in stats.h */
 	uint64_t drops;                 /* publish copies dropped: queue full */
