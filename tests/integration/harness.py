@@ -187,7 +187,9 @@ class Daemon:
     sockets: {name: {key: value}}; values may be lists for bind/connect.
     """
 
-    def __init__(self, sockets, daemon=None, start=True):
+    def __init__(self, sockets, daemon=None, start=True, wrapper=None):
+        """wrapper: a command the daemon runs under, e.g. valgrind."""
+        self.wrapper = list(wrapper or [])
         self.dir = tmpdir()
         self.runtime = os.path.join(self.dir, "run")
         self.conf = os.path.join(self.dir, "smartsockd.conf")
@@ -221,9 +223,10 @@ class Daemon:
         started = self.log_text().count(" running with ") \
             if os.path.exists(self.logpath) else 0
         self.log = open(self.logpath, "ab")
-        self.proc = spawn([SMARTSOCKD, "-f", "-v", "-c", self.conf],
+        self.proc = spawn(self.wrapper + [SMARTSOCKD, "-f", "-v", "-c",
+                                          self.conf],
                           stdout=self.log, stderr=self.log)
-        end = time.monotonic() + 10
+        end = time.monotonic() + (60 if self.wrapper else 10)
         while self.log_text().count(" running with ") <= started:
             if self.proc.poll() is not None:
                 fail("smartsockd exited %s at start:\n%s" %
