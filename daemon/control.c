@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "accept.h"
 #include "bev.h"
 #include "control.h"
 #include "ctlcmd.h"
@@ -28,8 +29,6 @@
 /* More clients at once than this are refused at once; twice as many are
  * not even answered. */
 #define CONTROL_MAX_CLIENTS 32
-/* Out of descriptors: stop accepting for this long. */
-#define CONTROL_PAUSE_MS 1000
 #define CONTROL_WORDS_MAX 8
 #define CONTROL_ERR_MAX 1024
 #define CTL_STR(x) #x
@@ -51,7 +50,7 @@ struct control {
 	struct daemon *d;
 	char *path;
 	struct evconnlistener *lev;
-	struct event *resume_ev;
+	struct accept_pause pause;      /* out of descriptors: wait */
 	TAILQ_HEAD(, ctl_client) clients;
 	size_t nclients;
 };
@@ -379,30 +378,12 @@ ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
 }
 
 static void
-ctl_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct control *ctl = arg;
-
-	(void)fd;
-	(void)what;
-	evconnlistener_enable(ctl->lev);
-}
-
-static void
 ctl_accept_error(struct evconnlistener *lev, void *arg)
 {
 	struct control *ctl = arg;
-	struct timeval tv = { CONTROL_PAUSE_MS / 1000,
-	    (CONTROL_PAUSE_MS % 1000) * 1000 };
-	int err = EVUTIL_SOCKET_ERROR();
 
-	errno = err;
-	log_warn("control: accept on %s", ctl->path);
-	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
-	    err == ENOMEM) {
-		evconnlistener_disable(lev);
-		evtimer_add(ctl->resume_ev, &tv);
-	}
+	(void)lev;
+	accept_pause_error(&ctl->pause);
 }
 
 /* control_owner, control_group and control_mode on the socket file. */
@@ -445,6 +426,7 @@ control_new(struct daemon *d)
 	const struct daemon_conf *dc = &d->cfg.daemon;
 	struct control *ctl;
 	size_t len = strlen(dc->runtime_dir) + 1 + strlen(CTL_SOCKET_FILE) + 1;
+	char what[96];
 	int fd = -1;
 
 	if ((ctl = calloc(1, sizeof(*ctl))) == NULL ||
@@ -464,22 +446,27 @@ control_new(struct daemon *d)
 	}
 	if (ctl_set_access(ctl->path, dc) == -1)
 		goto fail;
-	if ((ctl->resume_ev = evtimer_new(d->base, ctl_resume, ctl)) == NULL)
-		goto fail;
 	ctl->lev = evconnlistener_new(d->base, ctl_accept, ctl,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, CONTROL_BACKLOG, fd);
 	if (ctl->lev == NULL) {
 		log_warn("control: listen %s", ctl->path);
 		goto fail;
 	}
+	snprintf(what, sizeof(what), "control: %s", ctl->path);
+	if (accept_pause_init(&ctl->pause, d->base, ctl->lev, what) == -1) {
+		log_warnx("control: out of memory");
+		evconnlistener_free(ctl->lev);
+		fd = -1;        /* closed with the listener */
+		goto fail;
+	}
 	evconnlistener_set_error_cb(ctl->lev, ctl_accept_error);
 	return ctl;
 
 fail:
-	close(fd);
+	if (fd != -1)
+		close(fd);
 	unlink(ctl->path);
-	if (ctl->resume_ev != NULL)
-		event_free(ctl->resume_ev);
+	accept_pause_clear(&ctl->pause);
 	free(ctl->path);
 	free(ctl);
 	return NULL;
@@ -496,7 +483,7 @@ control_free(struct control *ctl)
 		ctl_client_free(c);
 	evconnlistener_free(ctl->lev);
 	unlink(ctl->path);
-	event_free(ctl->resume_ev);
+	accept_pause_clear(&ctl->pause);
 	free(ctl->path);
 	free(ctl);
 }

@@ -19,6 +19,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "accept.h"
 #include "bev.h"
 #include "config.h"
 #include "endpoint.h"
@@ -28,13 +29,12 @@
 #include "tls.h"
 
 #define LISTEN_BACKLOG 511
-#define ACCEPT_PAUSE_MS 1000    /* after an accept error such as EMFILE */
 
 struct listener {
 	TAILQ_ENTRY(listener) entry;
 	struct ssock *ss;
 	struct evconnlistener *lev;
-	struct event *resume_ev;
+	struct accept_pause pause;      /* out of descriptors: wait */
 	char name[80];                  /* the bound address */
 	char key[300];                  /* the bind endpoint it came from */
 	char error[160];                /* lev == NULL: why the bind failed */
@@ -134,26 +134,12 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 }
 
 static void
-listener_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct listener *l = arg;
-
-	(void)fd;
-	(void)what;
-	evconnlistener_enable(l->lev);
-}
-
-static void
 listener_error(struct evconnlistener *lev, void *arg)
 {
 	struct listener *l = arg;
-	struct timeval tv = { ACCEPT_PAUSE_MS / 1000, 0 };
 
-	/* EMFILE and friends: pause instead of spinning on a ready fd. */
-	log_warn("socket %s: accept on %s failed; pausing accepts for %d ms",
-	    l->ss->name, l->name, ACCEPT_PAUSE_MS);
-	evconnlistener_disable(lev);
-	evtimer_add(l->resume_ev, &tv);
+	(void)lev;
+	accept_pause_error(&l->pause);
 }
 
 static int
@@ -164,7 +150,7 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	struct listener *l;
 	evutil_socket_t fd;
 	int one = 1;
-	char name[80];
+	char name[80], what[96];
 
 	addr_format(ai->ai_addr, name, sizeof(name));
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
@@ -195,18 +181,18 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	l->ss = ss;
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	endpoint_key(ep, l->key, sizeof(l->key));
-	l->resume_ev = evtimer_new(ss->base, listener_resume, l);
+	snprintf(what, sizeof(what), "socket %s: %s", ss->name, name);
 	l->lev = evconnlistener_new(ss->base, listener_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
-	if (l->lev == NULL || l->resume_ev == NULL) {
+	if (l->lev == NULL ||
+	    accept_pause_init(&l->pause, ss->base, l->lev, what) == -1) {
 		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		log_warn("socket %s: cannot listen on %s", ss->name, name);
 		if (l->lev == NULL)
 			close(fd);
 		else
 			evconnlistener_free(l->lev);
-		if (l->resume_ev != NULL)
-			event_free(l->resume_ev);
+		accept_pause_clear(&l->pause);
 		free(l);
 		return -1;
 	}
@@ -497,8 +483,7 @@ listener_free(struct endpoints *eps, struct listener *l)
 	TAILQ_REMOVE(&eps->listeners, l, entry);
 	if (l->lev != NULL)
 		evconnlistener_free(l->lev);
-	if (l->resume_ev != NULL)
-		event_free(l->resume_ev);
+	accept_pause_clear(&l->pause);
 	free(l);
 }
 

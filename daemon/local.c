@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "accept.h"
 #include "bev.h"
 #include "local.h"
 #include "log.h"
@@ -48,6 +49,7 @@ struct local {
 	struct ssock *ss;
 	char *path;
 	struct evconnlistener *lev;
+	struct accept_pause pause;      /* out of descriptors: wait */
 	TAILQ_HEAD(, client) clients;
 	struct client *rr_next;
 	size_t nclients;
@@ -436,14 +438,14 @@ local_accept_error(struct evconnlistener *lev, void *arg)
 	struct local *l = arg;
 
 	(void)lev;
-	log_warn("socket %s: accept on %s", l->ss->name, l->path);
+	accept_pause_error(&l->pause);
 }
 
 struct local *
 local_new(struct ssock *ss, const char *path)
 {
 	struct local *l;
-	char who[16 + CONFIG_NAME_MAX];
+	char who[16 + CONFIG_NAME_MAX], what[96];
 	int fd;
 
 	snprintf(who, sizeof(who), "socket %s", ss->name);
@@ -460,9 +462,16 @@ local_new(struct ssock *ss, const char *path)
 	TAILQ_INIT(&l->clients);
 	l->lev = evconnlistener_new(ss->base, local_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LOCAL_BACKLOG, fd);
-	if (l->lev == NULL) {
+	snprintf(what, sizeof(what), "socket %s: application socket %s",
+	    ss->name, path);
+	if (l->lev == NULL ||
+	    accept_pause_init(&l->pause, ss->base, l->lev, what) == -1) {
 		log_warn("socket %s: listen %s", ss->name, path);
-		close(fd);
+		if (l->lev == NULL)
+			close(fd);
+		else
+			evconnlistener_free(l->lev);
+		accept_pause_clear(&l->pause);
 		unlink(path);
 		free(l->path);
 		free(l);
@@ -479,6 +488,7 @@ local_stop_accepting(struct local *l)
 		return;
 	evconnlistener_free(l->lev);
 	l->lev = NULL;
+	accept_pause_clear(&l->pause);
 	unlink(l->path);
 }
 
