@@ -364,7 +364,8 @@ connector_peer_up(struct connector *c)
 	STATS_INC(&c->ss->stats, conns_connected);
 	if (c->failures > 0)
 		log_info("socket %s: connected to %s after %u failed "
-		    "attempts", c->ss->name, c->name, c->failures);
+		    "attempt%s", c->ss->name, c->name, c->failures,
+		    c->failures == 1 ? "" : "s");
 	c->failures = 0;
 	c->ever_up = 1;
 	c->up_since_ms = now_ms();

@@ -545,6 +545,17 @@ peer_writecb(struct bufferevent *bev, void *arg)
 		ssock_peer_writable(p->ss, p);
 }
 
+/* Is the TCP connection established (not still connecting, not reset)? */
+static int
+peer_tcp_connected(const struct peer *p)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+
+	return getpeername(bufferevent_getfd(p->bev), (struct sockaddr *)&sa,
+	    &len) == 0 || errno != ENOTCONN;
+}
+
 /*
  * libevent reports a socket error on a TLS connection (a refused connect,
  * a reset) as the end of the stream, leaving the error in errno: tell the
@@ -553,14 +564,10 @@ peer_writecb(struct bufferevent *bev, void *arg)
 static int
 peer_socket_failed(const struct peer *p, int err)
 {
-	struct sockaddr_storage sa;
-	socklen_t len = sizeof(sa);
-
 	if (err == 0 || err == EAGAIN || err == EWOULDBLOCK ||
 	    err == EINPROGRESS || err == EINTR)
 		return 0;
-	return getpeername(bufferevent_getfd(p->bev), (struct sockaddr *)&sa,
-	    &len) == -1 && errno == ENOTCONN;
+	return !peer_tcp_connected(p);
 }
 
 /*
@@ -706,6 +713,11 @@ peer_hello_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (p->connector != NULL && !peer_tcp_connected(p)) {
+		peer_close(p, "TCP connection not established within "
+		    "connect_timeout");
+		return;
+	}
 	if (p->tls && !p->tls_done) {
 		STATS_INC(&p->ss->stats, tls_failed_other);
 		peer_close(p, "TLS handshake not complete in time (timed out)");
