@@ -97,7 +97,13 @@ struct smartsock {
 	uint8_t *obuf;
 	size_t ocap, ooff, olen;
 
-	/* At-least-once: the highest seq taken, and how many since CONFIRM. */
+	/*
+	 * At-least-once: the message last returned stays the application's
+	 * (held) until it comes back for another or closes; then it is done.
+	 * The highest seq done, and how many since the last CONFIRM.
+	 */
+	uint64_t held_seq;
+	int holding;
 	uint64_t taken_seq;
 	unsigned int untold;
 
@@ -202,8 +208,20 @@ ss_obuf_append(struct smartsock *s, const void *p, size_t n)
 	return 0;
 }
 
+/* The application is done with the message it was last given. */
+static void
+ss_release_held(struct smartsock *s)
+{
+	if (!s->holding)
+		return;
+	if (s->untold == 0 || s->held_seq > s->taken_seq)
+		s->taken_seq = s->held_seq;
+	s->untold++;
+	s->holding = 0;
+}
+
 /*
- * Queue one CONFIRM for everything taken so far.  Only called between
+ * Queue one CONFIRM for everything done so far.  Only called between
  * frames: the out-buffer is the head of the stream then.
  */
 static void
@@ -974,13 +992,12 @@ ss_take(struct smartsock *s, uint8_t identity[16], void *buf, size_t cap)
 		}
 	}
 	if (req) {
-		if (s->untold == 0 || seq > s->taken_seq)
-			s->taken_seq = seq;
-		s->untold++;
+		s->held_seq = seq;
+		s->holding = 1;
 	}
 	s->uncredited++;
-	if ((req && (s->nready == 0 || s->untold >= SS_CONFIRM_BATCH)) ||
-	    s->uncredited >= SS_CREDIT_BATCH) {
+	if ((s->untold > 0 && (s->nready == 0 ||
+	    s->untold >= SS_CONFIRM_BATCH)) || s->uncredited >= SS_CREDIT_BATCH) {
 		ss_confirm_queue(s);
 		ss_credit_queue(s, s->uncredited);
 		ss_flush_nb(s);
@@ -1003,6 +1020,7 @@ smartsock_recv_identity(smartsock *s, uint8_t identity[16], void *buf,
 		return -1;
 	}
 	deadline = ss_deadline(s->timeout_ms);
+	ss_release_held(s);
 	if (!s->receiving) {
 		s->receiving = 1;
 		ss_credit_queue(s, SS_RECV_WINDOW);
@@ -1092,6 +1110,7 @@ smartsock_close(smartsock *s)
 	if (s == NULL)
 		return;
 	if (!ss_broken(s)) {
+		ss_release_held(s);
 		ss_confirm_queue(s);
 		wait_ms = s->timeout_ms;
 		if (wait_ms < 0 || wait_ms > SS_CLOSE_WAIT_MS)
