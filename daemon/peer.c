@@ -28,6 +28,7 @@ static void peer_writecb(struct bufferevent *, void *);
 static void peer_eventcb(struct bufferevent *, short, void *);
 static void peer_hello_timeout(evutil_socket_t, short, void *);
 static void peer_heartbeat(evutil_socket_t, short, void *);
+static void peer_silence(evutil_socket_t, short, void *);
 static void peer_batch_flush(evutil_socket_t, short, void *);
 
 /* What a TLS peer hands to OpenSSL at a time: four full records. */
@@ -64,6 +65,7 @@ peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	p->hello_ev = evtimer_new(ss->base, peer_hello_timeout, p);
 	p->heartbeat_ev = evtimer_new(ss->base, peer_heartbeat, p);
+	p->silence_ev = evtimer_new(ss->base, peer_silence, p);
 	if (p->tls && ((p->batch = evbuffer_new()) == NULL ||
 	    (p->batch_ev = event_new(ss->base, -1, 0, peer_batch_flush,
 	    p)) == NULL)) {
@@ -71,6 +73,7 @@ peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
 		return NULL;
 	}
 	if (p->hello_ev == NULL || p->heartbeat_ev == NULL ||
+	    p->silence_ev == NULL ||
 	    wire_add_hello(bufferevent_get_output(bev), ss->identity) == -1) {
 		peer_free(p);
 		return NULL;
@@ -94,6 +97,8 @@ peer_free(struct peer *p)
 		event_free(p->hello_ev);
 	if (p->heartbeat_ev != NULL)
 		event_free(p->heartbeat_ev);
+	if (p->silence_ev != NULL)
+		event_free(p->silence_ev);
 	if (p->batch_ev != NULL)
 		event_free(p->batch_ev);
 	if (p->batch != NULL)
@@ -231,12 +236,15 @@ void
 peer_pause_reading(struct peer *p)
 {
 	bufferevent_disable(p->bev, EV_READ);
+	p->paused_ms = now_ms();
 }
 
 void
 peer_resume_reading(struct peer *p)
 {
 	bufferevent_enable(p->bev, EV_READ);
+	/* The pause was ours, not its silence. */
+	p->last_frame_ms += now_ms() - p->paused_ms;
 	/* Frames already buffered are decoded from the loop, not from here. */
 	bufferevent_trigger(p->bev, EV_READ,
 	    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
@@ -250,18 +258,54 @@ peer_arm_heartbeat(struct peer *p, uint64_t after_ms)
 	evtimer_add(p->heartbeat_ev, &tv);
 }
 
+/*
+ * The silence timer is not pushed back at every frame: when it fires it
+ * looks at when the last frame came and waits out the rest.
+ */
+static void
+peer_arm_silence(struct peer *p, uint64_t after_ms)
+{
+	struct timeval tv = ms_to_tv(after_ms);
+
+	evtimer_add(p->silence_ev, &tv);
+}
+
+static void
+peer_silence(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	uint64_t timeout = p->ss->conf->heartbeat_timeout_ms;
+	uint64_t now = now_ms(), quiet = now - p->last_frame_ms;
+	char why[96];
+
+	(void)fd;
+	(void)what;
+	/* While we do not read it, its silence is not counted (see
+	 * peer_resume_reading()). */
+	if (p->ss->reading_paused)
+		quiet = now - p->paused_ms > quiet ? 0 :
+		    quiet - (now - p->paused_ms);
+	if (quiet < timeout) {
+		peer_arm_silence(p, timeout - quiet);
+		return;
+	}
+	STATS_INC(&p->ss->stats, heartbeat_timeouts);
+	snprintf(why, sizeof(why), "nothing received for %" PRIu64 " ms "
+	    "(heartbeat_timeout)", quiet);
+	peer_close(p, why);
+}
+
 void
 peer_reconfigure(struct peer *p)
 {
 	const struct socket_conf *conf = p->ss->conf;
 	uint64_t idle = now_ms() - p->last_sent_ms;
-	struct timeval tv;
 
 	bufferevent_setwatermark(p->bev, EV_WRITE, conf->peer_buffer / 2, 0);
 	if (p->state != PEER_ACTIVE)
 		return;
-	tv = ms_to_tv(conf->heartbeat_timeout_ms);
-	bufferevent_set_timeouts(p->bev, &tv, NULL);
+	evtimer_del(p->silence_ev);
+	peer_arm_silence(p, conf->heartbeat_timeout_ms);
 	evtimer_del(p->heartbeat_ev);
 	peer_arm_heartbeat(p, idle < conf->heartbeat_interval_ms ?
 	    conf->heartbeat_interval_ms - idle : 0);
@@ -272,7 +316,6 @@ static int
 peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 {
 	struct ssock *ss = p->ss;
-	struct timeval tv;
 	char why[96];
 
 	if (type != WIRE_HELLO || n != WIRE_HELLO_ENV) {
@@ -300,8 +343,8 @@ peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 	}
 	p->state = PEER_ACTIVE;
 	evtimer_del(p->hello_ev);
-	tv = ms_to_tv(ss->conf->heartbeat_timeout_ms);
-	bufferevent_set_timeouts(p->bev, &tv, NULL);
+	p->last_frame_ms = now_ms();
+	peer_arm_silence(p, ss->conf->heartbeat_timeout_ms);
 	peer_arm_heartbeat(p, ss->conf->heartbeat_interval_ms);
 	log_info("socket %s: peer %s (%s, %s) up", ss->name, p->identity_hex,
 	    p->addr, peer_direction(p));
@@ -350,6 +393,7 @@ peer_take_env(struct peer *p, const uint8_t *env, size_t n)
 
 	if (p->state == PEER_HELLO)
 		return peer_take_hello(p, type, env, n);
+	p->last_frame_ms = p->last_recv_ms;
 	switch (type) {
 	case WIRE_HEARTBEAT:
 		return 0;
@@ -400,6 +444,7 @@ peer_take_large(struct peer *p, const struct wire_frame *f)
 
 	if (p->state == PEER_HELLO)
 		return peer_take_hello(p, f->type, NULL, f->env_len);
+	p->last_frame_ms = p->last_recv_ms;
 	if (f->type != WIRE_DATA && f->type != WIRE_DATA_REQ) {
 		evbuffer_drain(in, WIRE_LEN_PREFIX + (size_t)f->env_len);
 		peer_skipped(p, f->type, f->env_len, f->type == WIRE_ACK);
@@ -678,16 +723,9 @@ peer_eventcb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (p->tls && (what & BEV_EVENT_EOF) && peer_socket_failed(p, err))
 		what = (what & ~BEV_EVENT_EOF) | BEV_EVENT_ERROR;
-	if (p->tls && p->state == PEER_HELLO && !(what & BEV_EVENT_TIMEOUT) &&
+	if (p->tls && p->state == PEER_HELLO &&
 	    peer_tls_failed(p, what, err) == 0)
 		return;
-	if (what & BEV_EVENT_TIMEOUT) {
-		STATS_INC(&p->ss->stats, heartbeat_timeouts);
-		snprintf(why, sizeof(why), "nothing received for %" PRIu64
-		    " ms (heartbeat_timeout)", p->ss->conf->heartbeat_timeout_ms);
-		peer_close(p, why);
-		return;
-	}
 	/* Whole frames that arrived before the end are still delivered. */
 	if (peer_decode(p, 1) == -1)
 		return;

@@ -6,7 +6,8 @@
  * read (so a HELLO pipelined with DATA is never left hanging), skips unknown
  * types, answers nothing itself (ACKs are the socket's decision), sends a
  * HEARTBEAT after heartbeat_interval without sending, and closes after
- * heartbeat_timeout without receiving.  Its bufferevent's output buffer is
+ * heartbeat_timeout without receiving a whole frame (bytes trickling in
+ * do not keep it alive; time spent paused by back-pressure does not count).  Its bufferevent's output buffer is
  * its send queue.  Every close is logged with the address, identity and
  * cause, and reported to the socket and to the connector that made it.
  */
@@ -43,12 +44,16 @@ struct peer {
 	char addr[64];                  /* "host:port" of the other end */
 	struct event *hello_ev;         /* handshake deadline */
 	struct event *heartbeat_ev;
+	struct event *silence_ev;       /* heartbeat_timeout without a frame */
 	struct evbuffer *batch;         /* TLS: frames not yet handed to the
 	                                   bufferevent (see peer_out()) */
 	struct event *batch_ev;         /* hands them over once per loop */
 	int batch_pending;              /* batch_ev is active */
 	uint64_t last_sent_ms;
 	uint64_t last_recv_ms;          /* last read from it, 0: never */
+	uint64_t last_frame_ms;         /* last whole frame from it, moved
+	                                   on by the time reading was paused */
+	uint64_t paused_ms;             /* when reading was paused */
 	uint64_t since;                 /* wall clock, seconds: connected */
 	uint64_t msgs_in, msgs_out;
 	uint64_t bytes_in, bytes_out;   /* payload bytes, as in stats.h */
