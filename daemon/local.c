@@ -59,6 +59,7 @@ struct local {
 
 static void client_free(struct client *, const char *why);
 static void client_readcb(struct bufferevent *, void *);
+static int client_end_cause(int);
 
 static void
 client_write_frame(struct client *c, uint8_t type, const void *fixed,
@@ -289,7 +290,7 @@ client_readcb(struct bufferevent *bev, void *arg)
 
 	if (!c->closing && !c->blocked && !c->gone &&
 	    bev_read_more(bev) == -1)
-		c->gone = errno == 0 ? -1 : errno;
+		c->gone = client_end_cause(errno);
 	while (!c->closing && !c->blocked) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
@@ -356,6 +357,17 @@ client_writecb(struct bufferevent *bev, void *arg)
 	ssock_deliver_queued(c->local->ss);
 }
 
+/*
+ * c->gone for a connection that ended with errno err: -1 for a normal end
+ * (an application that exits with bytes from us unread resets its
+ * connection), else the error.
+ */
+static int
+client_end_cause(int err)
+{
+	return err == 0 || err == ECONNRESET || err == EPIPE ? -1 : err;
+}
+
 static void
 client_eventcb(struct bufferevent *bev, short what, void *arg)
 {
@@ -368,7 +380,7 @@ client_eventcb(struct bufferevent *bev, short what, void *arg)
 	}
 	/* Frames it sent before the end still count: readcb takes them,
 	 * then frees the client. */
-	c->gone = (what & BEV_EVENT_EOF) || err == 0 ? -1 : err;
+	c->gone = (what & BEV_EVENT_EOF) ? -1 : client_end_cause(err);
 	client_readcb(bev, c);
 }
 
