@@ -43,8 +43,10 @@ smartsock *smartsock_open(const char *name);
 
 /*
  * Send one message with the socket's send mode (round-robin or publish).
- * Returns 0 once the message is handed to the daemon, which then owns its
- * buffering and delivery.  When the socket's send buffer is full and its
+ * Returns 0 once the message is written to the daemon's Unix socket; the
+ * daemon then owns its buffering and delivery (a daemon killed before it
+ * read the message loses it: sending is not acknowledged to the
+ * application).  When the socket's send buffer is full and its
  * overflow policy is "block", this blocks up to the handle's timeout.
  * Errors: EMSGSIZE (over the daemon's max_message_size), EAGAIN (timeout,
  * nothing was sent), ENOBUFS (send_to only: buffer full, overflow = drop-new),
