@@ -27,6 +27,9 @@ log_verbose(void)
 	return log_level_verbose;
 }
 
+static void log_vwrite(int, const char *, va_list, const char *)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vwrite(int pri, const char *fmt, va_list ap, const char *suffix)
 {

@@ -372,6 +372,19 @@ peer_skipped(struct peer *p, int type, size_t n, int malformed)
 		    k);
 }
 
+/* A frame, or a payload, over max_message_size: -1, the peer is closed. */
+static int
+peer_oversize(struct peer *p)
+{
+	char why[96];
+
+	STATS_INC(&p->ss->stats, rejected_oversize);
+	snprintf(why, sizeof(why), "frame longer than max_message_size (%zu "
+	    "bytes)", p->ss->max_message_size);
+	peer_close(p, why);
+	return -1;
+}
+
 static void
 peer_count_in(struct peer *p, const struct msg *m)
 {
@@ -398,6 +411,9 @@ peer_take_env(struct peer *p, const uint8_t *env, size_t n)
 	case WIRE_HEARTBEAT:
 		return 0;
 	case WIRE_DATA:
+		/* The frame bound leaves room for a DATA_REQ's msg_id. */
+		if (n - 1 > p->ss->max_message_size)
+			return peer_oversize(p);
 		msg_borrow(&view, env + 1, n - 1);
 		break;
 	case WIRE_DATA_REQ:
@@ -451,6 +467,8 @@ peer_take_large(struct peer *p, const struct wire_frame *f)
 		return 0;
 	}
 	fixed = f->type == WIRE_DATA_REQ ? WIRE_DATA_REQ_MIN_ENV : 1;
+	if (f->env_len - fixed > p->ss->max_message_size)
+		return peer_oversize(p);
 	if ((m = msg_new(f->env_len - fixed)) == NULL) {
 		peer_close(p, "out of memory");
 		return -1;
@@ -510,7 +528,6 @@ peer_decode(struct peer *p, int all)
 	struct wire_frame f;
 	const uint8_t *b;
 	size_t used, n;
-	char why[96];
 
 	for (;;) {
 		if (peer_paused(p, all))
@@ -541,12 +558,7 @@ peer_decode(struct peer *p, int all)
 		case WIRE_NEED_MORE:
 			return 0;
 		case WIRE_TOO_BIG:
-			STATS_INC(&p->ss->stats, rejected_oversize);
-			snprintf(why, sizeof(why), "frame longer than "
-			    "max_message_size (%zu bytes)",
-			    p->ss->max_message_size);
-			peer_close(p, why);
-			return -1;
+			return peer_oversize(p);
 		case WIRE_FRAME:
 			break;
 		}

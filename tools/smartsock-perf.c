@@ -27,6 +27,8 @@
 
 static const char *runtime_dir;
 
+static void usage(void) __attribute__((noreturn));
+
 static void
 usage(void)
 {

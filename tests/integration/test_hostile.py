@@ -51,6 +51,14 @@ big.send(hello(b"\x04" * 16))
 big.read_frame()
 big.send(struct.pack(">I", 1 << 30) + b"\x03")
 check(big.closed(), "oversized frame not closed")
+# A DATA payload 1..16 bytes over max_message_size (the frame bound has
+# room for a DATA_REQ's msg_id): refused too, never delivered.
+for extra in (1, 16):
+    over = RawPeer(port)
+    over.send(hello(bytes((0x40 + extra,)) * 16))
+    over.read_frame()
+    over.send(frame(bytes((DATA,)) + b"o" * (1024 + extra)))
+    check(over.closed(), "DATA %d bytes over the limit not closed" % extra)
 
 # 6. Short DATA_REQ / ACK bodies are skipped, not fatal.
 odd = RawPeer(port)

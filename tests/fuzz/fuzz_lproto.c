@@ -1,0 +1,516 @@
+/*
+ * fuzz_lproto: the local protocol's decoders, both ways.
+ *
+ * Byte 0, bit 0 picks the side; the rest of the input is a byte stream.
+ *   0: from a hostile application into smartsockd (daemon/local.c over
+ *      common/lproto.c): a real socket "l" with an active keeper peer
+ *      (identity 11..11, what SEND and SEND_TO reach) and, per input, one
+ *      DATA and one DATA_REQ from it waiting to be delivered; a client
+ *      connects to the socket's Unix socket and sends the bytes (bits 1-6:
+ *      chunk length, 0 = all at once, a loop pass between chunks; bit 7:
+ *      end with an abrupt close instead of an end of stream).  Whatever it
+ *      left unconfirmed is then taken and confirmed by a second
+ *      application, so every input starts from the same state.  Checked:
+ *      the daemon drops the client, sends it only well-formed frames, and
+ *      leaks nothing.
+ *   1: from a hostile daemon into libsmartsock (libclient/smartsock.c): a
+ *      thread plays the daemon, answers the client's HELLO with the bytes
+ *      and closes; the client opens, optionally sends one SEND_TO (bit 1)
+ *      and receives until an error, into a 3-byte buffer (bit 2) or a
+ *      large one, then closes.  Checked: it returns, without leaks.
+ * Either way lproto_frame_check() also walks the bytes as a frame stream:
+ * what it accepts must have a known type and a body at least the type's
+ * fixed fields long.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "bev.h"
+#include "local.h"
+#include "lproto.h"
+#include "peer.h"
+#include "smartsock.h"
+#include "ssock.h"
+#include "wire.h"
+
+int LLVMFuzzerInitialize(int *, char ***);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* To fd 2: stdio's stderr is silenced (see LLVMFuzzerInitialize). */
+#define CHECK(c) do {							\
+	if (!(c)) {							\
+		dprintf(2, "fuzz_lproto: %s:%d: check failed: %s\n",	\
+		    __FILE__, __LINE__, #c);				\
+		abort();						\
+	}								\
+} while (0)
+
+#define MAX_MESSAGE (1u << 20)
+#define MAX_PASSES 10000        /* loop passes for the daemon to settle */
+
+static char dir[64], daemon_path[96], lib_path[96];
+
+/* --- the frame walk ------------------------------------------------------ */
+
+static void
+walk(const uint8_t *p, size_t n, size_t max_payload)
+{
+	uint32_t blen;
+	uint8_t type;
+
+	for (;;) {
+		switch (lproto_frame_check(p, n, max_payload, &type, &blen)) {
+		case LPROTO_NEED_MORE:
+			CHECK(n < LPROTO_HDR_LEN);
+			return;
+		case LPROTO_FRAME_BAD:
+			return;
+		case LPROTO_FRAME_OK:
+			break;
+		}
+		CHECK(type == p[4]);
+		CHECK(lproto_fixed_len(type) >= 0);
+		CHECK(blen >= (uint32_t)lproto_fixed_len(type));
+		CHECK(blen == lproto_get_u32(p) - 1);
+		if (n - LPROTO_HDR_LEN < blen)
+			return;
+		p += LPROTO_HDR_LEN + blen;
+		n -= LPROTO_HDR_LEN + blen;
+	}
+}
+
+/* --- side 0: smartsockd's decoder ---------------------------------------- */
+
+static struct event_base *base;
+static struct socket_conf sc;
+static struct ssock *ss;
+static int keeper_fd = -1;
+
+/* An application the harness plays: the drain, or the fuzzed client's
+ * reader of what the daemon answers. */
+struct app {
+	int fd;
+	struct evbuffer *in;
+	int welcomed;
+	uint64_t seq;           /* highest DELIVER_REQ seq, to confirm */
+	int unconfirmed;
+	uint32_t taken;
+};
+static struct app drain = { -1, NULL, 0, 0, 0, 0 };
+
+static void
+pump(void)
+{
+	event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+static int
+put(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		} else if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			pump();
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static int
+discard(int fd)
+{
+	uint8_t buf[4096];
+	int any = 0;
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		any = 1;
+	return any;
+}
+
+static void
+put_frame(int fd, uint8_t type, const void *body, size_t len)
+{
+	uint8_t hdr[LPROTO_HDR_LEN];
+
+	lproto_put_header(hdr, type, len);
+	CHECK(put(fd, hdr, sizeof(hdr)) == 0);
+	CHECK(put(fd, body, len) == 0);
+}
+
+/* Read what the daemon sent an application: well-formed frames of the
+ * daemon's types only.  1 if anything came. */
+static int
+app_read(struct app *a)
+{
+	uint8_t type;
+	const uint8_t *f;
+	uint32_t blen;
+	size_t have;
+	int any = 0;
+
+	while (evbuffer_read(a->in, a->fd, 65536) > 0)
+		any = 1;
+	while ((have = evbuffer_get_length(a->in)) >= LPROTO_HDR_LEN) {
+		f = evbuffer_pullup(a->in, LPROTO_HDR_LEN);
+		CHECK(lproto_frame_check(f, have, MAX_MESSAGE, &type, &blen) ==
+		    LPROTO_FRAME_OK);
+		if (have < LPROTO_HDR_LEN + (size_t)blen)
+			break;
+		f = evbuffer_pullup(a->in, LPROTO_HDR_LEN + (ev_ssize_t)blen);
+		switch (type) {
+		case LPROTO_WELCOME:
+			CHECK(!a->welcomed);
+			a->welcomed = 1;
+			break;
+		case LPROTO_REFUSE:
+			CHECK(!a->welcomed);
+			break;
+		case LPROTO_SEND_RESULT:
+			CHECK(a->welcomed);
+			break;
+		case LPROTO_DELIVER_REQ:
+			CHECK(lproto_get_u64(f + LPROTO_HDR_LEN) > a->seq);
+			a->seq = lproto_get_u64(f + LPROTO_HDR_LEN);
+			a->unconfirmed = 1;
+			/* FALLTHROUGH */
+		case LPROTO_DELIVER:
+			CHECK(a->welcomed);
+			a->taken++;
+			break;
+		default:
+			CHECK(!"the daemon sent a client's frame type");
+		}
+		evbuffer_drain(a->in, LPROTO_HDR_LEN + (size_t)blen);
+	}
+	return any;
+}
+
+/* The drain takes what it is given and confirms it; credit is granted
+ * only in cleanup, so deliveries go to the fuzzed client first. */
+static int
+drain_poll(void)
+{
+	uint8_t body[8];
+	int any = app_read(&drain);
+
+	if (drain.unconfirmed) {
+		lproto_put_u64(body, drain.seq);
+		put_frame(drain.fd, LPROTO_CONFIRM, body, 8);
+		drain.unconfirmed = 0;
+	}
+	return any;
+}
+
+static int
+unix_connect(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	CHECK((fd = socket(AF_UNIX, SOCK_STREAM, 0)) != -1);
+	CHECK(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	evutil_make_socket_nonblocking(fd);
+	return fd;
+}
+
+static void
+daemon_setup(void)
+{
+	uint8_t hello[WIRE_LEN_PREFIX + WIRE_HELLO_ENV] = {
+		0, 0, 0, WIRE_HELLO_ENV, WIRE_HELLO, WIRE_VERSION,
+	};
+	uint8_t body[2];
+	struct bufferevent *bev;
+	int sv[2], i;
+
+	snprintf(sc.name, sizeof(sc.name), "l");
+	sc.send_mode = SEND_ROUNDROBIN;
+	sc.delivery = DELIVERY_AT_MOST_ONCE;
+	sc.overflow = OVERFLOW_BLOCK;
+	/* No timer may fire during a run. */
+	sc.heartbeat_interval_ms = 3600 * 1000;
+	sc.heartbeat_timeout_ms = 2 * 3600 * 1000;
+	sc.reconnect_delay_ms = 100;
+	sc.reconnect_max_delay_ms = 1000;
+	sc.connect_timeout_ms = 1000;
+	sc.resend_timeout_ms = 3600 * 1000;
+	sc.max_retries = 2;
+	sc.send_buffer = 1000;
+	sc.recv_buffer = 1000;
+	sc.peer_buffer = 1 << 20;
+	CHECK((base = event_base_new()) != NULL);
+	CHECK((ss = ssock_new(base, NULL, &sc, NULL, dir, MAX_MESSAGE)) !=
+	    NULL);
+	snprintf(daemon_path, sizeof(daemon_path), "%s/l.sock", dir);
+
+	/* The keeper peer, through its HELLO. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	evutil_make_socket_nonblocking(sv[0]);
+	evutil_make_socket_nonblocking(sv[1]);
+	CHECK((bev = bev_new(base, sv[0])) != NULL);
+	CHECK(peer_new(ss, bev, NULL, "keeper", sc.heartbeat_timeout_ms) !=
+	    NULL);
+	keeper_fd = sv[1];
+	memset(hello + 6, 0x11, WIRE_ID_LEN);
+	CHECK(put(keeper_fd, hello, sizeof(hello)) == 0);
+	for (i = 0; i < 1000 && ss->nactive == 0; i++)
+		pump();
+	CHECK(ss->nactive == 1);
+
+	/* The drain: attached, no credit yet. */
+	CHECK((drain.in = evbuffer_new()) != NULL);
+	drain.fd = unix_connect(daemon_path);
+	lproto_put_u16(body, LPROTO_VERSION);
+	put_frame(drain.fd, LPROTO_HELLO, body, 2);
+	for (i = 0; i < 1000 && !drain.welcomed; i++) {
+		pump();
+		drain_poll();
+	}
+	CHECK(drain.welcomed);
+}
+
+static void
+daemon_side(const uint8_t *data, size_t size, uint8_t flags)
+{
+	static const uint8_t from_keeper[] = {
+		0, 0, 0, 3, WIRE_DATA, 'k', '0',
+		0, 0, 0, 19, WIRE_DATA_REQ,
+		0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+		0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 'k', '1',
+	};
+	struct app client = { -1, NULL, 0, 0, 0, 0 };
+	size_t chunk = (flags >> 1) & 0x3f, off = 0, n;
+	ssize_t w;
+	int abrupt = (flags & 0x80) != 0, busy, quiet, i;
+	uint8_t body[4];
+
+	if (base == NULL)
+		daemon_setup();
+	CHECK(put(keeper_fd, from_keeper, sizeof(from_keeper)) == 0);
+	for (i = 0; i < MAX_PASSES && ss->recvq_len < 2; i++)
+		pump();
+	CHECK(ss->recvq_len == 2);
+
+	CHECK((client.in = evbuffer_new()) != NULL);
+	client.fd = unix_connect(daemon_path);
+	/* Accepted now, or its end could be seen during the next input. */
+	for (i = 0; i < MAX_PASSES && local_count(ss->local) < 2; i++)
+		pump();
+	CHECK(local_count(ss->local) == 2);
+	while (off < size) {
+		n = chunk == 0 || size - off < chunk ? size - off : chunk;
+		w = send(client.fd, data + off, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w == -1 && errno != EAGAIN && errno != EINTR)
+			break;          /* the daemon dropped it */
+		if (w > 0)
+			off += (size_t)w;
+		pump();
+		app_read(&client);
+		discard(keeper_fd);
+	}
+	if (abrupt)
+		close(client.fd);
+	else
+		shutdown(client.fd, SHUT_WR);
+	for (i = 0; local_count(ss->local) > 1; i++) {
+		CHECK(i < MAX_PASSES);  /* else the client is never dropped */
+		pump();
+		if (!abrupt)
+			app_read(&client);
+		discard(keeper_fd);
+	}
+	if (!abrupt)
+		close(client.fd);
+	evbuffer_free(client.in);
+
+	/* Whatever it did not take or confirm, the drain does. */
+	if (ss->recvq_len > 0) {
+		lproto_put_u32(body, (uint32_t)ss->recvq_len);
+		drain.taken = 0;
+		put_frame(drain.fd, LPROTO_CREDIT, body, 4);
+	}
+	for (i = 0, quiet = 0; quiet < 3; i++) {
+		CHECK(i < MAX_PASSES);
+		pump();
+		busy = drain_poll();
+		busy |= discard(keeper_fd);
+		if (!busy && ss->recvq_len == 0)
+			quiet++;
+		else
+			quiet = 0;
+	}
+	CHECK(ss->nactive == 1 && ss->sendq_len == 0);
+}
+
+/* --- side 1: libsmartsock's decoder ------------------------------------- */
+
+static int lib_listen_fd = -1;
+
+struct fake_daemon {
+	const uint8_t *data;
+	size_t size;
+};
+
+/* Take the client's connection, send it the bytes whatever it says,
+ * close our side, and read until it closes its own. */
+static void *
+fake_daemon_run(void *arg)
+{
+	struct fake_daemon *d = arg;
+	uint8_t buf[4096];
+	struct pollfd pfd;
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	CHECK((fd = accept(lib_listen_fd, NULL, NULL)) != -1);
+	evutil_make_socket_nonblocking(fd);
+	pfd.fd = fd;
+	while (off < d->size) {
+		n = send(fd, d->data + off, d->size - off, MSG_NOSIGNAL);
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			break;          /* the client is gone */
+		discard(fd);
+		pfd.events = POLLIN | POLLOUT;
+		poll(&pfd, 1, 100);
+	}
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n > 0 || (n == -1 && errno == EINTR))
+			continue;
+		if (n == -1 && errno == EAGAIN) {
+			pfd.events = POLLIN;
+			poll(&pfd, 1, 100);
+			continue;
+		}
+		break;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void
+library_setup(void)
+{
+	struct sockaddr_un sun;
+
+	snprintf(lib_path, sizeof(lib_path), "%s/lib.sock", dir);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", lib_path);
+	CHECK((lib_listen_fd = socket(AF_UNIX, SOCK_STREAM, 0)) != -1);
+	CHECK(bind(lib_listen_fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	CHECK(listen(lib_listen_fd, 4) == 0);
+}
+
+static void
+library_side(const uint8_t *data, size_t size, uint8_t flags)
+{
+	static uint8_t buf[65536];
+	struct fake_daemon d = { data, size };
+	uint8_t id[16];
+	size_t cap = (flags & 0x04) ? 3 : sizeof(buf);
+	pthread_t t;
+	smartsock *s;
+
+	if (lib_listen_fd == -1)
+		library_setup();
+	CHECK(pthread_create(&t, NULL, fake_daemon_run, &d) == 0);
+	if ((s = smartsock_open(lib_path)) != NULL) {
+		CHECK(smartsock_max_message_size(s) > 0);
+		if (flags & 0x02) {
+			memset(id, 0x11, sizeof(id));
+			smartsock_send_to(s, id, "x", 1);
+		}
+		while (smartsock_recv_identity(s, id, buf, cap) >= 0)
+			;
+		smartsock_close(s);
+	}
+	CHECK(pthread_join(t, NULL) == 0);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+cleanup(void)
+{
+	if (drain.fd != -1)
+		close(drain.fd);
+	if (keeper_fd != -1)
+		close(keeper_fd);
+	if (ss != NULL)
+		ssock_free(ss);
+	if (drain.in != NULL)
+		evbuffer_free(drain.in);
+	if (base != NULL)
+		event_base_free(base);
+	if (lib_listen_fd != -1) {
+		close(lib_listen_fd);
+		unlink(lib_path);
+	}
+	rmdir(dir);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	(void)argc;
+	(void)argv;
+	/* The daemon's log lines go nowhere unless asked for; libFuzzer and
+	 * the sanitizers keep the real stderr (they hold their own). */
+	if (getenv("FUZZ_LOG") == NULL)
+		CHECK((stderr = fopen("/dev/null", "w")) != NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (tmp == NULL || *tmp == '\0' || strlen(tmp) > 32)
+		tmp = "/tmp";
+	snprintf(dir, sizeof(dir), "%s/fuzz_lproto.XXXXXX", tmp);
+	CHECK(mkdtemp(dir) != NULL);
+	atexit(cleanup);
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t flags;
+
+	if (size < 1)
+		return 0;
+	flags = data[0];
+	walk(data + 1, size - 1, 64);
+	if (flags & 1)
+		library_side(data + 1, size - 1, flags);
+	else
+		daemon_side(data + 1, size - 1, flags);
+	return 0;
+}
