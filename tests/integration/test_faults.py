@@ -280,8 +280,15 @@ a = Daemon({"hold": sock(bind="127.0.0.1:%d" % port,
 b = Daemon({"hold": sock(connect="127.0.0.1:%d" % port, identity=ID_B,
                          delivery="at-least-once", resend_timeout="60s")})
 wait_peers(a, "hold", [ID_B])
+# A sanitizer build's library needs its runtime loaded first in python.
+env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+runtimes = re.findall(r"=> (\S*lib(?:asan|ubsan)\.so\S*)",
+                      subprocess.run(["ldd", LIB], capture_output=True,
+                                     text=True).stdout)
+if runtimes:
+    env["LD_PRELOAD"] = " ".join(runtimes)
 holder = spawn([sys.executable, "-c", HOLDER, LIB, a.sock_path("hold")],
-               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 wait_apps(a, "hold", 1)
 send_lines(b, "hold", ["held-once"])
 check(holder.stdout.readline().strip() == b"held-once",
