@@ -350,8 +350,11 @@ for overflow in ("drop-new", "drop-old"):
           st["queued_to_send"] == OUT_BUFFER, "%s: %r" % (overflow, st))
     # 39 MB went through the full queue; from the second sample on (the
     # allocator warmed up) RSS may wobble but not grow with it.
-    check(max(rss[2:]) - rss[1] <= 1024, "%s: RSS grew from %d to %d KiB "
-          "while the queue stayed full" % (overflow, rss[1], max(rss[2:])))
+    # An ASan build's allocator wobbles more (seen: +1.0 MiB once).
+    bound = 4096 if procstat.sanitized(b.proc.pid) else 1024
+    check(max(rss[2:]) - rss[1] <= bound, "%s: RSS grew from %d to %d KiB "
+          "while the queue stayed full (bound %d)" %
+          (overflow, rss[1], max(rss[2:]), bound))
     # A sample may catch a control connection or a connect attempt open.
     check(max(fds) - min(fds) <= 2, "%s: descriptors %r" % (overflow, fds))
     want = range(OUT_BUFFER) if overflow == "drop-new" else \
