@@ -827,7 +827,7 @@ smartsock_sendv(smartsock *s, const struct iovec *msgs, int count)
 {
 	uint8_t hdr[LPROTO_HDR_LEN];
 	int64_t deadline;
-	int i, sent = 0;
+	int i, sent = 0, handed = 0;    /* handed: surely out, in flushes */
 	size_t len;
 
 	if (s == NULL || count < 0 || (msgs == NULL && count > 0)) {
@@ -862,7 +862,7 @@ smartsock_sendv(smartsock *s, const struct iovec *msgs, int count)
 			if (ss_send(s, NULL, msgs[sent].iov_base, len,
 			    deadline) == -1)
 				return sent > 0 ? sent : -1;
-			sent++;
+			handed = ++sent;
 			continue;
 		}
 		ss_confirm_queue(s);
@@ -872,17 +872,22 @@ smartsock_sendv(smartsock *s, const struct iovec *msgs, int count)
 			lproto_put_header(hdr, LPROTO_SEND, len);
 			if (ss_obuf_append(s, hdr, sizeof hdr) == -1 ||
 			    ss_obuf_append(s, msgs[sent].iov_base, len) == -1) {
-				/* Out of memory: the stream must stay whole. */
+				/* Out of memory: the stream must stay whole,
+				 * so this batch never goes out. */
 				ss_fail(s, EPIPE);
 				errno = ENOMEM;
-				return -1;
+				return handed > 0 ? handed : -1;
 			}
 			sent++;
 		}
 		/* Appended messages are handed over even if this times out:
 		 * the out-buffer goes out before anything else. */
-		if (ss_flush(s, deadline) == -1)
-			return errno == EAGAIN ? sent : -1;
+		if (ss_flush(s, deadline) == -1) {
+			if (errno == EAGAIN)
+				return sent;
+			return handed > 0 ? handed : -1;
+		}
+		handed = sent;
 	}
 	return sent;
 }

@@ -59,8 +59,9 @@ int smartsock_send(smartsock *s, const void *data, size_t len);
  * calls as the socket buffer allows: the way to send bursts fast (small
  * messages are copied into one buffer and written together).  Returns how
  * many messages were handed to the daemon: `count`, or fewer when the
- * timeout expired or a later message is over max_message_size; -1 with
- * errno as smartsock_send() when none was.
+ * timeout expired, a later message is over max_message_size or the
+ * connection failed after some went out (the next call then reports the
+ * error); -1 with errno as smartsock_send() when none was.
  */
 int smartsock_sendv(smartsock *s, const struct iovec *msgs, int count);
 
