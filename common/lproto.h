@@ -64,6 +64,7 @@ enum lproto_status {
 	LPROTO_ST_BAD_VERSION = 3,      /* hello with another version */
 	LPROTO_ST_NO_BUFFER = 4,        /* send buffer full (drop-new policy) */
 	LPROTO_ST_REFUSED = 5,          /* attach refused (access, shutdown) */
+	LPROTO_ST_TOO_MANY = 6,         /* attach refused: max_clients */
 };
 
 /* Outcome of lproto_frame_check(). */

@@ -31,6 +31,9 @@
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 #define CONFIG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+/* An OPTF_INHERIT number not given in its section (no key takes it). */
+static const uint64_t config_unset = UINT64_MAX;
+
 
 struct config_ctx {
 	struct config *cfg;
@@ -506,27 +509,94 @@ config_group_id(const char *s, gid_t *out)
 	return 1;
 }
 
-/* A user or group that must exist now, so that -t catches a typo. */
+/* One user or group that must exist now, so that -t catches a typo. */
+static int
+config_account_id(const struct opt *o, const char *value, id_t *id)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (o->type == OPT_USER) {
+		if (!config_user_id(value, &uid))
+			return 0;
+		*id = (id_t)uid;
+	} else {
+		if (!config_group_id(value, &gid))
+			return 0;
+		*id = (id_t)gid;
+	}
+	return 1;
+}
+
+/*
+ * A comma-separated list of users or groups: each must exist; the list is
+ * kept as "a,b" (so that a reload sees "a, b" as no change) and as ids.
+ */
+static int
+config_set_account_list(struct config_ctx *ctx, const struct opt *o,
+    void *base, const char *value, char **text)
+{
+	struct config_ids ids = { NULL, 0 }, old;
+	char *copy, *item, *next, *out = NULL;
+	size_t n = 0, used = 0;
+
+	/* k names take at least 2k - 1 characters */
+	if ((copy = strdup(value)) == NULL ||
+	    (out = malloc(strlen(value) + 1)) == NULL ||
+	    (ids.ids = calloc(strlen(value) / 2 + 1, sizeof(id_t))) == NULL) {
+		config_error(ctx, ctx->line, "out of memory");
+		goto fail;
+	}
+	for (item = copy; item != NULL; item = next) {
+		if ((next = strchr(item, ',')) != NULL)
+			*next++ = '\0';
+		item = config_trim(item);
+		if (*item == '\0') {
+			config_error(ctx, ctx->line, "%s: expected %s, got "
+			    "'%s': an empty %s", o->key, config_expect(o),
+			    value, config_types[o->type].name);
+			goto fail;
+		}
+		if (!config_account_id(o, item, &ids.ids[n])) {
+			config_error(ctx, ctx->line, "%s: no such %s '%s'",
+			    o->key, config_types[o->type].name, item);
+			goto fail;
+		}
+		n++;
+		used += (size_t)sprintf(out + used, "%s%s", used ? "," : "",
+		    item);
+	}
+	ids.n = n;
+	free(copy);
+	memcpy(&old, (char *)base + o->aux, sizeof old);
+	free(old.ids);
+	memcpy((char *)base + o->aux, &ids, sizeof ids);
+	*text = out;
+	return 0;
+
+fail:
+	free(copy);
+	free(out);
+	free(ids.ids);
+	return -1;
+}
+
 static int
 config_set_account(struct config_ctx *ctx, const struct opt *o, void *base,
     const char *value)
 {
 	char *copy, *old;
-	uid_t uid;
-	gid_t gid;
-	int found;
+	id_t id;
 
-	if (o->type == OPT_USER)
-		found = config_user_id(value, &uid);
-	else
-		found = config_group_id(value, &gid);
-	if (!found) {
+	if (o->flags & OPTF_LIST) {
+		if (config_set_account_list(ctx, o, base, value, &copy) != 0)
+			return -1;
+	} else if (!config_account_id(o, value, &id)) {
 		config_error(ctx, ctx->line, "%s: expected %s, got '%s': no "
-		    "such %s", o->key, config_types[o->type].expect, value,
+		    "such %s", o->key, config_expect(o), value,
 		    config_types[o->type].name);
 		return -1;
-	}
-	if ((copy = strdup(value)) == NULL) {
+	} else if ((copy = strdup(value)) == NULL) {
 		config_error(ctx, ctx->line, "out of memory");
 		return -1;
 	}
@@ -573,10 +643,56 @@ config_set_defaults(struct config_ctx *ctx, enum opt_section section)
 	void *base = config_base(ctx, section);
 
 	for (o = config_options; o < config_options + CONFIG_NOPTIONS; o++) {
-		if (o->section != section || o->def == NULL)
+		if (o->section != section)
 			continue;
-		if (config_set(ctx, o, base, o->def) != 0)
+		if ((o->flags & OPTF_INHERIT) && o->type == OPT_MODE)
+			memcpy((char *)base + o->off, &config_unset,
+			    sizeof config_unset);
+		if (o->def != NULL && config_set(ctx, o, base, o->def) != 0)
 			return -1;
+	}
+	return 0;
+}
+
+/*
+ * A socket key with OPTF_INHERIT left unset (a number still config_unset,
+ * a string NULL) takes the value of the [daemon] key of the same name,
+ * once the whole file is read: [daemon] may come last.
+ */
+static int
+config_inherit(struct config_ctx *ctx)
+{
+	const struct opt *o, *d;
+	struct socket_conf *sc;
+	char *str, *copy;
+	uint64_t v;
+	size_t i;
+
+	for (o = config_options; o < config_options + CONFIG_NOPTIONS; o++) {
+		if (o->section != OPT_SOCKET || !(o->flags & OPTF_INHERIT))
+			continue;
+		d = config_find_option(OPT_DAEMON, o->key);
+		for (i = 0; i < ctx->cfg->nsockets; i++) {
+			sc = &ctx->cfg->sockets[i];
+			if (o->type == OPT_MODE) {
+				memcpy(&v, (char *)sc + o->off, sizeof v);
+				if (v == config_unset)
+					memcpy((char *)sc + o->off,
+					    (char *)&ctx->cfg->daemon + d->off,
+					    sizeof v);
+				continue;
+			}
+			memcpy(&str, (char *)sc + o->off, sizeof str);
+			memcpy(&copy, (char *)&ctx->cfg->daemon + d->off,
+			    sizeof copy);
+			if (str != NULL || copy == NULL)
+				continue;
+			if ((copy = strdup(copy)) == NULL) {
+				config_error(ctx, 0, "out of memory");
+				return -1;
+			}
+			memcpy((char *)sc + o->off, &copy, sizeof copy);
+		}
 	}
 	return 0;
 }
@@ -985,7 +1101,8 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 			config_error(&ctx, ctx.line, "out of memory");
 		else if (rc != 0)
 			config_error(&ctx, rc, "syntax error");
-		else if (!ctx.failed && config_end_section(&ctx) == 0)
+		else if (!ctx.failed && config_end_section(&ctx) == 0 &&
+		    config_inherit(&ctx) == 0)
 			config_check_sun_paths(&ctx);
 	}
 	if (!ctx.failed && (cfg->path = strdup(path)) == NULL)
@@ -1013,11 +1130,12 @@ config_free_endpoints(struct endpoint_conf *list, size_t n)
 	free(list);
 }
 
-/* Free the strings a section's keys own. */
+/* Free the strings (and id lists) a section's keys own. */
 static void
 config_free_strings(enum opt_section section, void *base)
 {
 	const struct opt *o;
+	struct config_ids ids;
 	char *str;
 
 	for (o = config_options; o < config_options + CONFIG_NOPTIONS; o++) {
@@ -1031,6 +1149,10 @@ config_free_strings(enum opt_section section, void *base)
 		case OPT_GROUP:
 			memcpy(&str, (char *)base + o->off, sizeof str);
 			free(str);
+			if (!(o->flags & OPTF_LIST))
+				break;
+			memcpy(&ids, (char *)base + o->aux, sizeof ids);
+			free(ids.ids);
 			break;
 		default:
 			break;

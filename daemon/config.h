@@ -49,6 +49,15 @@ struct tls_conf {
 	int ciphers_line;
 };
 
+/*
+ * allow_users / allow_groups as ids, resolved when the file is loaded
+ * (start and each reload), so that an attach needs no user database.
+ */
+struct config_ids {
+	id_t *ids;                      /* owned; uids or gids */
+	size_t n;                       /* 0: the key is unset */
+};
+
 struct socket_conf {
 	char name[CONFIG_NAME_MAX];
 	int line;                       /* line of the [socket NAME] header */
@@ -71,6 +80,17 @@ struct socket_conf {
 	uint64_t send_buffer;           /* 100000 messages; CONFIG_UNLIMITED ok */
 	uint64_t recv_buffer;           /* 100000 messages awaiting an app */
 	uint64_t peer_buffer;           /* 4M bytes queued per peer connection */
+	uint64_t max_peers;             /* connections, both directions;
+	                                   CONFIG_UNLIMITED (the default) */
+	uint64_t max_clients;           /* attached applications; unlimited */
+	uint64_t socket_mode;           /* of NAME.sock; unset in the
+	                                   section: [daemon] socket_mode */
+	char *socket_group;             /* owned; group name or gid of
+	                                   NAME.sock; NULL: the daemon's */
+	char *allow_users;              /* owned, "a,b"; NULL: anyone */
+	struct config_ids allow_uids;   /* ... resolved */
+	char *allow_groups;             /* owned, "a,b"; NULL: anyone */
+	struct config_ids allow_gids;   /* ... resolved */
 	struct tls_conf tls;
 };
 
@@ -83,6 +103,9 @@ struct daemon_conf {
 	uint64_t control_mode;          /* 0660: permissions of control.sock */
 	char *control_owner;            /* owned; user name or uid, or NULL */
 	char *control_group;            /* owned; group name or gid, or NULL */
+	uint64_t socket_mode;           /* 0660: default of every NAME.sock */
+	char *socket_group;             /* owned; default group of NAME.sock,
+	                                   NULL: the daemon's */
 };
 
 struct config {
@@ -112,8 +135,9 @@ const struct socket_conf *config_find_socket(const struct config *cfg,
  * SEND_PUBLISH) -> "publish"; "?" for an unknown key or value. */
 const char *config_choice(const char *key, int value);
 
-/* A user or group as control_owner / control_group take it: a name, or a
- * decimal id.  1 and *out set, or 0 when there is no such user / group. */
+/* A user or group as control_owner / control_group / socket_group take
+ * it: a name, or a decimal id.  1 and *out set, or 0 when there is no
+ * such user / group. */
 int config_user_id(const char *s, uid_t *out);
 int config_group_id(const char *s, gid_t *out);
 

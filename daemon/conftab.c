@@ -63,7 +63,8 @@ const struct opt config_options[] = {
 	  D(control_mode), 0, NULL, NULL,
 	  "Permissions of runtime_dir/control.sock, through which "
 	  "smartsockctl sees and reloads the daemon: whoever may write to "
-	  "it may reload the configuration." },
+	  "it may ask for status and peers; reload is for root and the "
+	  "daemon's own user only." },
 	{ OPT_DAEMON, "control_owner", OPT_USER, 0, 0, NULL, 0, 0,
 	  D(control_owner), 0, NULL, "root",
 	  "Owner of control.sock, a user name or uid; unset, the daemon's "
@@ -72,6 +73,15 @@ const struct opt config_options[] = {
 	  D(control_group), 0, NULL, "root",
 	  "Group of control.sock, a group name or gid; unset, the daemon's "
 	  "own group." },
+	{ OPT_DAEMON, "socket_mode", OPT_MODE, 0, 0777, "0660", 1, 0,
+	  D(socket_mode), 0, NULL, NULL,
+	  "Permissions of each socket's runtime_dir/NAME.sock, through which "
+	  "applications attach, unless the socket sets its own: whoever may "
+	  "write to it may attach (see allow_users)." },
+	{ OPT_DAEMON, "socket_group", OPT_GROUP, 0, 0, NULL, 1, 0,
+	  D(socket_group), 0, NULL, "root",
+	  "Group of each NAME.sock, a group name or gid, unless the socket "
+	  "sets its own; unset, the daemon's own group." },
 
 	{ OPT_SOCKET, "bind", OPT_ENDPOINTS, 0, 0, NULL, 1,
 	  OPTF_MULTI | OPTF_EXCLUSIVE | OPTF_WILDCARD, S(binds), S(nbinds),
@@ -122,6 +132,29 @@ const struct opt config_options[] = {
 	ENUM("overflow", config_overflows, "block", 1, overflow,
 	    "When send_buffer is full, block the sending application, drop "
 	    "the new message (drop-new) or the oldest one (drop-old)."),
+	COUNT("max_peers", 1, "unlimited", 1, max_peers,
+	    "Connections of this socket at once, those of connect endpoints "
+	    "included; an accepted connection past it is closed at once."),
+	COUNT("max_clients", 1, "unlimited", 1, max_clients,
+	    "Applications attached to this socket at once; one more is "
+	    "refused."),
+	{ OPT_SOCKET, "socket_mode", OPT_MODE, 0, 0777, NULL, 1, OPTF_INHERIT,
+	  S(socket_mode), 0, NULL, "0660",
+	  "Permissions of runtime_dir/NAME.sock; unset, [daemon] "
+	  "socket_mode." },
+	{ OPT_SOCKET, "socket_group", OPT_GROUP, 0, 0, NULL, 1, OPTF_INHERIT,
+	  S(socket_group), 0, NULL, "root",
+	  "Group of runtime_dir/NAME.sock, a group name or gid; unset, "
+	  "[daemon] socket_group." },
+	{ OPT_SOCKET, "allow_users", OPT_USER, 0, 0, NULL, 1, OPTF_LIST,
+	  S(allow_users), S(allow_uids), NULL, "root, 1000",
+	  "Only these users, and members of allow_groups, may attach, besides "
+	  "root and the daemon's own user; unset (and allow_groups unset), "
+	  "whoever may open NAME.sock. Names are looked up at each load." },
+	{ OPT_SOCKET, "allow_groups", OPT_GROUP, 0, 0, NULL, 1, OPTF_LIST,
+	  S(allow_groups), S(allow_gids), NULL, "root, 1000",
+	  "Only members of these groups (the attaching process's own group "
+	  "or supplementary groups), and allow_users, may attach." },
 
 	{ OPT_SOCKET, "tls", OPT_BOOL, 0, 0, "off", 1, 0, S(tls.on), 0, NULL,
 	  NULL,
@@ -234,6 +267,18 @@ config_format_choices(const char *const *choices, char *buf, size_t len)
 	}
 }
 
+const char *
+config_expect(const struct opt *o)
+{
+	if (o->flags & OPTF_LIST) {
+		if (o->type == OPT_USER)
+			return "user names or uids, separated by commas";
+		if (o->type == OPT_GROUP)
+			return "group names or gids, separated by commas";
+	}
+	return config_types[o->type].expect;
+}
+
 /* What values a key takes, as text for messages and the defaults. */
 void
 config_format_range(const struct opt *o, char *buf, size_t len)
@@ -261,7 +306,7 @@ config_format_range(const struct opt *o, char *buf, size_t len)
 		    (unsigned long long)o->min, (unsigned long long)o->max);
 		break;
 	default:
-		snprintf(buf, len, "%s", config_types[o->type].expect);
+		snprintf(buf, len, "%s", config_expect(o));
 		break;
 	}
 }
@@ -304,7 +349,9 @@ config_print_section(enum opt_section section)
 		snprintf(meta, sizeof meta, "%s: %s%s%s.",
 		    config_types[o->type].name, range,
 		    (o->flags & OPTF_MULTI) ? "; may repeat" : "",
-		    o->def == NULL ? "; no default, an example follows" : "");
+		    (o->flags & OPTF_INHERIT) ? "; unset, the [daemon] key, an "
+		    "example follows" : o->def == NULL ? "; no default, an "
+		    "example follows" : "");
 		printf("\n");
 		config_print_comment(o->help);
 		config_print_comment(meta);

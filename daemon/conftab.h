@@ -40,8 +40,10 @@ enum opt_type {
 	OPT_ENDPOINTS,          /* struct endpoint_conf *, aux: size_t count */
 	OPT_PATH,               /* char *, owned, made absolute */
 	OPT_MODE,               /* uint64_t permission bits, octal */
-	OPT_USER,               /* char *, owned: an existing user or uid */
-	OPT_GROUP,              /* char *, owned: an existing group or gid */
+	OPT_USER,               /* char *, owned: an existing user or uid;
+	                           OPTF_LIST, aux: struct config_ids */
+	OPT_GROUP,              /* char *, owned: an existing group or gid;
+	                           OPTF_LIST, aux: struct config_ids */
 	OPT_BOOL,               /* int, 0 or 1 */
 	OPT_FILE,               /* char *, owned, made absolute; aux: int line */
 	OPT_STRING,             /* char *, owned, not empty; aux: int line */
@@ -50,6 +52,9 @@ enum opt_type {
 #define OPTF_MULTI      0x1     /* may be given more than once */
 #define OPTF_EXCLUSIVE  0x2     /* endpoints no two sockets may share */
 #define OPTF_WILDCARD   0x4     /* "*" host allowed */
+#define OPTF_LIST       0x8     /* users/groups: a comma-separated list */
+#define OPTF_INHERIT    0x10    /* socket key: unset, the [daemon] key of
+                                   the same name and type */
 
 struct opt {
 	enum opt_section section;
@@ -81,7 +86,7 @@ struct config_type {
 	const char *expect;
 };
 
-#define CONFIG_NOPTIONS 30
+#define CONFIG_NOPTIONS 38
 extern const struct opt config_options[CONFIG_NOPTIONS];
 extern const struct config_type config_types[];
 extern const struct config_unit config_ms_units[];
@@ -91,6 +96,9 @@ void config_format_units(const struct config_unit *, uint64_t v, char *buf,
     size_t len);
 /* "a, b or c" */
 void config_format_choices(const char *const *choices, char *buf, size_t len);
+/* "a user name or uid", or for a list "user names or uids, separated by
+ * commas": what a key expects, for messages. */
+const char *config_expect(const struct opt *);
 /* What values a key takes, as text for messages and the defaults. */
 void config_format_range(const struct opt *, char *buf, size_t len);
 

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ struct control {
 	struct accept_pause pause;      /* out of descriptors: wait */
 	TAILQ_HEAD(, ctl_client) clients;
 	size_t nclients;
+	struct log_ratelimit rl_denied; /* privileged commands refused */
 };
 
 static void
@@ -124,6 +126,41 @@ ctl_refuse(struct ctl_client *c, const char *why)
 	evbuffer_free(out);
 }
 
+/*
+ * Whoever may open control.sock may ask for status and peers; a
+ * privileged command (reload) is for root and the daemon's own user, as
+ * SO_PEERCRED says at connect.  1 allowed, else 0 and the client is
+ * refused with the reason (logged, rate-limited).
+ */
+static int
+ctl_permitted(struct ctl_client *c, const struct ctlcmd *cmd)
+{
+	char why[256], more[48] = "";
+	uid_t self = geteuid();
+	int64_t k;
+
+	if (!cmd->privileged || c->uid == 0 || c->uid == self)
+		return 1;
+	if (c->uid == (uid_t)-1)
+		snprintf(why, sizeof(why), "permission denied: %s is for root "
+		    "and smartsockd's user (uid %ld) only, and yours is "
+		    "unknown", cmd->name, (long)self);
+	else
+		snprintf(why, sizeof(why), "permission denied: %s is for root "
+		    "and smartsockd's user (uid %ld) only, not uid %ld",
+		    cmd->name, (long)self, (long)c->uid);
+	if ((k = log_ratelimit_pass(&c->ctl->rl_denied, now_ms())) >= 0) {
+		if (k > 0)
+			snprintf(more, sizeof(more), " (%" PRId64 " more not "
+			    "logged)", k);
+		log_warnx("control: %s refused to pid %ld, uid %ld: not root "
+		    "or the daemon's user%s", cmd->name, (long)c->pid,
+		    (long)c->uid, more);
+	}
+	ctl_refuse(c, why);
+	return 0;
+}
+
 static void
 ctl_run(struct ctl_client *c, const struct ctlcmd *cmd, const char *arg)
 {
@@ -132,6 +169,8 @@ ctl_run(struct ctl_client *c, const struct ctlcmd *cmd, const char *arg)
 	struct json j;
 	int rc;
 
+	if (!ctl_permitted(c, cmd))
+		return;
 	if (cmd->logged)
 		log_info("control: %s requested by pid %ld, uid %ld", cmd->name,
 		    (long)c->pid, (long)c->uid);
@@ -324,7 +363,7 @@ ctl_deadline(evutil_socket_t fd, short what, void *arg)
 	ctl_refuse(c, why);
 }
 
-/* Peer credentials, for log lines only: access is the file's mode. */
+/* Peer credentials: for privileged commands and log lines. */
 static void
 ctl_peer_cred(struct ctl_client *c, evutil_socket_t fd)
 {
@@ -436,6 +475,7 @@ control_new(struct daemon *d)
 		return NULL;
 	}
 	ctl->d = d;
+	ctl->rl_denied.burst = 5;
 	TAILQ_INIT(&ctl->clients);
 	snprintf(ctl->path, len, "%s/%s", dc->runtime_dir, CTL_SOCKET_FILE);
 	/* Owner only until owner, group and mode are all in place. */

@@ -24,9 +24,9 @@ static int ctlcmd_reload(struct daemon *, const char *, struct json *,
     char *, size_t);
 
 static const struct ctlcmd ctlcmds[] = {
-	{ "status", 0, "status", 0, ctlcmd_status },
-	{ "peers", 1, "peers SOCKET", 0, ctlcmd_peers },
-	{ "reload", 0, "reload", 1, ctlcmd_reload },
+	{ "status", 0, "status", 0, 0, ctlcmd_status },
+	{ "peers", 1, "peers SOCKET", 0, 0, ctlcmd_peers },
+	{ "reload", 0, "reload", 1, 1, ctlcmd_reload },
 };
 
 const struct ctlcmd *

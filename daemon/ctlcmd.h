@@ -15,6 +15,8 @@ struct ctlcmd {
 	int nargs;                      /* words after the command: 0 or 1 */
 	const char *usage;              /* "peers SOCKET" */
 	int logged;                     /* changes things: log who asked */
+	int privileged;                 /* for root and the daemon's own
+	                                   user only; others are refused */
 	/*
 	 * Write the answer's members into the open top-level object of j and
 	 * return 0, or return -1 with the reason in err (what was written is

@@ -102,6 +102,44 @@ set_nodelay(evutil_socket_t fd)
 
 /* --- listeners --------------------------------------------------------- */
 
+/*
+ * Does the socket have max_peers connections (handshakes and those of
+ * connect endpoints included)?  Counted on demand, at most max_peers
+ * steps: only accepts pay, and only with a limit.
+ */
+static int
+listener_full(const struct ssock *ss)
+{
+	const struct peer *p;
+	uint64_t n = 0;
+
+	if (ss->conf->max_peers == CONFIG_UNLIMITED)
+		return 0;
+	TAILQ_FOREACH(p, &ss->peers, entry)
+		if (++n >= ss->conf->max_peers)
+			return 1;
+	return 0;
+}
+
+/* Over max_peers: closed before a byte is read or written. */
+static void
+listener_reject(struct ssock *ss, evutil_socket_t fd, const char *addr)
+{
+	char more[48] = "";
+	int64_t k;
+
+	STATS_INC(&ss->stats, rejected_max_peers);
+	evutil_closesocket(fd);
+	if ((k = log_ratelimit_pass(&ss->rl_max_peers, now_ms())) < 0)
+		return;
+	if (k > 0)
+		snprintf(more, sizeof(more), " (%" PRId64 " more not logged)",
+		    k);
+	log_warnx("socket %s: closed connection from %s: max_peers (%" PRIu64
+	    ") connections are open%s", ss->name, addr, ss->conf->max_peers,
+	    more);
+}
+
 static void
 listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -114,6 +152,10 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)lev;
 	(void)salen;
 	addr_format(sa, addr, sizeof(addr));
+	if (listener_full(ss)) {
+		listener_reject(ss, fd, addr);
+		return;
+	}
 	set_nodelay(fd);
 	if (ss->tls != NULL)
 		bev = tls_accept_bev(ss->tls, ss->base, fd);

@@ -1,6 +1,8 @@
 /* local: application attachments over a Unix socket (see local.h). */
+#define _GNU_SOURCE             /* struct ucred */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,12 +31,21 @@
 /* Credit beyond this is clamped: more is no use and could overflow. */
 #define CLIENT_MAX_CREDIT (1u << 30)
 #define LOCAL_BACKLOG 128
+/* Supplementary groups read without a malloc; more take one. */
+#define LOCAL_GROUPS_INLINE 64
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59        /* Linux 4.13 */
+#endif
 
 struct client {
 	TAILQ_ENTRY(client) entry;
 	struct local *local;
 	struct bufferevent *bev;
 	uint64_t id;                    /* for log lines */
+	pid_t pid;                      /* SO_PEERCRED at accept; -1 unknown */
+	uid_t uid;
+	gid_t gid;
 	int welcomed;
 	int blocked;                    /* not read: send buffer full */
 	int closing;                    /* free once the output is written */
@@ -53,8 +64,12 @@ struct local {
 	TAILQ_HEAD(, client) clients;
 	struct client *rr_next;
 	size_t nclients;
+	size_t nattached;               /* of them, welcomed */
 	size_t nblocked;
 	uint64_t next_id;
+	mode_t mode;                    /* what the file has now */
+	gid_t gid;                      /* (gid_t)-1: not set yet */
+	struct log_ratelimit rl_refused;
 };
 
 static void client_free(struct client *, const char *why);
@@ -104,9 +119,146 @@ client_welcome(struct client *c)
 	memcpy(body + 6, ss->identity, LPROTO_ID_LEN);
 	client_write_frame(c, LPROTO_WELCOME, body, sizeof(body), NULL);
 	c->welcomed = 1;
+	c->local->nattached++;
 	STATS_INC(&ss->stats, apps_attached);
-	log_info("socket %s: application %" PRIu64 " attached", ss->name,
-	    c->id);
+	log_info("socket %s: application %" PRIu64 " attached (pid %ld, uid "
+	    "%ld)", ss->name, c->id, (long)c->pid, (long)c->uid);
+}
+
+static int
+ids_have(const struct config_ids *list, id_t id)
+{
+	size_t i;
+
+	for (i = 0; i < list->n; i++)
+		if (list->ids[i] == id)
+			return 1;
+	return 0;
+}
+
+/*
+ * Is one of the client's supplementary groups in `allow`?  They are the
+ * groups of the process that connected, as the kernel recorded them at
+ * connect(2) (SO_PEERGROUPS): the same groups the file's permissions were
+ * checked against, race-free, with no look-up in the group database.
+ * 1 yes, 0 no, -1 unknown (errno set).
+ */
+static int
+client_in_groups(struct client *c, const struct config_ids *allow)
+{
+	gid_t inline_groups[LOCAL_GROUPS_INLINE], *groups = inline_groups;
+	socklen_t len = sizeof(inline_groups);
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	size_t i;
+	int found = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1) {
+		/* ERANGE: len is now the size needed */
+		if (errno != ERANGE || (groups = malloc(len)) == NULL)
+			return -1;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == -1) {
+			free(groups);
+			return -1;
+		}
+	}
+	for (i = 0; i < len / sizeof(gid_t) && !found; i++)
+		found = ids_have(allow, (id_t)groups[i]);
+	if (groups != inline_groups)
+		free(groups);
+	return found;
+}
+
+/*
+ * allow_users and allow_groups: 1 when the client may attach, else 0 with
+ * the reason in why.  Root and the daemon's own user always may: they can
+ * stop or trace the daemon anyway, as they may reload it.
+ */
+static int
+client_allowed(struct client *c, char *why, size_t len)
+{
+	const struct socket_conf *sc = c->local->ss->conf;
+	const struct config_ids *users = &sc->allow_uids;
+	const struct config_ids *groups = &sc->allow_gids;
+	int in;
+
+	if (users->n == 0 && groups->n == 0)
+		return 1;
+	if (c->uid == (uid_t)-1) {
+		snprintf(why, len, "access denied: its user is unknown "
+		    "(SO_PEERCRED failed)");
+		return 0;
+	}
+	if (c->uid == 0 || c->uid == geteuid() ||
+	    ids_have(users, (id_t)c->uid))
+		return 1;
+	if (groups->n > 0) {
+		if (ids_have(groups, (id_t)c->gid))
+			return 1;
+		if ((in = client_in_groups(c, groups)) == 1)
+			return 1;
+		if (in == -1) {
+			snprintf(why, len, "access denied: uid %ld is not in "
+			    "allow_users and its groups cannot be read "
+			    "(SO_PEERGROUPS: %s)", (long)c->uid,
+			    strerror(errno));
+			return 0;
+		}
+	}
+	snprintf(why, len, "access denied: uid %ld %s%s%s of socket %s",
+	    (long)c->uid, users->n > 0 ? "is not in allow_users" : "",
+	    users->n > 0 && groups->n > 0 ? " and " : "",
+	    groups->n > 0 ? "has no group in allow_groups" : "",
+	    c->local->ss->name);
+	return 0;
+}
+
+/* An attach refused for access or a limit: counted, logged (at most a few
+ * lines per LOG_RATELIMIT_MS), answered. */
+static void
+client_refuse_attach(struct client *c, uint32_t status, const char *why)
+{
+	struct local *l = c->local;
+	struct ssock *ss = l->ss;
+	char more[48] = "";
+	int64_t k;
+
+	if (status == LPROTO_ST_REFUSED)
+		STATS_INC(&ss->stats, apps_refused);
+	else
+		STATS_INC(&ss->stats, apps_refused_max_clients);
+	if ((k = log_ratelimit_pass(&l->rl_refused, now_ms())) >= 0) {
+		if (k > 0)
+			snprintf(more, sizeof(more), " (%" PRId64 " more not "
+			    "logged)", k);
+		log_warnx("socket %s: application %" PRIu64 " (pid %ld, uid "
+		    "%ld) refused: %s%s", ss->name, c->id, (long)c->pid,
+		    (long)c->uid, why, more);
+	}
+	client_refuse(c, status, why);
+}
+
+/* HELLO of our version: WELCOME, or REFUSE for access or max_clients. */
+static void
+client_hello(struct client *c)
+{
+	struct local *l = c->local;
+	const struct socket_conf *sc = l->ss->conf;
+	char why[256];
+
+	if (!client_allowed(c, why, sizeof(why))) {
+		client_refuse_attach(c, LPROTO_ST_REFUSED, why);
+		return;
+	}
+	if (sc->max_clients != CONFIG_UNLIMITED &&
+	    l->nattached >= sc->max_clients) {
+		snprintf(why, sizeof(why), "too many applications: socket %s "
+		    "has its max_clients of %" PRIu64 " attached", l->ss->name,
+		    sc->max_clients);
+		client_refuse_attach(c, LPROTO_ST_TOO_MANY, why);
+		return;
+	}
+	client_welcome(c);
 }
 
 static void
@@ -185,7 +337,7 @@ client_take_frame(struct client *c, uint8_t type, const uint8_t *body,
 			client_refuse(c, LPROTO_ST_BAD_VERSION, why);
 			return 0;
 		}
-		client_welcome(c);
+		client_hello(c);
 		return 0;
 	case LPROTO_SEND:
 	case LPROTO_SEND_TO:
@@ -405,6 +557,8 @@ client_free(struct client *c, const char *why)
 		l->rr_next = TAILQ_NEXT(c, entry);
 	TAILQ_REMOVE(&l->clients, c, entry);
 	l->nclients--;
+	if (c->welcomed)
+		l->nattached--;
 	if (c->blocked)
 		l->nblocked--;
 	bufferevent_free(c->bev);
@@ -413,6 +567,23 @@ client_free(struct client *c, const char *why)
 	free(c);
 	if (requeued > 0 && !ss->closing)
 		ssock_deliver_queued(ss);
+}
+
+/* Who connected (for allow_users, allow_groups and log lines). */
+static void
+client_peer_cred(struct client *c, evutil_socket_t fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	c->pid = -1;
+	c->uid = (uid_t)-1;
+	c->gid = (gid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0) {
+		c->pid = uc.pid;
+		c->uid = uc.uid;
+		c->gid = uc.gid;
+	}
 }
 
 static void
@@ -435,6 +606,7 @@ local_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	c->local = l;
 	c->id = ++l->next_id;
+	client_peer_cred(c, fd);
 	TAILQ_INIT(&c->inflight);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_HWM / 2, 0);
 	bufferevent_setcb(c->bev, client_readcb, client_writecb,
@@ -453,15 +625,75 @@ local_accept_error(struct evconnlistener *lev, void *arg)
 	accept_pause_error(&l->pause);
 }
 
+/*
+ * socket_group and socket_mode on the file, at start and after a reload.
+ * While the group changes, the file has only the permissions the old and
+ * the new setting both give, so that neither group ever gets more than
+ * one of them says.  0, or -1 after logging why.
+ */
+static int
+local_set_access(struct local *l)
+{
+	const struct socket_conf *sc = l->ss->conf;
+	mode_t mode = (mode_t)sc->socket_mode;
+	gid_t gid = getegid();
+	int changed;
+
+	if (sc->socket_group != NULL &&
+	    !config_group_id(sc->socket_group, &gid)) {
+		log_warnx("socket %s: socket_group: no such group '%s'",
+		    l->ss->name, sc->socket_group);
+		return -1;
+	}
+	changed = l->gid != (gid_t)-1 && (gid != l->gid || mode != l->mode);
+	if (gid != l->gid) {
+		if (chmod(l->path, l->mode & mode) == -1) {
+			log_warn("socket %s: chmod %s", l->ss->name, l->path);
+			return -1;
+		}
+		l->mode &= mode;
+		if (chown(l->path, (uid_t)-1, gid) == -1) {
+			log_warn("socket %s: chown %s to group %s",
+			    l->ss->name, l->path, sc->socket_group != NULL ?
+			    sc->socket_group : "(the daemon's)");
+			return -1;
+		}
+		l->gid = gid;
+	}
+	if (mode != l->mode) {
+		if (chmod(l->path, mode) == -1) {
+			log_warn("socket %s: chmod %s to %04o", l->ss->name,
+			    l->path, (unsigned)mode);
+			return -1;
+		}
+		l->mode = mode;
+	}
+	if (changed)
+		log_info("socket %s: %s now has group %s (%ld), mode %04o",
+		    l->ss->name, l->path, sc->socket_group != NULL ?
+		    sc->socket_group : "the daemon's", (long)gid,
+		    (unsigned)mode);
+	return 0;
+}
+
+void
+local_reconfigure(struct local *l)
+{
+	if (l != NULL && l->lev != NULL)
+		local_set_access(l);
+}
+
 struct local *
 local_new(struct ssock *ss, const char *path)
 {
 	struct local *l;
 	char who[16 + CONFIG_NAME_MAX], what[96];
+	mode_t mode = (mode_t)ss->conf->socket_mode & 0700;
 	int fd;
 
+	/* The owner's bits only until group and mode are in place. */
 	snprintf(who, sizeof(who), "socket %s", ss->name);
-	if ((fd = unixsock_bind(path, 0660, who)) == -1)
+	if ((fd = unixsock_bind(path, mode, who)) == -1)
 		return NULL;
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
 	    (l->path = strdup(path)) == NULL) {
@@ -471,7 +703,17 @@ local_new(struct ssock *ss, const char *path)
 		return NULL;
 	}
 	l->ss = ss;
+	l->mode = mode;
+	l->gid = (gid_t)-1;
+	l->rl_refused.burst = 5;
 	TAILQ_INIT(&l->clients);
+	if (local_set_access(l) == -1) {
+		close(fd);
+		unlink(path);
+		free(l->path);
+		free(l);
+		return NULL;
+	}
 	l->lev = evconnlistener_new(ss->base, local_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LOCAL_BACKLOG, fd);
 	snprintf(what, sizeof(what), "socket %s: application socket %s",

@@ -10,6 +10,11 @@
  * messages stay "in flight" per client until it CONFIRMs them, and go back
  * to the socket's receive queue if it leaves first.  When the socket's send
  * buffer is full (overflow = block) clients are simply not read.
+ *
+ * Who may attach: whoever may open the file (socket_mode, socket_group),
+ * then, at the HELLO, allow_users / allow_groups against the credentials
+ * of the connecting process (SO_PEERCRED, SO_PEERGROUPS), and at most
+ * max_clients at once; a refused client gets a REFUSE with the reason.
  */
 #ifndef SMARTSOCK_LOCAL_H
 #define SMARTSOCK_LOCAL_H
@@ -20,9 +25,14 @@ struct ssock;
 struct local;
 struct msg;
 
-/* Listen on `path`.  A stale file (nothing answers) is replaced; a live
- * daemon on it makes this fail.  NULL after logging why. */
+/* Listen on `path`, with the socket's socket_group and socket_mode.  A
+ * stale file (nothing answers) is replaced; a live daemon on it makes this
+ * fail.  NULL after logging why. */
 struct local *local_new(struct ssock *, const char *path);
+/* The socket's conf changed: apply socket_group and socket_mode to the
+ * file (logged when they change or cannot be applied); allow lists and
+ * max_clients apply to the next attaches by themselves. */
+void local_reconfigure(struct local *);
 /* Stop accepting and remove the socket file. */
 void local_stop_accepting(struct local *);
 void local_free(struct local *);                /* NULL is a no-op */

@@ -23,6 +23,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "tls.h"
 #include "ssock.h"
 
@@ -105,6 +106,9 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 	if (d->grace_deadline_ms != 0)
 		return;
 	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify_stopping("stopping on %s: closing every socket, up to %d ms "
+	    "to send what is queued", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+	    SHUTDOWN_GRACE_MS);
 	TAILQ_FOREACH(ss, &d->sockets, entry)
 		ssock_stop_accepting(ss);
 	d->grace_deadline_ms = now_ms() + SHUTDOWN_GRACE_MS;
@@ -139,6 +143,7 @@ daemon_free(struct daemon *d)
 		event_free(d->sig_hup);
 	if (d->grace_ev != NULL)
 		event_free(d->grace_ev);
+	notify_free();
 	if (d->dns != NULL)
 		evdns_base_free(d->dns, 0);
 	if (d->base != NULL)
@@ -287,11 +292,22 @@ main(int argc, char **argv)
 		if (event_reinit(d.base) == -1)
 			fatalx("cannot reinitialise the event loop");
 	}
+	if (notify_init(d.base) == -1) {
+		daemon_free(&d);
+		return 1;
+	}
+	ssock_check_fd_limit(&d.cfg);
 	d.pid = getpid();
 	d.started_ms = now_ms();
 	d.started_wall = (uint64_t)time(NULL);
+	/*
+	 * The control socket, every Unix socket and every bind endpoint are
+	 * listening (set up above, synchronously): ready.
+	 */
 	log_info("smartsockd %s running with %s (%zu sockets, runtime_dir %s)",
 	    PACKAGE_VERSION, path, d.cfg.nsockets, d.cfg.daemon.runtime_dir);
+	notify_ready("running with %s: %zu sockets, runtime_dir %s", path,
+	    d.cfg.nsockets, d.cfg.daemon.runtime_dir);
 	event_base_dispatch(d.base);
 	log_info("stopped");
 	daemon_free(&d);

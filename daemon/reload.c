@@ -11,6 +11,7 @@
 #include "daemon.h"
 #include "endpoint.h"
 #include "log.h"
+#include "notify.h"
 #include "tls.h"
 
 struct ssock *
@@ -120,14 +121,13 @@ static int
 reload_refuse(struct daemon *d, char *summary, size_t len, const char *why)
 {
 	snprintf(summary, len, "%s", why);
-	strncpy(d->reload_error, why, sizeof(d->reload_error) - 1);
-	d->reload_error[sizeof(d->reload_error) - 1] = '\0';
+	snprintf(d->reload_error, sizeof(d->reload_error), "%s", why);
 	log_warnx("reload refused, the running configuration stays: %s", why);
 	return -1;
 }
 
-int
-daemon_reload(struct daemon *d, char *summary, size_t len)
+static int
+reload_apply(struct daemon *d, char *summary, size_t len)
 {
 	struct config cfg;
 	struct tls **tls;
@@ -236,4 +236,22 @@ daemon_reload(struct daemon *d, char *summary, size_t len)
 	log_info("reload: generation %u: %s (%d sockets unchanged)",
 	    d->generation, summary, unchanged);
 	return failed > 0 ? -1 : 0;
+}
+
+int
+daemon_reload(struct daemon *d, char *summary, size_t len)
+{
+	unsigned generation = d->generation;
+	int rc;
+
+	notify_reloading("reloading %s", d->config_path);
+	rc = reload_apply(d, summary, len);
+	if (d->generation == generation)
+		notify_ready("running generation %u, %zu sockets; reload "
+		    "refused: %s", d->generation, d->cfg.nsockets, summary);
+	else
+		notify_ready("running generation %u, %zu sockets; reloaded%s: "
+		    "%s", d->generation, d->cfg.nsockets, rc == -1 ?
+		    " with errors" : "", summary);
+	return rc;
 }

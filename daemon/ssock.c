@@ -1,5 +1,6 @@
 /* ssock: routing, queues and acknowledgements of a smart socket (ssock.h). */
 #include <sys/time.h>
+#include <sys/resource.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,7 @@ ssock_set_conf(struct ssock *ss, const struct socket_conf *conf,
 void
 ssock_conf_applied(struct ssock *ss)
 {
+	local_reconfigure(ss->local);
 	/* A larger send buffer may unblock senders, a larger receive
 	 * buffer may resume reading, a smaller one may pause it. */
 	ssock_flush_sendq(ss);
@@ -116,6 +118,63 @@ ssock_conf_applied(struct ssock *ss)
 	if (!ss->reading_paused && ss->conf->recv_buffer != CONFIG_UNLIMITED &&
 	    ss->recvq_len >= ss->conf->recv_buffer)
 		ssock_pause_reading(ss);
+}
+
+/* Descriptors besides the sockets' own: standard streams, the event loop,
+ * the resolver, syslog, control.sock and its clients (at most 32). */
+#define SSOCK_FD_DAEMON 48
+
+static void
+ssock_format_rlim(rlim_t v, char *buf, size_t len)
+{
+	if (v == RLIM_INFINITY)
+		snprintf(buf, len, "unlimited");
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+static uint64_t
+ssock_add_sat(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+void
+ssock_check_fd_limit(const struct config *cfg)
+{
+	const struct socket_conf *sc;
+	struct rlimit rl;
+	char soft[32], hard[32];
+	uint64_t need = SSOCK_FD_DAEMON, finite = 0;
+	size_t i;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE");
+		return;
+	}
+	ssock_format_rlim(rl.rlim_cur, soft, sizeof(soft));
+	ssock_format_rlim(rl.rlim_max, hard, sizeof(hard));
+	log_info("descriptor limit (RLIMIT_NOFILE): soft %s, hard %s", soft,
+	    hard);
+	/* A "*" bind may listen on two addresses; unlimited adds nothing. */
+	for (i = 0; i < cfg->nsockets; i++) {
+		sc = &cfg->sockets[i];
+		need = ssock_add_sat(need, 1 + 2 * sc->nbinds);
+		if (sc->max_peers != CONFIG_UNLIMITED) {
+			need = ssock_add_sat(need, sc->max_peers);
+			finite = 1;
+		} else
+			need = ssock_add_sat(need, sc->nconnects);
+		if (sc->max_clients != CONFIG_UNLIMITED) {
+			need = ssock_add_sat(need, sc->max_clients);
+			finite = 1;
+		}
+	}
+	if (finite && rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
+		log_warnx("max_peers and max_clients allow about %" PRIu64
+		    " descriptors, more than the soft limit of %s: past it, "
+		    "accepting pauses until descriptors are free (raise "
+		    "LimitNOFILE= or ulimit -n)", need, soft);
 }
 
 void

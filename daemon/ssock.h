@@ -67,7 +67,7 @@ struct ssock {
 	struct endpoints *endpoints;
 	struct stats stats;
 	struct log_ratelimit rl_drop, rl_giveup, rl_malformed, rl_paused;
-	struct log_ratelimit rl_tls;
+	struct log_ratelimit rl_tls, rl_max_peers;
 	int closing;
 };
 TAILQ_HEAD(ssock_list, ssock);
@@ -88,6 +88,13 @@ struct ssock *ssock_new(struct event_base *, struct evdns_base *,
 void ssock_set_conf(struct ssock *, const struct socket_conf *conf,
     struct tls *tls);
 void ssock_conf_applied(struct ssock *);
+
+/*
+ * Log the process's descriptor limit (RLIMIT_NOFILE), and warn when the
+ * max_peers and max_clients of cfg's sockets obviously need more.  For
+ * the start, and after a reload.
+ */
+void ssock_check_fd_limit(const struct config *cfg);
 
 /* Stop accepting (TCP and Unix) and remove the Unix socket file. */
 void ssock_stop_accepting(struct ssock *);

@@ -41,6 +41,8 @@
 	    "connections from an identity that already had one")	\
 	X(rejected_oversize, "rejected.oversize",			\
 	    "connections closed for a frame over max_message_size")	\
+	X(rejected_max_peers, "rejected.max_peers",			\
+	    "accepted connections closed at once: max_peers were open")	\
 	X(tls_handshakes, "tls.handshakes", "TLS handshakes completed")	\
 	X(tls_failed_not_tls, "tls.failed.not_tls",			\
 	    "TLS connections failed: the other side did not speak TLS")	\
@@ -56,7 +58,11 @@
 	    "connections torn down after heartbeat_timeout of silence")	\
 	X(apps_attached, "apps.attached", "applications attached")	\
 	X(apps_dropped, "apps.dropped",					\
-	    "applications disconnected for a protocol error")
+	    "applications disconnected for a protocol error")		\
+	X(apps_refused, "apps.refused",					\
+	    "attaches refused: the user is not in allow_users or allow_groups") \
+	X(apps_refused_max_clients, "apps.refused_max_clients",		\
+	    "attaches refused: max_clients applications were attached")
 
 struct stats {
 #define STATS_FIELD(field, name, help) uint64_t field;

@@ -334,6 +334,8 @@ ss_frame(struct smartsock *s, uint8_t *f, uint32_t blen)
 			ss_fail(s, EPROTO);
 		else if (status == LPROTO_ST_REFUSED)
 			ss_fail(s, EACCES);
+		else if (status == LPROTO_ST_TOO_MANY)
+			ss_fail(s, EUSERS);
 		else
 			ss_fail(s, ECONNREFUSED);
 		return;
@@ -1138,6 +1140,7 @@ static const struct {
 	{ ENOENT, "no such smart socket" },
 	{ ECONNREFUSED, "smartsockd is not accepting on this socket" },
 	{ EACCES, "access to the smart socket denied" },
+	{ EUSERS, "too many applications attached to the smart socket" },
 	{ EPROTO, "protocol error with smartsockd" },
 	{ ETIMEDOUT, "smartsockd did not answer in time" },
 	{ EMSGSIZE, "message larger than the daemon's max_message_size" },

@@ -36,7 +36,9 @@ typedef struct smartsock smartsock;
  *   socket's Unix socket file.
  * Returns a handle, or NULL with errno: ENOENT (no such socket), ECONNREFUSED
  * (no daemon behind it), EPROTO (the daemon speaks another local protocol
- * version), EACCES, ENAMETOOLONG, ENOMEM, ETIMEDOUT (no answer within 5 s).
+ * version), EACCES (the file's permissions, or allow_users / allow_groups),
+ * EUSERS (max_clients applications are attached), ENAMETOOLONG, ENOMEM,
+ * ETIMEDOUT (no answer within 5 s).
  * See also: smartsock_close().
  */
 smartsock *smartsock_open(const char *name);

@@ -321,6 +321,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	sc.send_buffer = 1000;
 	sc.recv_buffer = 16;
 	sc.peer_buffer = 1 << 20;
+	sc.max_peers = CONFIG_UNLIMITED;
+	sc.max_clients = CONFIG_UNLIMITED;
+	sc.socket_mode = 0660;
 	CHECK((base = event_base_new()) != NULL);
 	CHECK((ss = ssock_new(base, NULL, &sc, NULL, dir, MAX_MESSAGE)) !=
 	    NULL);

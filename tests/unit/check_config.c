@@ -111,6 +111,8 @@ check_socket_defaults(const struct socket_conf *sc)
 	ck_assert_uint_eq(sc->send_buffer, 100000);
 	ck_assert_uint_eq(sc->recv_buffer, 100000);
 	ck_assert_uint_eq(sc->peer_buffer, 4 * 1024 * 1024);
+	ck_assert_uint_eq(sc->max_peers, CONFIG_UNLIMITED);
+	ck_assert_uint_eq(sc->max_clients, CONFIG_UNLIMITED);
 }
 
 static void
@@ -232,6 +234,82 @@ START_TEST(test_control_keys)
 	load_ok("[daemon]\ncontrol_mode = 0777\n", &cfg);
 	ck_assert_uint_eq(cfg.daemon.control_mode, 0777);
 	config_free(&cfg);
+}
+END_TEST
+
+static void
+check_ids(const struct config_ids *list, size_t n, const id_t *want)
+{
+	size_t i;
+
+	ck_assert_uint_eq(list->n, n);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_eq(list->ids[i], want[i]);
+}
+
+START_TEST(test_access_keys)
+{
+	static const id_t users[] = { 0, 1234, 0 }, groups[] = { 0 };
+	static const char text[] =
+	    "[socket a]\n"                                      /* 1 */
+	    "bind = *:1\n"
+	    "allow_users = root, 1234 ,0\n"
+	    "allow_groups = root\n"
+	    "max_peers = 1\n"                                   /* 5 */
+	    "max_clients = 100\n"
+	    "[daemon]\n"
+	    "socket_mode = 0640\n"
+	    "socket_group = root\n"
+	    "[socket b]\n"                                      /* 10 */
+	    "bind = *:2\n"
+	    "socket_mode = 0\n"
+	    "socket_group = 0\n"
+	    "max_peers = unlimited\n"
+	    "[socket c]\n"                                      /* 15 */
+	    "bind = *:3\n"
+	    "socket_mode = 600\n";
+	const struct socket_conf *sc;
+	struct config cfg;
+
+	/* defaults: 0660, the daemon's group, anyone, no limits */
+	load_ok(SOCK, &cfg);
+	ck_assert_uint_eq(cfg.daemon.socket_mode, 0660);
+	ck_assert_ptr_null(cfg.daemon.socket_group);
+	sc = &cfg.sockets[0];
+	ck_assert_uint_eq(sc->socket_mode, 0660);
+	ck_assert_ptr_null(sc->socket_group);
+	ck_assert_ptr_null(sc->allow_users);
+	ck_assert_ptr_null(sc->allow_groups);
+	check_ids(&sc->allow_uids, 0, NULL);
+	check_ids(&sc->allow_gids, 0, NULL);
+	ck_assert_uint_eq(sc->max_peers, CONFIG_UNLIMITED);
+	ck_assert_uint_eq(sc->max_clients, CONFIG_UNLIMITED);
+	config_free(&cfg);
+
+	/* [daemon] gives the default even after a socket; a socket's own
+	 * value (0000 too) overrides it */
+	load_ok(text, &cfg);
+	ck_assert_uint_eq(cfg.daemon.socket_mode, 0640);
+	ck_assert_str_eq(cfg.daemon.socket_group, "root");
+	sc = &cfg.sockets[0];
+	ck_assert_uint_eq(sc->socket_mode, 0640);
+	ck_assert_str_eq(sc->socket_group, "root");
+	ck_assert_str_eq(sc->allow_users, "root,1234,0");
+	check_ids(&sc->allow_uids, 3, users);
+	ck_assert_str_eq(sc->allow_groups, "root");
+	check_ids(&sc->allow_gids, 1, groups);
+	ck_assert_uint_eq(sc->max_peers, 1);
+	ck_assert_uint_eq(sc->max_clients, 100);
+	sc = &cfg.sockets[1];
+	ck_assert_uint_eq(sc->socket_mode, 0);
+	ck_assert_str_eq(sc->socket_group, "0");
+	ck_assert_ptr_null(sc->allow_users);
+	check_ids(&sc->allow_uids, 0, NULL);
+	ck_assert_uint_eq(sc->max_peers, CONFIG_UNLIMITED);
+	ck_assert_uint_eq(cfg.sockets[2].socket_mode, 0600);
+	ck_assert_str_eq(cfg.sockets[2].socket_group, "root");
+	config_free(&cfg);
+	ck_assert_ptr_null(cfg.sockets);
 }
 END_TEST
 
@@ -604,6 +682,49 @@ static const struct errcase error_cases[] = {
 	  "control_group given twice (first at line 2)" },
 	{ SOCK "control_mode = 0600\n", 3, "unknown key 'control_mode' in "
 	  "[socket a]" },
+
+	/* access control and limits */
+	{ SOCK "socket_mode = 0680\n", 3,
+	  "socket_mode: expected an octal file mode (e.g. 0660), got '0680'" },
+	{ SOCK "socket_mode = 1777\n", 3,
+	  "socket_mode: '1777' is out of range: expected 0000 .. 0777" },
+	{ SOCK "socket_mode =\n", 3, "expected an octal" },
+	{ "[daemon]\nsocket_mode = 2660\n", 2, "out of range" },
+	{ "[daemon]\nsocket_mode = -1\n", 2, "negative" },
+	{ SOCK "socket_group = no-such-group-smartsock\n", 3,
+	  "socket_group: expected a group name or gid, got "
+	  "'no-such-group-smartsock': no such group" },
+	{ "[daemon]\nsocket_group = no-such-group-smartsock\n", 2,
+	  "no such group" },
+	{ "[daemon]\nsocket_group = 4294967295\n", 2, "no such group" },
+	{ SOCK "socket_group =\n", 3, "no such group" },
+	{ SOCK "allow_users = no-such-user-smartsock\n", 3,
+	  "allow_users: no such user 'no-such-user-smartsock'" },
+	{ SOCK "allow_users = root, 0,no-such-user-smartsock\n", 3,
+	  "allow_users: no such user 'no-such-user-smartsock'" },
+	{ SOCK "allow_users = 4294967295\n", 3, "no such user '4294967295'" },
+	{ SOCK "allow_users = -1\n", 3, "no such user '-1'" },
+	{ SOCK "allow_users =\n", 3, "allow_users: expected user names or "
+	  "uids, separated by commas, got '': an empty user" },
+	{ SOCK "allow_users = root,\n", 3, "an empty user" },
+	{ SOCK "allow_users = ,root\n", 3, "an empty user" },
+	{ SOCK "allow_groups = root,,0\n", 3, "allow_groups: expected group "
+	  "names or gids, separated by commas, got 'root,,0': an empty group" },
+	{ SOCK "allow_groups = no-such-group-smartsock\n", 3,
+	  "allow_groups: no such group 'no-such-group-smartsock'" },
+	{ SOCK "allow_groups = root\nallow_groups = root\n", 4,
+	  "allow_groups given twice (first at line 3)" },
+	{ "[daemon]\nallow_users = root\n", 2,
+	  "unknown key 'allow_users' in [daemon]" },
+	{ SOCK "max_peers = 0\n", 3,
+	  "max_peers: '0' is out of range: expected 1 or more, or unlimited" },
+	{ SOCK "max_peers = -1\n", 3, "negative" },
+	{ SOCK "max_peers = 18446744073709551616\n", 3, "too large" },
+	{ SOCK "max_clients = 0\n", 3, "max_clients: '0' is out of range" },
+	{ SOCK "max_clients = lots\n", 3,
+	  "max_clients: expected a whole number or unlimited, got 'lots'" },
+	{ "[daemon]\nmax_clients = 1\n", 2,
+	  "unknown key 'max_clients' in [daemon]" },
 
 	/* edge values of every numeric type: empty, negative, past u64,
 	 * past u64 only through the unit, in u64 but out of range */
@@ -988,7 +1109,8 @@ START_TEST(test_print_defaults)
 		"control_mode", "control_owner", "control_group", "tls",
 		"tls_cert", "tls_key", "tls_ca", "tls_server_name",
 		"tls_verify_client", "tls_client_ca", "tls_min_version",
-		"tls_ciphers",
+		"tls_ciphers", "socket_mode", "socket_group", "max_peers",
+		"max_clients", "allow_users", "allow_groups",
 	};
 	char path[PATH_MAX], err[512], text[16384], want[64];
 	struct config cfg;
@@ -1032,7 +1154,88 @@ START_TEST(test_print_defaults)
 }
 END_TEST
 
-/* The shipped conf/smartsockd.conf, when the source tree is at hand. */
+/* The whole of a file, NUL-terminated; the caller frees it. */
+static char *
+read_whole_file(const char *path)
+{
+	FILE *f;
+	char *text;
+	long n;
+
+	ck_assert_msg((f = fopen(path, "r")) != NULL, "%s: %s", path,
+	    strerror(errno));
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	ck_assert_int_ge(n = ftell(f), 0);
+	rewind(f);
+	ck_assert_ptr_nonnull(text = malloc((size_t)n + 1));
+	ck_assert_uint_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+/*
+ * The shipped conf/smartsockd.conf (installed as the configuration) is
+ * exactly what config_print_defaults() prints, so it cannot drift from the
+ * option table.  Its runtime_dir line says /run/smartsock; make install
+ * puts the build's runstatedir there, and so does this comparison.  When
+ * they differ, the current defaults are written to smartsockd.conf.defaults
+ * in the build directory, ready to be copied over conf/smartsockd.conf.
+ */
+START_TEST(test_shipped_defaults)
+{
+	static const char shipped_dir[] = "\n;runtime_dir = /run/smartsock\n";
+	static const char built_dir[] =
+	    "\n;runtime_dir = " RUNSTATEDIR "/smartsock\n";
+	char path[PATH_MAX], printed[PATH_MAX], *want, *got, *p;
+	const char *srcdir = getenv("SMARTSOCK_SRCDIR");
+	size_t line = 1, i;
+	FILE *f;
+
+	if (srcdir == NULL)
+		srcdir = getenv("srcdir");
+	if (srcdir == NULL)
+		srcdir = ".";
+	snprintf(path, sizeof path, "%s/conf/smartsockd.conf", srcdir);
+	if (access(path, R_OK) != 0)
+		return;         /* not run from the source tree */
+	got = read_whole_file(path);
+	print_defaults(printed, sizeof printed, 0);
+	want = read_whole_file(printed);
+	unlink(printed);
+	/* The build's runtime_dir line as it is shipped. */
+	ck_assert_ptr_nonnull(p = strstr(want, built_dir));
+	if (strcmp(built_dir, shipped_dir) != 0) {
+		size_t head = (size_t)(p - want), tail = strlen(p + strlen(
+		    built_dir));
+		char *t = malloc(head + sizeof shipped_dir + tail);
+
+		ck_assert_ptr_nonnull(t);
+		memcpy(t, want, head);
+		memcpy(t + head, shipped_dir, sizeof shipped_dir - 1);
+		memcpy(t + head + sizeof shipped_dir - 1, p + strlen(built_dir),
+		    tail + 1);
+		free(want);
+		want = t;
+	}
+	if (strcmp(got, want) != 0) {
+		for (i = 0; got[i] != '\0' && got[i] == want[i]; i++)
+			if (got[i] == '\n')
+				line++;
+		if ((f = fopen("smartsockd.conf.defaults", "w")) != NULL) {
+			fputs(want, f);
+			fclose(f);
+		}
+		ck_abort_msg("%s differs from config_print_defaults() from "
+		    "line %zu: regenerate it with cp smartsockd.conf.defaults "
+		    "(in the build directory) %s", path, line, path);
+	}
+	free(got);
+	free(want);
+}
+END_TEST
+
+/* The demo configuration conf/demo.conf, when the source tree is at hand. */
 START_TEST(test_shipped_conf)
 {
 	char path[PATH_MAX], err[512], want[PATH_MAX + 8], real[PATH_MAX];
@@ -1044,7 +1247,7 @@ START_TEST(test_shipped_conf)
 		srcdir = getenv("srcdir");
 	if (srcdir == NULL)
 		srcdir = ".";
-	snprintf(path, sizeof path, "%s/conf/smartsockd.conf", srcdir);
+	snprintf(path, sizeof path, "%s/conf/demo.conf", srcdir);
 	if (access(path, R_OK) != 0)
 		return;         /* not run from the source tree */
 	ck_assert_msg(config_load(path, &cfg, err, sizeof err) == 0,
@@ -1078,6 +1281,7 @@ config_suite(void)
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_control_keys);
+	tcase_add_test(tc, test_access_keys);
 	tcase_add_test(tc, test_tls_keys);
 	tcase_add_test(tc, test_choice);
 	tcase_add_test(tc, test_lists_and_ipv6);
@@ -1089,6 +1293,7 @@ config_suite(void)
 	tcase_add_test(tc, test_config_runtime_dir);
 	tcase_add_test(tc, test_print_defaults);
 	tcase_add_test(tc, test_shipped_conf);
+	tcase_add_test(tc, test_shipped_defaults);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

@@ -64,6 +64,9 @@ setup_with(enum send_mode mode, enum delivery delivery,
 	sc.send_buffer = send_buffer;
 	sc.recv_buffer = 1000;
 	sc.peer_buffer = 1 << 20;
+	sc.max_peers = CONFIG_UNLIMITED;
+	sc.max_clients = CONFIG_UNLIMITED;
+	sc.socket_mode = 0660;
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_ssock.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	base = event_base_new();
