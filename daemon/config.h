@@ -22,6 +22,11 @@ enum send_mode { SEND_ROUNDROBIN, SEND_PUBLISH };
 enum delivery { DELIVERY_AT_MOST_ONCE, DELIVERY_AT_LEAST_ONCE };
 enum overflow { OVERFLOW_BLOCK, OVERFLOW_DROP_NEW, OVERFLOW_DROP_OLD };
 enum tls_version { TLS_VERSION_1_2, TLS_VERSION_1_3 };
+/* syslog facilities, in the order of conftab.c's choices */
+enum log_facility { LOG_FACILITY_DAEMON, LOG_FACILITY_USER,
+	LOG_FACILITY_LOCAL0, LOG_FACILITY_LOCAL1, LOG_FACILITY_LOCAL2,
+	LOG_FACILITY_LOCAL3, LOG_FACILITY_LOCAL4, LOG_FACILITY_LOCAL5,
+	LOG_FACILITY_LOCAL6, LOG_FACILITY_LOCAL7 };
 
 /* One bind or connect endpoint, "host:port" or "[v6]:port". */
 struct endpoint_conf {
@@ -106,6 +111,7 @@ struct daemon_conf {
 	uint64_t socket_mode;           /* 0660: default of every NAME.sock */
 	char *socket_group;             /* owned; default group of NAME.sock,
 	                                   NULL: the daemon's */
+	enum log_facility log_facility; /* daemon: syslog, without -f */
 };
 
 struct config {

@@ -30,6 +30,20 @@ static const char *const config_overflows[] = {
 	NULL
 };
 
+static const char *const config_log_facilities[] = {
+	[LOG_FACILITY_DAEMON] = "daemon",
+	[LOG_FACILITY_USER] = "user",
+	[LOG_FACILITY_LOCAL0] = "local0",
+	[LOG_FACILITY_LOCAL1] = "local1",
+	[LOG_FACILITY_LOCAL2] = "local2",
+	[LOG_FACILITY_LOCAL3] = "local3",
+	[LOG_FACILITY_LOCAL4] = "local4",
+	[LOG_FACILITY_LOCAL5] = "local5",
+	[LOG_FACILITY_LOCAL6] = "local6",
+	[LOG_FACILITY_LOCAL7] = "local7",
+	NULL
+};
+
 static const char *const config_tls_versions[] = {
 	[TLS_VERSION_1_2] = "1.2",
 	[TLS_VERSION_1_3] = "1.3",
@@ -82,6 +96,10 @@ const struct opt config_options[] = {
 	  D(socket_group), 0, NULL, "root",
 	  "Group of each NAME.sock, a group name or gid, unless the socket "
 	  "sets its own; unset, the daemon's own group." },
+	{ OPT_DAEMON, "log_facility", OPT_ENUM, 0, 0, "daemon", 0, 0,
+	  D(log_facility), 0, config_log_facilities, NULL,
+	  "syslog facility of the daemon's log when it runs without -f "
+	  "(with -f, as under systemd, it logs to standard error)." },
 
 	{ OPT_SOCKET, "bind", OPT_ENDPOINTS, 0, 0, NULL, 1,
 	  OPTF_MULTI | OPTF_EXCLUSIVE | OPTF_WILDCARD, S(binds), S(nbinds),

@@ -13,12 +13,12 @@ static int log_foreground = 1;
 static int log_level_verbose;
 
 void
-log_init(int foreground, int verbose)
+log_init(int foreground, int verbose, int facility)
 {
 	log_foreground = foreground;
 	log_level_verbose = verbose;
 	if (!foreground)
-		openlog("smartsockd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		openlog("smartsockd", LOG_PID | LOG_NDELAY, facility);
 }
 
 int

@@ -10,7 +10,8 @@
 
 #define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-void log_init(int foreground, int verbose);
+/* facility: a LOG_* facility of syslog(3), used without foreground. */
+void log_init(int foreground, int verbose, int facility);
 int log_verbose(void);
 void log_warn(const char *, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *, ...) LOG_PRINTF(1, 2);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,11 +39,32 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: smartsockd [-c FILE] [-f] [-t] [-v] [--version]\n"
+	fprintf(f, "usage: smartsockd [-c FILE] [-f] [-t] [-v] [-h] [--version]\n"
 	    "  -c FILE    configuration (default %s)\n"
 	    "  -f         stay in the foreground, log to stderr\n"
 	    "  -t         check the configuration and exit\n"
-	    "  -v         more logging (debug)\n", DEFAULT_CONFIG);
+	    "  -v         more logging (debug)\n"
+	    "  -h         this help\n", DEFAULT_CONFIG);
+}
+
+/* The syslog(3) facility a log_facility setting names. */
+static int
+log_facility_value(enum log_facility f)
+{
+	static const int value[] = {
+		[LOG_FACILITY_DAEMON] = LOG_DAEMON,
+		[LOG_FACILITY_USER] = LOG_USER,
+		[LOG_FACILITY_LOCAL0] = LOG_LOCAL0,
+		[LOG_FACILITY_LOCAL1] = LOG_LOCAL1,
+		[LOG_FACILITY_LOCAL2] = LOG_LOCAL2,
+		[LOG_FACILITY_LOCAL3] = LOG_LOCAL3,
+		[LOG_FACILITY_LOCAL4] = LOG_LOCAL4,
+		[LOG_FACILITY_LOCAL5] = LOG_LOCAL5,
+		[LOG_FACILITY_LOCAL6] = LOG_LOCAL6,
+		[LOG_FACILITY_LOCAL7] = LOG_LOCAL7,
+	};
+
+	return value[f];
 }
 
 /* mkdir -p for the runtime directory; 0 or -1 with errno. */
@@ -217,7 +239,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 
-	log_init(1, verbose);
+	log_init(1, verbose, LOG_DAEMON);
 	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * Socket reads allocate buffers of up to BEV_MAX_SINGLE_IO and free
@@ -288,7 +310,8 @@ main(int argc, char **argv)
 			daemon_free(&d);
 			return 1;
 		}
-		log_init(0, verbose);
+		log_init(0, verbose,
+		    log_facility_value(d.cfg.daemon.log_facility));
 		if (event_reinit(d.base) == -1)
 			fatalx("cannot reinitialise the event loop");
 	}

@@ -831,6 +831,11 @@ static const struct errcase error_cases[] = {
 	  "socket name 'control' is reserved: runtime_dir/control.sock is "
 	  "the control socket" },
 
+	{ "[daemon]\nlog_facility = kern\n", 2,
+	  "log_facility: expected daemon, user, local0" },
+	{ SOCK "log_facility = user\n", 3, "unknown key 'log_facility' in "
+	  "[socket a]" },
+
 	/* TLS: the keys' values, and what tls = on needs */
 	{ SOCK "tls = maybe\n", 3, "tls: expected on or off, got 'maybe'" },
 	{ SOCK "tls_verify_client = 2\n", 3, "expected on or off" },
