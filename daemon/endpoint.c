@@ -499,6 +499,8 @@ connector_new(struct endpoints *eps, const struct endpoint_conf *ep)
 	else
 		snprintf(c->name, sizeof(c->name), "%s:%s", ep->host, ep->port);
 	TAILQ_INSERT_TAIL(&eps->connectors, c, entry);
+	log_info("socket %s: connecting to %s%s", eps->ss->name, c->name,
+	    eps->ss->tls != NULL ? " (TLS)" : "");
 	return c;
 }
 
