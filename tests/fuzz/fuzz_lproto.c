@@ -39,6 +39,7 @@
 #include <event2/event.h>
 
 #include "bev.h"
+#include "fuzz_app.h"
 #include "local.h"
 #include "lproto.h"
 #include "peer.h"
@@ -48,15 +49,6 @@
 
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-/* To fd 2: stdio's stderr is silenced (see LLVMFuzzerInitialize). */
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		dprintf(2, "fuzz_lproto: %s:%d: check failed: %s\n",	\
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
 
 #define MAX_MESSAGE (1u << 20)
 #define MAX_PASSES 10000        /* loop passes for the daemon to settle */
@@ -99,111 +91,9 @@ static struct socket_conf sc;
 static struct ssock *ss;
 static int keeper_fd = -1;
 
-/* An application the harness plays: the drain, or the fuzzed client's
- * reader of what the daemon answers. */
-struct app {
-	int fd;
-	struct evbuffer *in;
-	int welcomed;
-	uint64_t seq;           /* highest DELIVER_REQ seq, to confirm */
-	int unconfirmed;
-	uint32_t taken;
-};
-static struct app drain = { -1, NULL, 0, 0, 0, 0 };
-
-static void
-pump(void)
-{
-	event_base_loop(base, EVLOOP_NONBLOCK);
-}
-
-static int
-put(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-		} else if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			pump();
-		else
-			return -1;
-	}
-	return 0;
-}
-
-static int
-discard(int fd)
-{
-	uint8_t buf[4096];
-	int any = 0;
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		any = 1;
-	return any;
-}
-
-static void
-put_frame(int fd, uint8_t type, const void *body, size_t len)
-{
-	uint8_t hdr[LPROTO_HDR_LEN];
-
-	lproto_put_header(hdr, type, len);
-	CHECK(put(fd, hdr, sizeof(hdr)) == 0);
-	CHECK(put(fd, body, len) == 0);
-}
-
-/* Read what the daemon sent an application: well-formed frames of the
- * daemon's types only.  1 if anything came. */
-static int
-app_read(struct app *a)
-{
-	uint8_t type;
-	const uint8_t *f;
-	uint32_t blen;
-	size_t have;
-	int any = 0;
-
-	while (evbuffer_read(a->in, a->fd, 65536) > 0)
-		any = 1;
-	while ((have = evbuffer_get_length(a->in)) >= LPROTO_HDR_LEN) {
-		f = evbuffer_pullup(a->in, LPROTO_HDR_LEN);
-		CHECK(lproto_frame_check(f, have, MAX_MESSAGE, &type, &blen) ==
-		    LPROTO_FRAME_OK);
-		if (have < LPROTO_HDR_LEN + (size_t)blen)
-			break;
-		f = evbuffer_pullup(a->in, LPROTO_HDR_LEN + (ev_ssize_t)blen);
-		switch (type) {
-		case LPROTO_WELCOME:
-			CHECK(!a->welcomed);
-			a->welcomed = 1;
-			break;
-		case LPROTO_REFUSE:
-			CHECK(!a->welcomed);
-			break;
-		case LPROTO_SEND_RESULT:
-			CHECK(a->welcomed);
-			break;
-		case LPROTO_DELIVER_REQ:
-			CHECK(lproto_get_u64(f + LPROTO_HDR_LEN) > a->seq);
-			a->seq = lproto_get_u64(f + LPROTO_HDR_LEN);
-			a->unconfirmed = 1;
-			/* FALLTHROUGH */
-		case LPROTO_DELIVER:
-			CHECK(a->welcomed);
-			a->taken++;
-			break;
-		default:
-			CHECK(!"the daemon sent a client's frame type");
-		}
-		evbuffer_drain(a->in, LPROTO_HDR_LEN + (size_t)blen);
-	}
-	return any;
-}
+/* An application the harness plays (fuzz_app.h): the drain, or the fuzzed
+ * client's reader of what the daemon answers. */
+static struct fuzz_app drain = { -1, NULL, 0, 0, 0, 0 };
 
 /* The drain takes what it is given and confirms it; credit is granted
  * only in cleanup, so deliveries go to the fuzzed client first. */
@@ -211,11 +101,11 @@ static int
 drain_poll(void)
 {
 	uint8_t body[8];
-	int any = app_read(&drain);
+	int any = fuzz_app_read(&drain, MAX_MESSAGE, 1);
 
 	if (drain.unconfirmed) {
 		lproto_put_u64(body, drain.seq);
-		put_frame(drain.fd, LPROTO_CONFIRM, body, 8);
+		fuzz_put_frame(drain.fd, LPROTO_CONFIRM, body, 8);
 		drain.unconfirmed = 0;
 	}
 	return any;
@@ -265,6 +155,7 @@ daemon_setup(void)
 	sc.max_clients = CONFIG_UNLIMITED;
 	sc.socket_mode = 0660;
 	CHECK((base = event_base_new()) != NULL);
+	fuzz_app_init(base);
 	CHECK((ss = ssock_new(base, NULL, &sc, NULL, dir, MAX_MESSAGE)) !=
 	    NULL);
 	snprintf(daemon_path, sizeof(daemon_path), "%s/l.sock", dir);
@@ -278,18 +169,18 @@ daemon_setup(void)
 	    NULL);
 	keeper_fd = sv[1];
 	memset(hello + 6, 0x11, WIRE_ID_LEN);
-	CHECK(put(keeper_fd, hello, sizeof(hello)) == 0);
+	CHECK(fuzz_put(keeper_fd, hello, sizeof(hello)) == 0);
 	for (i = 0; i < 1000 && ss->nactive == 0; i++)
-		pump();
+		fuzz_pump();
 	CHECK(ss->nactive == 1);
 
 	/* The drain: attached, no credit yet. */
 	CHECK((drain.in = evbuffer_new()) != NULL);
 	drain.fd = unix_connect(daemon_path);
 	lproto_put_u16(body, LPROTO_VERSION);
-	put_frame(drain.fd, LPROTO_HELLO, body, 2);
+	fuzz_put_frame(drain.fd, LPROTO_HELLO, body, 2);
 	for (i = 0; i < 1000 && !drain.welcomed; i++) {
-		pump();
+		fuzz_pump();
 		drain_poll();
 	}
 	CHECK(drain.welcomed);
@@ -304,7 +195,7 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 		0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
 		0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 'k', '1',
 	};
-	struct app client = { -1, NULL, 0, 0, 0, 0 };
+	struct fuzz_app client = { -1, NULL, 0, 0, 0, 0 };
 	size_t chunk = (flags >> 1) & 0x3f, off = 0, n;
 	ssize_t w;
 	int abrupt = (flags & 0x80) != 0, busy, quiet, i;
@@ -312,16 +203,16 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 
 	if (base == NULL)
 		daemon_setup();
-	CHECK(put(keeper_fd, from_keeper, sizeof(from_keeper)) == 0);
+	CHECK(fuzz_put(keeper_fd, from_keeper, sizeof(from_keeper)) == 0);
 	for (i = 0; i < MAX_PASSES && ss->recvq_len < 2; i++)
-		pump();
+		fuzz_pump();
 	CHECK(ss->recvq_len == 2);
 
 	CHECK((client.in = evbuffer_new()) != NULL);
 	client.fd = unix_connect(daemon_path);
 	/* Accepted now, or its end could be seen during the next input. */
 	for (i = 0; i < MAX_PASSES && local_count(ss->local) < 2; i++)
-		pump();
+		fuzz_pump();
 	CHECK(local_count(ss->local) == 2);
 	while (off < size) {
 		n = chunk == 0 || size - off < chunk ? size - off : chunk;
@@ -330,9 +221,9 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 			break;          /* the daemon dropped it */
 		if (w > 0)
 			off += (size_t)w;
-		pump();
-		app_read(&client);
-		discard(keeper_fd);
+		fuzz_pump();
+		fuzz_app_read(&client, MAX_MESSAGE, 1);
+		fuzz_discard(keeper_fd);
 	}
 	if (abrupt)
 		close(client.fd);
@@ -340,10 +231,10 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 		shutdown(client.fd, SHUT_WR);
 	for (i = 0; local_count(ss->local) > 1; i++) {
 		CHECK(i < MAX_PASSES);  /* else the client is never dropped */
-		pump();
+		fuzz_pump();
 		if (!abrupt)
-			app_read(&client);
-		discard(keeper_fd);
+			fuzz_app_read(&client, MAX_MESSAGE, 1);
+		fuzz_discard(keeper_fd);
 	}
 	if (!abrupt)
 		close(client.fd);
@@ -353,13 +244,13 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 	if (ss->recvq_len > 0) {
 		lproto_put_u32(body, (uint32_t)ss->recvq_len);
 		drain.taken = 0;
-		put_frame(drain.fd, LPROTO_CREDIT, body, 4);
+		fuzz_put_frame(drain.fd, LPROTO_CREDIT, body, 4);
 	}
 	for (i = 0, quiet = 0; quiet < 3; i++) {
 		CHECK(i < MAX_PASSES);
-		pump();
+		fuzz_pump();
 		busy = drain_poll();
-		busy |= discard(keeper_fd);
+		busy |= fuzz_discard(keeper_fd);
 		if (!busy && ss->recvq_len == 0)
 			quiet++;
 		else
@@ -400,7 +291,7 @@ fake_daemon_run(void *arg)
 		}
 		if (n == -1 && errno != EAGAIN && errno != EINTR)
 			break;          /* the client is gone */
-		discard(fd);
+		fuzz_discard(fd);
 		pfd.events = POLLIN | POLLOUT;
 		poll(&pfd, 1, 100);
 	}

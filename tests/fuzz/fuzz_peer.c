@@ -39,6 +39,7 @@
 #include <event2/event.h>
 
 #include "bev.h"
+#include "fuzz_app.h"
 #include "lproto.h"
 #include "peer.h"
 #include "ssock.h"
@@ -46,15 +47,6 @@
 
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-/* To fd 2: stdio's stderr is silenced (see LLVMFuzzerInitialize). */
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		dprintf(2, "fuzz_peer: %s:%d: check failed: %s\n",	\
-		    __FILE__, __LINE__, #c);				\
-		abort();						\
-	}								\
-} while (0)
 
 #define MAX_MESSAGE (1u << 20)
 #define APP_CREDIT 64
@@ -70,110 +62,25 @@ static int keeper_fd = -1;
 static struct evbuffer *keeper_in;
 
 /* The application: takes everything, confirms every DELIVER_REQ. */
-static struct {
-	int fd;
-	struct evbuffer *in;
-	int welcomed;
-	uint64_t seq;           /* highest DELIVER_REQ seq not confirmed */
-	int unconfirmed;
-} app = { -1, NULL, 0, 0, 0 };
-
-static void
-pump(void)
-{
-	event_base_loop(base, EVLOOP_NONBLOCK);
-}
-
-/* Write all of buf to the application's or the keeper's connection; the
- * loop runs while the daemon has not read enough.  0, or -1 when the
- * daemon closed it. */
-static int
-put(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-		} else if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			pump();
-		else
-			return -1;
-	}
-	return 0;
-}
-
-/* Read and drop what the daemon wrote; 1 if there was anything. */
-static int
-discard(int fd)
-{
-	uint8_t buf[4096];
-	int any = 0;
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		any = 1;
-	return any;
-}
-
-static void
-app_frame(uint8_t hdr[LPROTO_HDR_LEN], uint8_t type, const void *body,
-    size_t len)
-{
-	lproto_put_header(hdr, type, len);
-	CHECK(put(app.fd, hdr, LPROTO_HDR_LEN) == 0);
-	CHECK(put(app.fd, body, len) == 0);
-}
+static struct fuzz_app app = { -1, NULL, 0, 0, 0, 0 };
 
 /* Take what the daemon sent the application, confirm and give credit
  * back.  1 if anything came. */
 static int
 app_poll(void)
 {
-	uint8_t hdr[LPROTO_HDR_LEN], body[8], type;
-	const uint8_t *f;
-	uint32_t blen, taken = 0;
-	size_t have;
-	int any = 0;
+	uint8_t body[8];
+	uint32_t before = app.taken;
+	int any = fuzz_app_read(&app, MAX_MESSAGE, 0);
 
-	while (evbuffer_read(app.in, app.fd, 65536) > 0)
-		any = 1;
-	while ((have = evbuffer_get_length(app.in)) >= LPROTO_HDR_LEN) {
-		f = evbuffer_pullup(app.in, LPROTO_HDR_LEN);
-		CHECK(lproto_frame_check(f, have, MAX_MESSAGE, &type, &blen) ==
-		    LPROTO_FRAME_OK);
-		if (have < LPROTO_HDR_LEN + (size_t)blen)
-			break;
-		f = evbuffer_pullup(app.in, LPROTO_HDR_LEN + (ev_ssize_t)blen);
-		switch (type) {
-		case LPROTO_WELCOME:
-			CHECK(!app.welcomed);
-			app.welcomed = 1;
-			break;
-		case LPROTO_DELIVER_REQ:
-			CHECK(lproto_get_u64(f + LPROTO_HDR_LEN) > app.seq);
-			app.seq = lproto_get_u64(f + LPROTO_HDR_LEN);
-			app.unconfirmed = 1;
-			/* FALLTHROUGH */
-		case LPROTO_DELIVER:
-			CHECK(app.welcomed);
-			taken++;
-			break;
-		default:
-			CHECK(!"the daemon sent an unexpected frame type");
-		}
-		evbuffer_drain(app.in, LPROTO_HDR_LEN + (size_t)blen);
-	}
 	if (app.unconfirmed) {
 		lproto_put_u64(body, app.seq);
-		app_frame(hdr, LPROTO_CONFIRM, body, 8);
+		fuzz_put_frame(app.fd, LPROTO_CONFIRM, body, 8);
 		app.unconfirmed = 0;
 	}
-	if (taken > 0) {
-		lproto_put_u32(body, taken);
-		app_frame(hdr, LPROTO_CREDIT, body, 4);
+	if (app.taken > before) {
+		lproto_put_u32(body, app.taken - before);
+		fuzz_put_frame(app.fd, LPROTO_CREDIT, body, 4);
 	}
 	return any;
 }
@@ -205,7 +112,7 @@ keeper_poll(void)
 		if (fr.type == WIRE_DATA_REQ) {
 			CHECK(fr.env_len >= WIRE_DATA_REQ_MIN_ENV);
 			memcpy(f + WIRE_LEN_PREFIX + 1, env + 1, WIRE_ID_LEN);
-			CHECK(put(keeper_fd, f, sizeof(f)) == 0);
+			CHECK(fuzz_put(keeper_fd, f, sizeof(f)) == 0);
 		}
 		evbuffer_drain(keeper_in, WIRE_LEN_PREFIX + (size_t)fr.env_len);
 	}
@@ -288,7 +195,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	uint8_t hello[WIRE_LEN_PREFIX + WIRE_HELLO_ENV] = {
 		0, 0, 0, WIRE_HELLO_ENV, WIRE_HELLO, WIRE_VERSION,
 	};
-	uint8_t hdr[LPROTO_HDR_LEN], body[4];
+	uint8_t body[4];
 	struct sockaddr_un sun;
 	const char *tmp = getenv("TMPDIR");
 	int i;
@@ -325,6 +232,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	sc.max_clients = CONFIG_UNLIMITED;
 	sc.socket_mode = 0660;
 	CHECK((base = event_base_new()) != NULL);
+	fuzz_app_init(base);
 	CHECK((ss = ssock_new(base, NULL, &sc, NULL, dir, MAX_MESSAGE)) !=
 	    NULL);
 
@@ -338,11 +246,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	CHECK(connect(app.fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
 	evutil_make_socket_nonblocking(app.fd);
 	lproto_put_u16(body, LPROTO_VERSION);
-	app_frame(hdr, LPROTO_HELLO, body, 2);
+	fuzz_put_frame(app.fd, LPROTO_HELLO, body, 2);
 	lproto_put_u32(body, APP_CREDIT);
-	app_frame(hdr, LPROTO_CREDIT, body, 4);
+	fuzz_put_frame(app.fd, LPROTO_CREDIT, body, 4);
 	for (i = 0; i < 1000 && !app.welcomed; i++) {
-		pump();
+		fuzz_pump();
 		app_poll();
 	}
 	CHECK(app.welcomed);
@@ -351,9 +259,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	CHECK((keeper_in = evbuffer_new()) != NULL);
 	CHECK((keeper_fd = new_peer("keeper")) != -1);
 	memset(hello + 6, 0x11, WIRE_ID_LEN);
-	CHECK(put(keeper_fd, hello, sizeof(hello)) == 0);
+	CHECK(fuzz_put(keeper_fd, hello, sizeof(hello)) == 0);
 	for (i = 0; i < 1000 && ss->nactive == 0; i++)
-		pump();
+		fuzz_pump();
 	CHECK(ss->nactive == 1);
 	return 0;
 }
@@ -365,10 +273,10 @@ service(int fd)
 {
 	int busy;
 
-	pump();
+	fuzz_pump();
 	busy = app_poll();
 	if (fd != -1)
-		busy |= discard(fd);
+		busy |= fuzz_discard(fd);
 	busy |= keeper_poll();
 	return busy;
 }
@@ -397,7 +305,6 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t zeros[65536];
-	uint8_t hdr[LPROTO_HDR_LEN];
 	size_t chunk, off = 0, n, pad;
 	int fd, abrupt, quiet = 0, busy, i, sent = 0;
 
@@ -413,7 +320,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (off < size) {
 		n = chunk == 0 || size - off < chunk ? size - off : chunk;
 		if (sent < APP_SENDS) {
-			app_frame(hdr, LPROTO_SEND, "m", 1);
+			fuzz_put_frame(app.fd, LPROTO_SEND, "m", 1);
 			sent++;
 		}
 		if (feed(fd, data + off, n) == -1)
