@@ -109,6 +109,27 @@ def end_feed(p, what, timeout=30):
     return finish(p, what, timeout)
 
 
+def feed_in_background(d, name, n):
+    """smartsock-cat send on socket `name` fed lines 0..n-1 in windows of
+    50 from a thread, which blocks when the sender does.  Returns the
+    process, [lines fed so far] and the thread."""
+    feeder = d.cat_bg("send", name, stdin=subprocess.PIPE)
+    fed = [0]
+
+    def feed():
+        try:
+            for start in range(0, n, 50):
+                feeder.stdin.write(lines(start, start + 50))
+                feeder.stdin.flush()
+                fed[0] = start + 50
+            feeder.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+    feeding = threading.Thread(target=feed, daemon=True)
+    feeding.start()
+    return feeder, fed, feeding
+
+
 def peer_entry(d, name, sub):
     for p in d.ctl_json("peers", name)["peers"]:
         if p["address"] == sub.addr:
@@ -232,23 +253,7 @@ d, port = publisher("block", SEND_BUFFER)
 fast = connect_subs(d, port, 3, 0x30)
 stalled = connect_subs(d, port, 1, 0x40, stalled=True)[0]
 N2 = 10000
-feeder = d.cat_bg("send", "pub", stdin=subprocess.PIPE)
-fed = [0]
-
-
-def feed():
-    try:
-        for start in range(0, N2, 50):
-            feeder.stdin.write(lines(start, start + 50))
-            feeder.stdin.flush()
-            fed[0] = start + 50
-        feeder.stdin.close()
-    except (BrokenPipeError, OSError):
-        pass
-
-
-feeding = threading.Thread(target=feed, daemon=True)
-feeding.start()
+feeder, fed, feeding = feed_in_background(d, "pub", N2)
 wait_for(lambda: d.status_of("pub")["queued_to_send"] >= SEND_BUFFER, 20,
          "the send buffer to fill behind the stalled subscriber")
 
@@ -365,23 +370,7 @@ for overflow in ("drop-new", "drop-old"):
 step("outage, block: the sender waits until the peer returns")
 b, port = outage("block")
 N3 = 4000
-feeder = b.cat_bg("send", "out", stdin=subprocess.PIPE)
-fed = [0]
-
-
-def feed_all():
-    try:
-        for start in range(0, N3, 50):
-            feeder.stdin.write(lines(start, start + 50))
-            feeder.stdin.flush()
-            fed[0] = start + 50
-        feeder.stdin.close()
-    except (BrokenPipeError, OSError):
-        pass
-
-
-feeding = threading.Thread(target=feed_all, daemon=True)
-feeding.start()
+feeder, fed, feeding = feed_in_background(b, "out", N3)
 wait_for(lambda: b.status_of("out")["queued_to_send"] >= OUT_BUFFER, 20,
          "the send buffer to fill")
 rss0, fed0 = procstat.rss_kb(b.proc.pid), fed[0]
