@@ -24,6 +24,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "confroute.h"
 #include "conftab.h"
 #include "ctlproto.h"
 #include "parse.h"
@@ -790,6 +791,11 @@ config_check_socket(struct config_ctx *ctx)
 		if (config_check_order(ctx, &config_orders[i]) != 0)
 			return -1;
 	}
+	if (sc->forward_replies && sc->forward == NULL) {
+		config_error(ctx, config_seen(ctx, "forward_replies"),
+		    "forward_replies = on needs forward");
+		return -1;
+	}
 	return config_check_tls(ctx);
 }
 
@@ -1102,8 +1108,10 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 		else if (rc != 0)
 			config_error(&ctx, rc, "syntax error");
 		else if (!ctx.failed && config_end_section(&ctx) == 0 &&
-		    config_inherit(&ctx) == 0)
-			config_check_sun_paths(&ctx);
+		    config_inherit(&ctx) == 0 &&
+		    config_check_sun_paths(&ctx) == 0 &&
+		    confroute_resolve(cfg, path, err, errlen) != 0)
+			ctx.failed = 1;
 	}
 	if (!ctx.failed && (cfg->path = strdup(path)) == NULL)
 		config_error(&ctx, 0, "out of memory");
@@ -1171,6 +1179,7 @@ config_free(struct config *cfg)
 		config_free_endpoints(sc->binds, sc->nbinds);
 		config_free_endpoints(sc->connects, sc->nconnects);
 		config_free_strings(OPT_SOCKET, sc);
+		free(sc->forward_to);
 	}
 	free(cfg->sockets);
 	config_free_strings(OPT_DAEMON, &cfg->daemon);

@@ -97,6 +97,13 @@ struct socket_conf {
 	char *allow_groups;             /* owned, "a,b"; NULL: anyone */
 	struct config_ids allow_gids;   /* ... resolved */
 	struct tls_conf tls;
+	char *forward;                  /* owned, "B, C" as written; NULL:
+	                                   no route (route.h) */
+	int forward_line;
+	size_t *forward_to;             /* owned; indices in the config's
+	                                   sockets, resolved by confroute.c */
+	size_t nforward;
+	int forward_replies;            /* off */
 };
 
 struct daemon_conf {

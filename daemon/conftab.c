@@ -120,7 +120,8 @@ const struct opt config_options[] = {
 	{ OPT_SOCKET, "identity", OPT_IDENTITY, 0, 0, "random", 0, 0,
 	  S(identity), S(has_identity), NULL, NULL,
 	  "This socket's identity in the aiomsg handshake: 32 hex digits, or "
-	  "random for a new one at each start." },
+	  "random for a new one at each start (peers then see a new socket "
+	  "after every restart; set one to keep it)." },
 	DURATION("heartbeat_interval", "5s", 1, heartbeat_interval_ms,
 	    "Time between heartbeats sent on each peer connection."),
 	DURATION("heartbeat_timeout", "15s", 1, heartbeat_timeout_ms,
@@ -173,6 +174,18 @@ const struct opt config_options[] = {
 	  S(allow_groups), S(allow_gids), NULL, "root, 1000",
 	  "Only members of these groups (the attaching process's own group "
 	  "or supplementary groups), and allow_users, may attach." },
+	{ OPT_SOCKET, "forward", OPT_STRING, 0, 0, NULL, 1, 0,
+	  S(forward), S(forward_line), NULL, "workers, audit",
+	  "Route: every message received from this socket's peers is sent "
+	  "out through these other sockets (a comma-separated list of "
+	  "names), with their send modes, instead of going to "
+	  "applications. Routes may not form a loop." },
+	{ OPT_SOCKET, "forward_replies", OPT_BOOL, 0, 0, "off", 1, 0,
+	  S(forward_replies), 0, NULL, NULL,
+	  "With forward: what a peer of the other socket sends back on the "
+	  "connection a forwarded message went out on is a reply, routed "
+	  "back to the peer it came from here (the Nth message back "
+	  "answers the Nth written)." },
 
 	{ OPT_SOCKET, "tls", OPT_BOOL, 0, 0, "off", 1, 0, S(tls.on), 0, NULL,
 	  NULL,

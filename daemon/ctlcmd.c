@@ -11,6 +11,7 @@
 #include "local.h"
 #include "log.h"
 #include "peer.h"
+#include "route.h"
 #include "ssock.h"
 #include "tls.h"
 
@@ -128,8 +129,26 @@ ctlcmd_tls(struct json *j, const struct ssock *ss)
 }
 
 static void
+ctlcmd_route(struct json *j, const struct route *r)
+{
+	json_open_object(j, NULL);
+	json_string(j, "to", r->to_name);
+	json_bool(j, "forward_replies", r->replies);
+	json_bool(j, "running", r->to != NULL);
+	json_uint(j, "forwarded", r->forwarded);
+	json_uint(j, "dropped", r->dropped);
+	json_uint(j, "replies", r->replies_sent);
+	json_uint(j, "replies_lost", r->replies_lost);
+	json_uint(j, "awaiting_reply", r->awaiting);
+	json_uint(j, "unanswered", r->unanswered);
+	json_close_object(j);
+}
+
+static void
 ctlcmd_socket(struct json *j, const struct ssock *ss)
 {
+	const struct route *r;
+
 	json_open_object(j, NULL);
 	json_string(j, "name", ss->name);
 	json_string(j, "send_mode", config_choice("send_mode",
@@ -151,6 +170,10 @@ ctlcmd_socket(struct json *j, const struct ssock *ss)
 	json_uint(j, "awaiting_ack", ss->pending_by_id != NULL ?
 	    idmap_count(ss->pending_by_id) : 0);
 	json_uint(j, "waiting_for_app", ss->recvq_len);
+	json_open_array(j, "routes");
+	TAILQ_FOREACH(r, &ss->routes, from_entry)
+		ctlcmd_route(j, r);
+	json_close_array(j);
 	json_open_object(j, "counters");
 #define CTLCMD_COUNTER(field, name, help) json_uint(j, name, ss->stats.field);
 	STATS_COUNTERS(CTLCMD_COUNTER)

@@ -25,6 +25,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "route.h"
 #include "tls.h"
 #include "ssock.h"
 
@@ -157,6 +158,7 @@ daemon_free(struct daemon *d)
 		TAILQ_REMOVE(&d->sockets, ss, entry);
 		ssock_free(ss);
 	}
+	routes_free();
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
 	if (d->sig_int != NULL)
@@ -289,6 +291,7 @@ main(int argc, char **argv)
 		}
 		TAILQ_INSERT_TAIL(&d.sockets, ss, entry);
 	}
+	routes_apply(&d.cfg, &d.sockets);
 	d.sig_term = evsignal_new(d.base, SIGTERM, daemon_signal, &d);
 	d.sig_int = evsignal_new(d.base, SIGINT, daemon_signal, &d);
 	d.sig_hup = evsignal_new(d.base, SIGHUP, daemon_signal, &d);

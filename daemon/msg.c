@@ -70,6 +70,7 @@ msg_keep(struct msg *m)
 	memcpy(copy->msg_id, m->msg_id, sizeof(copy->msg_id));
 	memcpy(copy->peer_id, m->peer_id, sizeof(copy->peer_id));
 	copy->retries = m->retries;
+	copy->route_id = m->route_id;
 	return copy;
 }
 

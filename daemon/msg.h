@@ -39,6 +39,8 @@ struct msg {
 	uint64_t deadline_ms;           /* at-least-once resend time */
 	uint64_t retries;
 	const void *sent_to;            /* peer holding the pending copy */
+	uint32_t route_id;              /* outgoing: its reply goes back by
+	                                   this route (route.h); 0: none */
 	size_t len;
 	uint8_t *data;                  /* follows the struct, or borrowed */
 };

@@ -103,6 +103,8 @@ peer_free(struct peer *p)
 		event_free(p->batch_ev);
 	if (p->batch != NULL)
 		evbuffer_free(p->batch);
+	if (p->replies != NULL)
+		evbuffer_free(p->replies);
 	if (p->bev != NULL) {
 		if (p->tls)
 			tls_close_notify(p->bev);

@@ -58,6 +58,8 @@ struct peer {
 	uint64_t msgs_in, msgs_out;
 	uint64_t bytes_in, bytes_out;   /* payload bytes, as in stats.h */
 	uint64_t drops;                 /* publish copies dropped: queue full */
+	struct evbuffer *replies;       /* replies awaited on this connection
+	                                   (route.h); NULL: none yet */
 };
 
 /*

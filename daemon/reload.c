@@ -12,6 +12,7 @@
 #include "endpoint.h"
 #include "log.h"
 #include "notify.h"
+#include "route.h"
 #include "tls.h"
 
 struct ssock *
@@ -223,6 +224,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	config_free(&d->cfg);
 	d->cfg = cfg;
 	d->tls = tls;
+	routes_apply(&d->cfg, &d->sockets);
 	d->generation++;
 	d->reload_error[0] = '\0';
 	if (summary[0] == '\0')

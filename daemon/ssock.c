@@ -16,6 +16,7 @@
 #include "lproto.h"
 #include "parse.h"
 #include "peer.h"
+#include "route.h"
 #include "ssock.h"
 
 enum route_result {
@@ -69,6 +70,7 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 	TAILQ_INIT(&ss->sendq);
 	TAILQ_INIT(&ss->pending);
 	TAILQ_INIT(&ss->recvq);
+	TAILQ_INIT(&ss->routes);
 	ss->active_by_id = idmap_new();
 	ss->pending_by_id = idmap_new();
 	ss->inbound_by_id = idmap_new();
@@ -217,6 +219,7 @@ ssock_free(struct ssock *ss)
 	if (ss == NULL)
 		return;
 	ss->closing = 1;
+	routes_forget(ss);
 	lost = ss->sendq_len + queue_length(&ss->pending);
 	if (lost > 0) {
 		STATS_ADD(&ss->stats, drops_shutdown, lost);
@@ -277,6 +280,8 @@ ssock_write(struct ssock *ss, struct peer *p, struct msg *m)
 {
 	struct msg *kept;
 
+	if (m->route_id != 0)
+		route_sent(p, m);
 	if (!ssock_at_least_once(ss)) {
 		peer_send_msg(p, m);
 		msg_unref(m);
@@ -339,9 +344,11 @@ ssock_publish(struct ssock *ss, struct msg *m)
 				return ROUTE_WAIT;
 	}
 	TAILQ_FOREACH(p, &ss->active, active_entry) {
-		if (peer_writable(p))
+		if (peer_writable(p)) {
+			if (m->route_id != 0)
+				route_sent(p, m);
 			peer_send_msg(p, m);
-		else {
+		} else {
 			STATS_INC(&ss->stats, drops_slow_peer);
 			p->drops++;
 			ssock_log_drop(ss, "a subscriber's queue is full");
@@ -401,8 +408,10 @@ ssock_flush_sendq(struct ssock *ss)
 		}
 		break;
 	}
-	if (!ssock_send_blocked(ss))
+	if (!ssock_send_blocked(ss)) {
 		local_resume_reading(ss->local);
+		route_target_ready(ss);
+	}
 }
 
 /* Queue with the overflow policy.  Returns an lproto status. */
@@ -525,6 +534,7 @@ ssock_peer_down(struct ssock *ss, struct peer *p)
 
 	if (p->state != PEER_ACTIVE)
 		return;
+	route_peer_gone(p);
 	idmap_del(ss->active_by_id, p->identity);
 	if (ss->rr_next == p)
 		ss->rr_next = TAILQ_NEXT(p, active_entry);
@@ -602,12 +612,26 @@ ssock_resume_reading(struct ssock *ss)
 		peer_resume_reading(p);
 }
 
+/*
+ * A received message is taken by the routes, if the socket has any, or by
+ * an application: 1 taken (the reference is consumed), 0 not now.
+ */
+static int
+ssock_take(struct ssock *ss, struct msg *m)
+{
+	if (TAILQ_EMPTY(&ss->routes))
+		return local_deliver(ss->local, m);
+	if (!route_forward(ss, m))
+		return 0;
+	ssock_app_confirmed(ss, m);
+	return 1;
+}
+
 void
 ssock_peer_msg(struct ssock *ss, struct peer *p, struct msg *m)
 {
 	struct msg *kept;
 
-	(void)p;
 	if (m->flags & MSG_HAS_ID) {
 		if (idmap_get(ss->inbound_by_id, m->msg_id) != NULL) {
 			/* A resend of what still waits here: keep one copy. */
@@ -625,7 +649,11 @@ ssock_peer_msg(struct ssock *ss, struct peer *p, struct msg *m)
 			return;
 		}
 	}
-	if (TAILQ_EMPTY(&ss->recvq) && local_deliver(ss->local, m))
+	if (route_reply(p, m)) {
+		ssock_app_confirmed(ss, m);
+		return;
+	}
+	if (TAILQ_EMPTY(&ss->recvq) && ssock_take(ss, m))
 		return;
 	if ((kept = msg_keep(m)) == NULL) {
 		STATS_INC(&ss->stats, drops_overflow);
@@ -647,6 +675,10 @@ ssock_app_confirmed(struct ssock *ss, struct msg *m)
 {
 	struct peer *p;
 
+	if (!(m->flags & MSG_HAS_ID)) {
+		msg_unref(m);           /* at most once: nothing to confirm */
+		return;
+	}
 	if (idmap_get(ss->inbound_by_id, m->msg_id) == m)
 		idmap_del(ss->inbound_by_id, m->msg_id);
 	/* On the sender's current connection: it may have reconnected. */
@@ -673,7 +705,7 @@ ssock_deliver_queued(struct ssock *ss)
 
 	while ((m = TAILQ_FIRST(&ss->recvq)) != NULL) {
 		TAILQ_REMOVE(&ss->recvq, m, entry);
-		if (!local_deliver(ss->local, m)) {
+		if (!ssock_take(ss, m)) {
 			TAILQ_INSERT_HEAD(&ss->recvq, m, entry);
 			break;
 		}

@@ -32,8 +32,10 @@ struct local;
 struct endpoints;
 struct idmap;
 struct tls;
+struct route;
 
 TAILQ_HEAD(peer_list, peer);
+TAILQ_HEAD(route_list, route);
 
 struct ssock {
 	TAILQ_ENTRY(ssock) entry;
@@ -64,6 +66,10 @@ struct ssock {
 	int reading_paused;
 
 	struct local *local;                    /* application attachments */
+	struct route_list routes;               /* forward = routes from here
+	                                           (route.h): received
+	                                           messages go to them, not to
+	                                           applications */
 	struct endpoints *endpoints;
 	struct stats stats;
 	struct log_ratelimit rl_drop, rl_giveup, rl_malformed, rl_paused;

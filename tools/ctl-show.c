@@ -186,6 +186,31 @@ show_tls(FILE *f, const struct jsonp *tls)
 }
 
 static void
+show_routes(FILE *f, const struct jsonp *routes)
+{
+	const struct jsonp *r;
+	char to[SHOW_TEXT_MAX];
+	int replies = 0, running = 1;
+
+	for (r = routes != NULL ? routes->child : NULL; r != NULL;
+	    r = r->next) {
+		jsonp_bool(r, "forward_replies", &replies);
+		jsonp_bool(r, "running", &running);
+		fprintf(f, "  %-13s-> %s%s: %" PRIu64 " forwarded, %" PRIu64
+		    " dropped\n", "route", show_str(r, "to", to, sizeof(to)),
+		    running ? "" : " (idle)", show_u64(r, "forwarded"),
+		    show_u64(r, "dropped"));
+		if (replies)
+			fprintf(f, "  %-13s%" PRIu64 " replies back, %" PRIu64
+			    " lost, %" PRIu64 " awaited, %" PRIu64
+			    " unanswered\n", "", show_u64(r, "replies"),
+			    show_u64(r, "replies_lost"),
+			    show_u64(r, "awaiting_reply"),
+			    show_u64(r, "unanswered"));
+	}
+}
+
+static void
 show_socket(FILE *f, const struct jsonp *s)
 {
 	char name[SHOW_TEXT_MAX], a[32], b[32], c[32], id[64];
@@ -210,6 +235,7 @@ show_socket(FILE *f, const struct jsonp *s)
 	    PRIu64 " waiting for an application\n", "queued",
 	    show_u64(s, "queued_to_send"), show_u64(s, "awaiting_ack"),
 	    show_u64(s, "waiting_for_app"));
+	show_routes(f, jsonp_get(s, "routes"));
 	show_counters(f, jsonp_get(s, "counters"));
 }
 

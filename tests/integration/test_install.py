@@ -29,7 +29,7 @@ MAKE_ENV = {k: v for k, v in os.environ.items()
 MAKE = os.environ.get("MAKE", "make")
 VARS = ("prefix bindir sbindir libdir includedir sysconfdir mandir "
         "pkgconfigdir runstatedir systemdsystemunitdir sysusersdir "
-        "systemdsystemunit_DATA sysusers_DATA dist_man_MANS CC CFLAGS "
+        "systemdsystemunit_DATA sysusers_DATA dist_man_MANS confexamplesdir dist_confexamples_DATA CC CFLAGS "
         "CPPFLAGS LDFLAGS").split()
 
 
@@ -93,6 +93,8 @@ conf = inst(v["sysconfdir"]) + "/smartsock/smartsockd.conf"
 want = [sbin + "/smartsockd", bindir + "/smartsockctl",
         bindir + "/smartsock-cat", inst(v["includedir"]) + "/smartsock.h",
         inst(v["pkgconfigdir"]) + "/smartsock.pc", conf]
+for ex in v["dist_confexamples_DATA"].split():
+    want.append(inst(v["confexamplesdir"]) + "/" + os.path.basename(ex))
 for page in v["dist_man_MANS"].split():
     name = os.path.basename(page)
     want.append("%s/man%s/%s" % (inst(v["mandir"]), name.rsplit(".", 1)[1],

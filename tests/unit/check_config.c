@@ -388,6 +388,39 @@ START_TEST(test_tls_keys)
 }
 END_TEST
 
+START_TEST(test_routes)
+{
+	struct config cfg;
+	const struct socket_conf *a, *b, *c;
+
+	load_ok(SOCK, &cfg);
+	ck_assert_ptr_null(cfg.sockets[0].forward);
+	ck_assert_uint_eq(cfg.sockets[0].nforward, 0);
+	ck_assert_int_eq(cfg.sockets[0].forward_replies, 0);
+	config_free(&cfg);
+
+	/* names resolve to indices, later sections included; a diamond
+	 * (a -> b, a -> c, b -> c) is no loop */
+	load_ok(SOCK "forward = c ,b\nforward_replies = yes\n"
+	    "[socket b]\nbind = *:2\nforward = c\n"
+	    "[socket c]\nbind = *:3\n", &cfg);
+	a = &cfg.sockets[0];
+	b = &cfg.sockets[1];
+	c = &cfg.sockets[2];
+	ck_assert_str_eq(a->forward, "c ,b");
+	ck_assert_int_eq(a->forward_line, 3);
+	ck_assert_uint_eq(a->nforward, 2);
+	ck_assert_uint_eq(a->forward_to[0], 2);
+	ck_assert_uint_eq(a->forward_to[1], 1);
+	ck_assert_int_eq(a->forward_replies, 1);
+	ck_assert_uint_eq(b->nforward, 1);
+	ck_assert_uint_eq(b->forward_to[0], 2);
+	ck_assert_uint_eq(c->nforward, 0);
+	ck_assert_ptr_null(c->forward_to);
+	config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_choice)
 {
 	ck_assert_str_eq(config_choice("send_mode", SEND_PUBLISH), "publish");
@@ -865,6 +898,24 @@ static const struct errcase error_cases[] = {
 	  4, "bind: [::1]:25000 conflicts" },
 	{ "[socket a]\nbind = h:1\nbind = H:1\n", 3,
 	  "conflicts with bind of socket 'a' at line 2" },
+
+	/* routes */
+	{ SOCK "forward = b\n", 3, "forward: no socket named 'b'" },
+	{ SOCK "forward = a\n", 3, "forward: socket 'a' cannot forward to "
+	  "itself" },
+	{ SOCK "forward =  \n", 3, "forward: expected a non-empty string" },
+	{ SOCK "forward = b,\n[socket b]\nbind = *:2\n", 3,
+	  "forward: empty socket name in 'b,'" },
+	{ SOCK "forward = b, b\n[socket b]\nbind = *:2\n", 3,
+	  "forward: 'b' is named twice" },
+	{ SOCK "forward_replies = on\n", 3,
+	  "forward_replies = on needs forward" },
+	{ SOCK "forward = b\n[socket b]\nbind = *:2\nforward = a\n", 3,
+	  "forward: routes form a loop: a -> b -> a" },
+	{ SOCK "forward = b\n[socket b]\nbind = *:2\nforward = c\n"
+	  "[socket c]\nbind = *:3\nforward = d, b\n[socket d]\nbind = *:4\n",
+	  6, "forward: routes form a loop: b -> c -> b" },
+	{ SOCK "forward = b\nforward = c\n", 4, "forward given twice" },
 };
 
 START_TEST(test_errors)
@@ -1096,8 +1147,10 @@ print_defaults(char *path, size_t pathlen, int uncomment)
 	ck_assert_int_ne(fd = mkstemp(path), -1);
 	ck_assert_ptr_nonnull(out = fdopen(fd, "w"));
 	ck_assert_ptr_nonnull(in = fopen(tmp, "r"));
+	/* forward's example names sockets this file does not have */
 	while (fgets(line, sizeof line, in) != NULL)
-		fputs(line[0] == ';' ? line + 1 : line, out);
+		if (strncmp(line, ";forward = ", 11) != 0)
+			fputs(line[0] == ';' ? line + 1 : line, out);
 	fclose(in);
 	fclose(out);
 	unlink(tmp);
@@ -1115,7 +1168,8 @@ START_TEST(test_print_defaults)
 		"tls_cert", "tls_key", "tls_ca", "tls_server_name",
 		"tls_verify_client", "tls_client_ca", "tls_min_version",
 		"tls_ciphers", "socket_mode", "socket_group", "max_peers",
-		"max_clients", "allow_users", "allow_groups",
+		"max_clients", "allow_users", "allow_groups", "forward",
+		"forward_replies",
 	};
 	char path[PATH_MAX], err[512], text[16384], want[64];
 	struct config cfg;
@@ -1284,6 +1338,7 @@ config_suite(void)
 
 	tc = tcase_create("load");
 	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_routes);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_control_keys);
 	tcase_add_test(tc, test_access_keys);

@@ -1,0 +1,286 @@
+/* route: forward = and forward_replies = between sockets (route.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "log.h"
+#include "lproto.h"
+#include "msg.h"
+#include "parse.h"
+#include "peer.h"
+#include "route.h"
+
+/* One awaited reply, as stored in a peer's replies buffer. */
+struct route_record {
+	uint32_t route_id;
+	uint8_t origin[MSG_ID_LEN];     /* the request's sender in `from` */
+};
+
+static TAILQ_HEAD(, route) routes = TAILQ_HEAD_INITIALIZER(routes);
+static uint32_t route_last_id;
+
+static struct route *
+route_by_id(uint32_t id)
+{
+	struct route *r;
+
+	TAILQ_FOREACH(r, &routes, entry)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+static struct ssock *
+route_socket(struct ssock_list *sockets, const char *name)
+{
+	struct ssock *ss;
+
+	TAILQ_FOREACH(ss, sockets, entry)
+		if (strcmp(ss->name, name) == 0)
+			return ss;
+	return NULL;
+}
+
+static void
+route_unlink_from(struct route *r)
+{
+	if (r->from != NULL)
+		TAILQ_REMOVE(&r->from->routes, r, from_entry);
+	r->from = NULL;
+}
+
+static struct route *
+route_find(const char *from, const char *to)
+{
+	struct route *r;
+
+	TAILQ_FOREACH(r, &routes, entry)
+		if (strcmp(r->from_name, from) == 0 &&
+		    strcmp(r->to_name, to) == 0)
+			return r;
+	return NULL;
+}
+
+/* Make or keep the route from -> to; NULL without memory. */
+static struct route *
+route_keep(const char *from, const char *to, int *made)
+{
+	struct route *r;
+
+	*made = 0;
+	if ((r = route_find(from, to)) != NULL)
+		return r;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->id = ++route_last_id;
+	snprintf(r->from_name, sizeof(r->from_name), "%s", from);
+	snprintf(r->to_name, sizeof(r->to_name), "%s", to);
+	TAILQ_INSERT_TAIL(&routes, r, entry);
+	*made = 1;
+	return r;
+}
+
+void
+routes_apply(const struct config *cfg, struct ssock_list *sockets)
+{
+	const struct socket_conf *sc;
+	struct route *r, *next;
+	struct ssock *from, *to;
+	size_t i, k;
+	int made;
+
+	TAILQ_FOREACH(r, &routes, entry)
+		r->stale = 1;
+	for (i = 0; i < cfg->nsockets; i++) {
+		sc = &cfg->sockets[i];
+		for (k = 0; k < sc->nforward; k++) {
+			const char *tn = cfg->sockets[sc->forward_to[k]].name;
+
+			r = route_keep(sc->name, tn, &made);
+			if (r == NULL) {
+				log_warnx("route %s -> %s: out of memory",
+				    sc->name, tn);
+				continue;
+			}
+			r->stale = 0;
+			from = route_socket(sockets, sc->name);
+			to = route_socket(sockets, tn);
+			if (r->from != from) {
+				route_unlink_from(r);
+				if (from != NULL)
+					TAILQ_INSERT_TAIL(&from->routes, r,
+					    from_entry);
+				r->from = from;
+			}
+			r->to = to;
+			if (made || r->replies != sc->forward_replies)
+				log_info("route %s -> %s%s%s", sc->name, tn,
+				    sc->forward_replies ? ", replies back" : "",
+				    from == NULL || to == NULL ? " (idle: a "
+				    "socket of it did not start)" : "");
+			r->replies = sc->forward_replies;
+		}
+	}
+	for (r = TAILQ_FIRST(&routes); r != NULL; r = next) {
+		next = TAILQ_NEXT(r, entry);
+		if (!r->stale)
+			continue;
+		log_info("route %s -> %s removed", r->from_name, r->to_name);
+		route_unlink_from(r);
+		TAILQ_REMOVE(&routes, r, entry);
+		free(r);
+	}
+	/* A target may have room now for what a source holds. */
+	TAILQ_FOREACH(r, &routes, entry)
+		if (r->to != NULL)
+			route_target_ready(r->to);
+}
+
+void
+routes_forget(struct ssock *ss)
+{
+	struct route *r;
+
+	TAILQ_FOREACH(r, &routes, entry) {
+		if (r->from == ss)
+			route_unlink_from(r);
+		if (r->to == ss)
+			r->to = NULL;
+	}
+}
+
+void
+routes_free(void)
+{
+	struct route *r;
+
+	while ((r = TAILQ_FIRST(&routes)) != NULL) {
+		route_unlink_from(r);
+		TAILQ_REMOVE(&routes, r, entry);
+		free(r);
+	}
+}
+
+int
+route_forward(struct ssock *from, struct msg *m)
+{
+	struct route *r;
+	struct msg view;
+
+	TAILQ_FOREACH(r, &from->routes, from_entry)
+		if (r->to != NULL && ssock_send_blocked(r->to))
+			return 0;
+	TAILQ_FOREACH(r, &from->routes, from_entry) {
+		if (r->to == NULL)
+			continue;
+		/* A fresh outgoing message: the target gives it its own id;
+		 * the sender's identity rides along for the reply. */
+		msg_borrow(&view, m->data, m->len);
+		memcpy(view.peer_id, m->peer_id, sizeof(view.peer_id));
+		view.route_id = r->replies ? r->id : 0;
+		if (ssock_app_send(r->to, &view) == LPROTO_OK)
+			r->forwarded++;
+		else
+			r->dropped++;
+	}
+	return 1;
+}
+
+void
+route_target_ready(struct ssock *to)
+{
+	struct route *r;
+
+	TAILQ_FOREACH(r, &routes, entry)
+		if (r->to == to && r->from != NULL &&
+		    r->from->recvq_len > 0)
+			ssock_deliver_queued(r->from);
+}
+
+void
+route_sent(struct peer *p, const struct msg *m)
+{
+	struct route_record rec;
+	struct route *r;
+
+	/* A resend on the connection that has it already: one reply. */
+	if (m->sent_to == p || (r = route_by_id(m->route_id)) == NULL)
+		return;
+	if (p->replies == NULL && (p->replies = evbuffer_new()) == NULL) {
+		r->unanswered++;
+		return;
+	}
+	if (evbuffer_get_length(p->replies) / sizeof(rec) >=
+	    ROUTE_RECORDS_MAX) {
+		r->unanswered++;
+		if (log_ratelimit_pass(&r->rl, now_ms()) >= 0)
+			log_warnx("route %s -> %s: %s awaits %d replies; "
+			    "its further requests are not matched to replies",
+			    r->from_name, r->to_name, p->addr,
+			    ROUTE_RECORDS_MAX);
+		return;
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.route_id = r->id;
+	memcpy(rec.origin, m->peer_id, sizeof(rec.origin));
+	if (evbuffer_add(p->replies, &rec, sizeof(rec)) == -1) {
+		r->unanswered++;
+		return;
+	}
+	r->awaiting++;
+}
+
+int
+route_reply(struct peer *p, struct msg *m)
+{
+	struct route_record rec;
+	struct route *r;
+	struct msg view;
+	int64_t n;
+
+	if (p->replies == NULL ||
+	    evbuffer_remove(p->replies, &rec, sizeof(rec)) != sizeof(rec))
+		return 0;
+	if ((r = route_by_id(rec.route_id)) == NULL)
+		return 1;       /* removed by a reload: nowhere to go */
+	r->awaiting--;
+	if (r->from != NULL) {
+		msg_borrow(&view, m->data, m->len);
+		view.flags |= MSG_TARGETED;
+		memcpy(view.peer_id, rec.origin, sizeof(view.peer_id));
+		if (ssock_app_send(r->from, &view) == LPROTO_OK) {
+			r->replies_sent++;
+			return 1;
+		}
+	}
+	r->replies_lost++;
+	if ((n = log_ratelimit_pass(&r->rl, now_ms())) >= 0) {
+		char hex[33];
+
+		format_identity(rec.origin, hex);
+		log_warnx("route %s -> %s: a reply from %s could not go back: "
+		    "%s is not connected to %s (%" PRId64 " more not logged)",
+		    r->from_name, r->to_name, p->addr, hex, r->from_name, n);
+	}
+	return 1;
+}
+
+void
+route_peer_gone(struct peer *p)
+{
+	struct route_record rec;
+	struct route *r;
+
+	if (p->replies == NULL)
+		return;
+	while (evbuffer_remove(p->replies, &rec, sizeof(rec)) ==
+	    sizeof(rec)) {
+		if ((r = route_by_id(rec.route_id)) == NULL)
+			continue;
+		r->awaiting--;
+		r->unanswered++;
+	}
+}

@@ -1,0 +1,87 @@
+/*
+ * route: messages carried from one smart socket to others with no
+ * application in between, as forward = and forward_replies = configure
+ * them (smartsockd.conf(5), ROUTES).
+ *
+ * Forwarding: a socket with routes hands every message its peers send it
+ * to the routes' target sockets instead of to applications, and each
+ * target sends it with its own send mode, buffering and delivery
+ * guarantee.  Every target takes a message or none does yet: a target
+ * whose send buffer is full with overflow = block leaves it in the
+ * source's receive queue, which stops reading from the source's peers at
+ * recv_buffer (back-pressure end to end).  A message the targets took is
+ * acknowledged to its sender (at-least-once) as if an application had
+ * taken it.
+ *
+ * Replies (forward_replies = on): each forwarded message written to a
+ * peer connection of the target records (route, original sender) on that
+ * connection, in order (a resend on the same connection is not recorded
+ * twice).  The messages that connection sends back are matched to these
+ * records first-in first-out and sent to their original sender through
+ * the source socket, as send-to-identity.  Records die with their
+ * connection (counted as unanswered).
+ *
+ * Routes are rebuilt from the configuration at start and after every
+ * reload (routes_apply); a route that a reload keeps keeps its counters.
+ * The module holds the list of every route.
+ */
+#ifndef SMARTSOCK_ROUTE_H
+#define SMARTSOCK_ROUTE_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "log.h"
+#include "ssock.h"
+
+struct peer;
+struct msg;
+
+/* Requests one connection may await replies for; past it, more are not
+ * recorded (and counted unanswered). */
+#define ROUTE_RECORDS_MAX 1000000
+
+struct route {
+	TAILQ_ENTRY(route) entry;       /* every route */
+	TAILQ_ENTRY(route) from_entry;  /* from->routes */
+	uint32_t id;                    /* never reused: records name it */
+	char from_name[CONFIG_NAME_MAX], to_name[CONFIG_NAME_MAX];
+	struct ssock *from, *to;        /* NULL: that socket is gone */
+	int replies;                    /* forward_replies */
+	int stale;                      /* routes_apply: not configured */
+	uint64_t forwarded;             /* messages the target took */
+	uint64_t dropped;               /* ... refused (send buffer full) */
+	uint64_t replies_sent;          /* replies sent back */
+	uint64_t replies_lost;          /* ... whose sender had left */
+	uint64_t awaiting;              /* requests awaiting their reply */
+	uint64_t unanswered;            /* ... whose connection closed */
+	struct log_ratelimit rl;
+};
+
+/* Make the routes those of cfg's sockets (found by name in sockets):
+ * at start, and after a reload has applied cfg.  Logs each route made or
+ * removed. */
+void routes_apply(const struct config *cfg, struct ssock_list *sockets);
+/* A socket is about to be freed: routes from or to it go idle until the
+ * next routes_apply. */
+void routes_forget(struct ssock *);
+/* Free every route (daemon exit). */
+void routes_free(void);
+
+/* Hand a message received by `from` to its routes' targets: 1 taken (the
+ * caller still holds m and acknowledges it), 0 a target cannot take it
+ * yet (route_target_ready() follows). */
+int route_forward(struct ssock *from, struct msg *m);
+/* `to`'s send buffer has room: sources routed to it may go on. */
+void route_target_ready(struct ssock *to);
+/* m (m->route_id set) was written to p: record it for its reply. */
+void route_sent(struct peer *p, const struct msg *m);
+/* A message from p, of a socket that may be a route target: 1 it was a
+ * reply and was handled (the caller still holds m and acknowledges it),
+ * 0 it is not a reply. */
+int route_reply(struct peer *p, struct msg *m);
+/* p's connection is closing: its awaited replies will not come. */
+void route_peer_gone(struct peer *p);
+
+#endif
