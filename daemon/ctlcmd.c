@@ -233,6 +233,7 @@ ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now)
 	json_uint(j, "bytes_in", p->bytes_in);
 	json_uint(j, "bytes_out", p->bytes_out);
 	json_uint(j, "drops", p->drops);
+	json_uint(j, "awaiting_replies", route_awaited(p));
 	if (p->tls) {
 		tls_session(p->bev, text, sizeof(text));
 		json_string(j, "tls", text[0] != '\0' ? text : "handshake");

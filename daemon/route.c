@@ -268,6 +268,14 @@ route_reply(struct peer *p, struct msg *m)
 	return 1;
 }
 
+size_t
+route_awaited(const struct peer *p)
+{
+	if (p->replies == NULL)
+		return 0;
+	return evbuffer_get_length(p->replies) / sizeof(struct route_record);
+}
+
 void
 route_peer_gone(struct peer *p)
 {

@@ -29,6 +29,7 @@
 #define SMARTSOCK_ROUTE_H
 
 #include <sys/queue.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -81,6 +82,8 @@ void route_sent(struct peer *p, const struct msg *m);
  * reply and was handled (the caller still holds m and acknowledges it),
  * 0 it is not a reply. */
 int route_reply(struct peer *p, struct msg *m);
+/* Replies awaited on p's connection (for the control socket). */
+size_t route_awaited(const struct peer *p);
 /* p's connection is closing: its awaited replies will not come. */
 void route_peer_gone(struct peer *p);
 

@@ -249,7 +249,8 @@ check(pa["ok"] is True and pa["socket"] == "jobs" and len(pa["peers"]) == 1,
 p = pa["peers"][0]
 for key in ("identity", "address", "direction", "state", "since",
             "last_received_s_ago", "last_sent_s_ago", "queued_bytes",
-            "messages_in", "messages_out", "bytes_in", "bytes_out", "drops"):
+            "messages_in", "messages_out", "bytes_in", "bytes_out", "drops",
+            "awaiting_replies"):
     check(key in p, "peer field %s missing: %r" % (key, p))
 check(p["identity"] == ID_B and p["direction"] == "accepted" and
       p["state"] == "active" and p["address"].startswith("127.0.0.1:"),

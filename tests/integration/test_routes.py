@@ -239,6 +239,9 @@ wk.send(frame(bytes((DATA,)) + b"a1"))
 check(recv_lines(r, "requester") == ["a1"], "the reply to q1 did not come back")
 wait_for(lambda: route(br, "front", "back")["awaiting_reply"] == 2, 10,
          "two replies awaited")
+pw = br.ctl_json("peers", "back")["peers"]
+check(len(pw) == 1 and pw[0]["awaiting_replies"] == 2,
+      "the worker's connection in peers: %r" % pw)
 # The requester leaves; its second reply has nowhere to go.
 rq.stop()
 wait_npeers(br, "front", 0)
