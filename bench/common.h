@@ -1,6 +1,7 @@
 /*
- * Helpers shared by the bench programs (zmq_thr, zmq_lat, tcp_thr): argument
- * parsing, a monotonic clock, and the two result lines every tool of the
+ * Helpers shared by the bench programs (zmq_thr, zmq_lat, zmq_proxy,
+ * tcp_thr): argument parsing, libzmq endpoint arguments, a monotonic clock,
+ * and the two result lines every tool of the
  * bench prints, so that one regular expression in bench/run parses them all:
  *
  *   PREFIX: COUNT x SIZE B in SECONDS s: MSGS msg/s, MBS MB/s
@@ -44,6 +45,35 @@ bench_arg(const char *s, const char *what, unsigned long long min,
 	}
 	return v;
 }
+
+/*
+ * An endpoint argument of the libzmq programs: "@EP" binds, ">EP" connects
+ * (CZMQ's convention), a bare EP binds when dflt_bind is set.  Returns EP
+ * without its prefix and sets *binds.
+ */
+static inline const char *
+bench_endpoint(const char *arg, int dflt_bind, int *binds)
+{
+	*binds = dflt_bind;
+	if (arg[0] == '@' || arg[0] == '>') {
+		*binds = arg[0] == '@';
+		arg++;
+	}
+	return arg;
+}
+
+#ifdef ZMQ_VERSION      /* included after <zmq.h> */
+/* Binds or connects s as bench_endpoint() says: zmq_bind's or zmq_connect's
+ * result. */
+static inline int
+bench_zmq_attach(void *s, const char *arg, int dflt_bind)
+{
+	int binds;
+	const char *ep = bench_endpoint(arg, dflt_bind, &binds);
+
+	return binds ? zmq_bind(s, ep) : zmq_connect(s, ep);
+}
+#endif
 
 /*
  * elapsed_ns runs from the first message to the last, so count - 1 messages

@@ -5,6 +5,9 @@
  *   zmq_lat rep ENDPOINT SIZE COUNT   REP, binds, echoes WARMUP + COUNT messages
  *   zmq_lat req ENDPOINT SIZE COUNT   REQ, connects, times COUNT round trips
  *
+ * ENDPOINT may start with '>' (connect) or '@' (bind) to do the other: through
+ * zmq_proxy, which binds both of its ends, rep connects.
+ *
  * req first makes WARMUP untimed round trips (so the connection set-up is not
  * a sample; smartsock's daemons are connected before lat-ping starts either),
  * then prints "zmq-lat-req: COUNT x SIZE B round trips: p50 X us, p99 Y us,
@@ -50,7 +53,7 @@ main(int argc, char **argv)
 
 	if (argc != 5 || (strcmp(argv[1], "rep") != 0 &&
 	    strcmp(argv[1], "req") != 0)) {
-		fprintf(stderr, "usage: zmq_lat rep|req ENDPOINT SIZE COUNT\n");
+		fprintf(stderr, "usage: zmq_lat rep|req [@|>]ENDPOINT SIZE COUNT\n");
 		return 2;
 	}
 	rep = strcmp(argv[1], "rep") == 0;
@@ -63,16 +66,16 @@ main(int argc, char **argv)
 	if (zmq_msg_init(&msg) == -1)
 		die("zmq_msg_init");
 	if (rep) {
-		if (zmq_bind(s, argv[2]) == -1)
-			die("bind");
+		if (bench_zmq_attach(s, argv[2], 1) == -1)
+			die("bind/connect");
 		for (i = 0; i < WARMUP + count; i++) {
 			one_recv(s, &msg, size);
 			if (zmq_msg_send(&msg, s, 0) == -1)   /* echo it back */
 				die("send");
 		}
 	} else {
-		if (zmq_connect(s, argv[2]) == -1)
-			die("connect");
+		if (bench_zmq_attach(s, argv[2], 0) == -1)
+			die("connect/bind");
 		if ((ns = calloc(count, sizeof(*ns))) == NULL ||
 		    (buf = calloc(1, size ? size : 1)) == NULL) {
 			fprintf(stderr, "zmq_lat: out of memory\n");

@@ -5,6 +5,9 @@
  *   zmq_thr recv ENDPOINT SIZE COUNT   PULL, binds, receives COUNT messages
  *   zmq_thr send ENDPOINT SIZE COUNT   PUSH, connects, sends COUNT messages
  *
+ * ENDPOINT may start with '>' (connect) or '@' (bind) to do the other: through
+ * zmq_proxy, which binds both of its ends, recv connects.
+ *
  * recv prints "zmq-thr-recv: COUNT x SIZE B in S s: N msg/s, M MB/s", timed
  * from the first message to the last (COUNT - 1 messages in that time, as
  * smartsock-perf's thr-recv counts).  send
@@ -32,8 +35,8 @@ do_recv(void *ctx, const char *ep, size_t size, unsigned long long count)
 	uint64_t t0 = 0, t1;
 	unsigned long long i;
 
-	if (s == NULL || zmq_bind(s, ep) == -1)
-		die("bind");
+	if (s == NULL || bench_zmq_attach(s, ep, 1) == -1)
+		die("bind/connect");
 	if (zmq_msg_init(&msg) == -1)
 		die("zmq_msg_init");
 	for (i = 0; i < count; i++) {
@@ -61,8 +64,8 @@ do_send(void *ctx, const char *ep, size_t size, unsigned long long count)
 	zmq_msg_t msg;
 	unsigned long long i;
 
-	if (s == NULL || zmq_connect(s, ep) == -1)
-		die("connect");
+	if (s == NULL || bench_zmq_attach(s, ep, 0) == -1)
+		die("connect/bind");
 	for (i = 0; i < count; i++) {
 		if (zmq_msg_init_size(&msg, size) == -1)
 			die("zmq_msg_init_size");
@@ -85,7 +88,7 @@ main(int argc, char **argv)
 
 	if (argc != 5 || (strcmp(argv[1], "recv") != 0 &&
 	    strcmp(argv[1], "send") != 0)) {
-		fprintf(stderr, "usage: zmq_thr recv|send ENDPOINT SIZE COUNT\n");
+		fprintf(stderr, "usage: zmq_thr recv|send [@|>]ENDPOINT SIZE COUNT\n");
 		return 2;
 	}
 	size = (size_t)bench_arg(argv[3], "SIZE", 0, 1ull << 31);

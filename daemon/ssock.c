@@ -227,8 +227,9 @@ ssock_free(struct ssock *ss)
 		    "at shutdown", ss->name, lost);
 	}
 	if (ss->recvq_len > 0)
-		log_warnx("socket %s: %zu received messages never taken by an "
-		    "application", ss->name, ss->recvq_len);
+		log_warnx("socket %s: %zu received messages never taken by %s",
+		    ss->name, ss->recvq_len, TAILQ_EMPTY(&ss->routes) ?
+		    "an application" : "its routes' target sockets");
 	endpoints_free(ss->endpoints);
 	while ((p = TAILQ_FIRST(&ss->peers)) != NULL) {
 		TAILQ_REMOVE(&ss->peers, p, entry);
@@ -593,10 +594,11 @@ ssock_pause_reading(struct ssock *ss)
 	ss->reading_paused = 1;
 	/* Under a steady overload this flaps: one line per period is news. */
 	if ((n = log_ratelimit_pass(&ss->rl_paused, now_ms())) >= 0)
-		log_info("socket %s: %zu received messages wait for an "
-		    "application; not reading from peers until they are taken "
-		    "(%" PRId64 " more pauses not logged)", ss->name,
-		    ss->recvq_len, n);
+		log_info("socket %s: %zu received messages wait for %s; not "
+		    "reading from peers until they are taken (%" PRId64 " more "
+		    "pauses not logged)", ss->name, ss->recvq_len,
+		    TAILQ_EMPTY(&ss->routes) ? "an application" :
+		    "room in its routes' target sockets", n);
 	TAILQ_FOREACH(p, &ss->active, active_entry)
 		peer_pause_reading(p);
 }
