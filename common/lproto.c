@@ -26,6 +26,8 @@ lproto_fixed_len(uint8_t type)
 		return 8 + LPROTO_ID_LEN;
 	case LPROTO_SEND_RESULT:
 		return 4;
+	case LPROTO_CLOSING:
+		return 0;
 	default:
 		return -1;
 	}
@@ -37,7 +39,8 @@ lproto_is_fixed_size(uint8_t type)
 {
 	return type == LPROTO_HELLO || type == LPROTO_CONFIRM ||
 	    type == LPROTO_CREDIT ||
-	    type == LPROTO_WELCOME || type == LPROTO_SEND_RESULT;
+	    type == LPROTO_WELCOME || type == LPROTO_SEND_RESULT ||
+	    type == LPROTO_CLOSING;
 }
 
 /* REFUSE's text is bounded independently of the payload limit. */

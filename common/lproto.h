@@ -14,6 +14,12 @@
  * that only sends) never receives, so nothing is stranded in it.  Integers
  * are big-endian.
  *
+ * A daemon that stops (SIGTERM) sends CLOSING: the client then sends no new
+ * frame (it finishes one it has begun, and may CONFIRM what it took) and
+ * shuts its write side down.  The daemon reads and handles everything up to
+ * that end of stream, and until it exits delivers what it still holds to
+ * clients that have ever granted credit, credit or not; then it closes.
+ *
  * Bodies (fixed fields first, payload is the rest of the frame):
  *   HELLO        u16 version
  *   SEND         payload
@@ -25,6 +31,7 @@
  *   DELIVER      identity[16] of the sender, payload
  *   DELIVER_REQ  u64 seq, identity[16], payload  (at-least-once: CONFIRM it)
  *   SEND_RESULT  u32 status for the oldest unanswered SEND_TO
+ *   CLOSING      (empty) the daemon is stopping: shut your write side
  *
  * Both sides treat the other as untrusted: lproto_frame_check() bounds the
  * length and the fixed part of every body before anything is read from it.
@@ -54,6 +61,7 @@ enum lproto_type {
 	LPROTO_DELIVER = 66,
 	LPROTO_DELIVER_REQ = 67,
 	LPROTO_SEND_RESULT = 68,
+	LPROTO_CLOSING = 69,
 };
 
 /* Status codes carried by REFUSE and SEND_RESULT (not errno values). */
@@ -63,7 +71,7 @@ enum lproto_status {
 	LPROTO_ST_TOO_BIG = 2,          /* payload over max_message_size */
 	LPROTO_ST_BAD_VERSION = 3,      /* hello with another version */
 	LPROTO_ST_NO_BUFFER = 4,        /* send buffer full (drop-new policy) */
-	LPROTO_ST_REFUSED = 5,          /* attach refused (access, shutdown) */
+	LPROTO_ST_REFUSED = 5,          /* attach refused (access, stopping) */
 	LPROTO_ST_TOO_MANY = 6,         /* attach refused: max_clients */
 };
 

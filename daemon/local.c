@@ -50,6 +50,9 @@ struct client {
 	int blocked;                    /* not read: send buffer full */
 	int closing;                    /* free once the output is written */
 	int gone;                       /* its stream ended: -1 EOF, or errno */
+	int finished;                   /* ended while the daemon stops: kept
+	                                   only to take deliveries */
+	int receiving;                  /* has granted credit */
 	uint64_t last_seq;              /* of the last DELIVER_REQ */
 	uint64_t credit;                /* messages it asked for, not sent */
 	struct msg_queue inflight;
@@ -70,9 +73,11 @@ struct local {
 	mode_t mode;                    /* what the file has now */
 	gid_t gid;                      /* (gid_t)-1: not set yet */
 	struct log_ratelimit rl_refused;
+	int stopping;                   /* local_closing() was called */
 };
 
 static void client_free(struct client *, const char *why);
+static void client_finish(struct client *);
 static void client_readcb(struct bufferevent *, void *);
 static int client_end_cause(int);
 
@@ -85,7 +90,8 @@ client_write_frame(struct client *c, uint8_t type, const void *fixed,
 	size_t n;
 
 	n = lproto_put_header(hdr, type, fixed_len + (m ? m->len : 0));
-	memcpy(hdr + n, fixed, fixed_len);
+	if (fixed_len > 0)
+		memcpy(hdr + n, fixed, fixed_len);
 	if (m != NULL)
 		msg_add_framed(m, out, hdr, n + fixed_len);
 	else
@@ -246,6 +252,12 @@ client_hello(struct client *c)
 	const struct socket_conf *sc = l->ss->conf;
 	char why[256];
 
+	if (l->stopping) {
+		/* Not an access refusal: it tries again, and a new daemon
+		 * answers. */
+		client_refuse(c, LPROTO_ST_REFUSED, "smartsockd is stopping");
+		return;
+	}
 	if (!client_allowed(c, why, sizeof(why))) {
 		client_refuse_attach(c, LPROTO_ST_REFUSED, why);
 		return;
@@ -350,6 +362,7 @@ client_take_frame(struct client *c, uint8_t type, const uint8_t *body,
 		ssock_deliver_queued(ss);
 		return 0;
 	case LPROTO_CREDIT:
+		c->receiving = 1;
 		c->credit += lproto_get_u32(body);
 		if (c->credit > CLIENT_MAX_CREDIT)
 			c->credit = CLIENT_MAX_CREDIT;
@@ -440,6 +453,8 @@ client_readcb(struct bufferevent *bev, void *arg)
 	uint32_t blen;
 	int ready;
 
+	if (c->finished)
+		return;
 	if (!c->closing && !c->blocked && !c->gone &&
 	    bev_read_more(bev) == -1)
 		c->gone = client_end_cause(errno);
@@ -492,8 +507,12 @@ client_readcb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, n);
 	}
 	/* The end of its stream, once what came before it is taken. */
-	if (c->gone != 0 && !c->blocked && !c->closing)
-		client_free(c, c->gone > 0 ? strerror(c->gone) : NULL);
+	if (c->gone != 0 && !c->blocked && !c->closing) {
+		if (c->local->stopping && c->welcomed && c->gone == -1)
+			client_finish(c);
+		else
+			client_free(c, c->gone > 0 ? strerror(c->gone) : NULL);
+	}
 }
 
 static void
@@ -526,7 +545,7 @@ client_eventcb(struct bufferevent *bev, short what, void *arg)
 	struct client *c = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 
-	if (c->closing) {
+	if (c->closing || c->finished) {
 		client_free(c, NULL);
 		return;
 	}
@@ -567,6 +586,20 @@ client_free(struct client *c, const char *why)
 	free(c);
 	if (requeued > 0 && !ss->closing)
 		ssock_deliver_queued(ss);
+}
+
+/*
+ * Its stream ended after CLOSING: every frame it sent is handled.  Until
+ * the daemon exits it only takes what the socket still holds; a write
+ * error (it left) frees it.
+ */
+static void
+client_finish(struct client *c)
+{
+	c->finished = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	log_debug("socket %s: application %" PRIu64 " finished",
+	    c->local->ss->name, c->id);
 }
 
 /* Who connected (for allow_users, allow_groups and log lines). */
@@ -749,6 +782,7 @@ local_stop_accepting(struct local *l)
 void
 local_free(struct local *l)
 {
+	struct evbuffer *out;
 	struct client *c;
 
 	if (l == NULL)
@@ -756,6 +790,12 @@ local_free(struct local *l)
 	local_stop_accepting(l);
 	while ((c = TAILQ_FIRST(&l->clients)) != NULL) {
 		TAILQ_REMOVE(&l->clients, c, entry);
+		/* What was delivered last goes out if it fits without a
+		 * wait (a stopping daemon delivers until the end). */
+		out = bufferevent_get_output(c->bev);
+		while (evbuffer_get_length(out) > 0 &&
+		    evbuffer_write(out, bufferevent_getfd(c->bev)) > 0)
+			;
 		bufferevent_free(c->bev);
 		msg_queue_clear(&c->inflight);
 		free(c);
@@ -767,9 +807,13 @@ local_free(struct local *l)
 static int
 client_has_room(const struct client *c)
 {
-	return c->welcomed && !c->closing && c->credit > 0 &&
-	    c->ninflight < CLIENT_MAX_INFLIGHT &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) < CLIENT_HWM;
+	if (!c->welcomed || c->closing ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) >= CLIENT_HWM)
+		return 0;
+	/* Stopping: what is left goes to whoever receives, or is lost. */
+	if (c->local->stopping)
+		return c->receiving;
+	return c->credit > 0 && c->ninflight < CLIENT_MAX_INFLIGHT;
 }
 
 int
@@ -791,7 +835,8 @@ local_deliver(struct local *l, struct msg *m)
 	if (i == l->nclients)
 		return 0;
 	l->rr_next = TAILQ_NEXT(c, entry);
-	c->credit--;
+	if (c->credit > 0)
+		c->credit--;
 	if (m->flags & MSG_HAS_ID) {
 		m->seq = ++c->last_seq;
 		lproto_put_u64(fixed, m->seq);
@@ -830,4 +875,40 @@ size_t
 local_count(const struct local *l)
 {
 	return l->nclients;
+}
+
+void
+local_closing(struct local *l)
+{
+	struct client *c;
+
+	if (l == NULL || l->stopping)
+		return;
+	l->stopping = 1;
+	TAILQ_FOREACH(c, &l->clients, entry)
+		if (c->welcomed && !c->closing)
+			client_write_frame(c, LPROTO_CLOSING, NULL, 0, NULL);
+	/* Credit no longer holds anything back. */
+	ssock_deliver_queued(l->ss);
+}
+
+size_t
+local_unfinished(const struct local *l)
+{
+	const struct client *c;
+	size_t n = 0;
+	int room = 0;
+
+	if (l == NULL)
+		return 0;
+	TAILQ_FOREACH(c, &l->clients, entry) {
+		if (!c->finished)
+			n++;
+		else if (client_has_room(c))
+			room = 1;
+	}
+	/* Only applications take from a socket without routes. */
+	if (room && l->ss->recvq_len > 0 && TAILQ_EMPTY(&l->ss->routes))
+		n++;
+	return n;
 }

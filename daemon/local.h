@@ -15,6 +15,12 @@
  * then, at the HELLO, allow_users / allow_groups against the credentials
  * of the connecting process (SO_PEERCRED, SO_PEERGROUPS), and at most
  * max_clients at once; a refused client gets a REFUSE with the reason.
+ *
+ * When the daemon stops, local_closing() sends every attached application
+ * CLOSING (lproto.h).  Each one is still read up to the end of its stream,
+ * so nothing it wrote is lost; after that it is kept only to take what the
+ * socket still holds for it (credit no longer limits an application that
+ * receives) until the daemon exits.  New attaches are refused meanwhile.
  */
 #ifndef SMARTSOCK_LOCAL_H
 #define SMARTSOCK_LOCAL_H
@@ -43,5 +49,15 @@ int local_deliver(struct local *, struct msg *);
 /* The send buffer has room again: read blocked clients. */
 void local_resume_reading(struct local *);
 size_t local_count(const struct local *);
+
+/* The daemon is stopping: CLOSING to every attached application, REFUSE to
+ * new ones.  NULL is a no-op. */
+void local_closing(struct local *);
+/* While stopping: the applications the daemon still waits for, those that
+ * have not ended their stream (and one more while received messages wait
+ * for an application that can take them).  0 when nothing is left; 0 for
+ * NULL.  local_free() writes what is already queued for each application
+ * if its socket takes it without a wait. */
+size_t local_unfinished(const struct local *);
 
 #endif

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
+#include "local.h"
 #include "log.h"
 #include "notify.h"
 #include "route.h"
@@ -91,22 +92,32 @@ mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/*
+ * Stopping: wait until every application has ended its stream after
+ * CLOSING (what it wrote is then handled) and taken what was left for it,
+ * and the peers' output is written, or the grace period is over.
+ */
 static void
 daemon_grace(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct timeval tv = { 0, SHUTDOWN_POLL_MS * 1000 };
 	struct ssock *ss;
-	size_t left = 0;
+	size_t left = 0, apps = 0;
 
 	(void)fd;
 	(void)what;
-	TAILQ_FOREACH(ss, &d->sockets, entry)
+	TAILQ_FOREACH(ss, &d->sockets, entry) {
 		left += ssock_unflushed(ss);
-	if (left == 0 || now_ms() >= d->grace_deadline_ms) {
+		apps += local_unfinished(ss->local);
+	}
+	if ((left == 0 && apps == 0) || now_ms() >= d->grace_deadline_ms) {
 		if (left > 0)
 			log_warnx("%zu bytes still unsent after the %d ms "
 			    "grace period", left, SHUTDOWN_GRACE_MS);
+		if (apps > 0)
+			log_warnx("%zu applications not finished after the %d "
+			    "ms grace period", apps, SHUTDOWN_GRACE_MS);
 		event_base_loopbreak(d->base);
 		return;
 	}
@@ -130,10 +141,12 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	notify_stopping("stopping on %s: closing every socket, up to %d ms "
-	    "to send what is queued", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-	    SHUTDOWN_GRACE_MS);
-	TAILQ_FOREACH(ss, &d->sockets, entry)
+	    "for applications to finish and to send what is queued",
+	    sig == SIGTERM ? "SIGTERM" : "SIGINT", SHUTDOWN_GRACE_MS);
+	TAILQ_FOREACH(ss, &d->sockets, entry) {
 		ssock_stop_accepting(ss);
+		local_closing(ss->local);
+	}
 	d->grace_deadline_ms = now_ms() + SHUTDOWN_GRACE_MS;
 	daemon_grace(-1, 0, d);
 }

@@ -214,18 +214,22 @@ void
 ssock_free(struct ssock *ss)
 {
 	struct peer *p;
-	size_t lost;
+	size_t lost, unacked;
 
 	if (ss == NULL)
 		return;
 	ss->closing = 1;
 	routes_forget(ss);
-	lost = ss->sendq_len + queue_length(&ss->pending);
+	lost = ss->sendq_len;
 	if (lost > 0) {
 		STATS_ADD(&ss->stats, drops_shutdown, lost);
 		log_warnx("socket %s: %zu messages not delivered to any peer "
 		    "at shutdown", ss->name, lost);
 	}
+	if ((unacked = queue_length(&ss->pending)) > 0)
+		log_info("socket %s: %zu messages sent to a peer and not "
+		    "acknowledged yet at shutdown (the peer may have them)",
+		    ss->name, unacked);
 	if (ss->recvq_len > 0)
 		log_warnx("socket %s: %zu received messages never taken by %s",
 		    ss->name, ss->recvq_len, TAILQ_EMPTY(&ss->routes) ?

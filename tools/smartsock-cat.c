@@ -6,17 +6,21 @@
 
 #include <err.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "parse.h"
 #include "smartsock.h"
 
 #define CAT_PATH_MAX 4096
+/* Longest wait between looks at the attachment while not attached. */
+#define CAT_WATCH_MS 250
 
 /* What a command accepts after SOCKET. */
 #define CAT_OPT_TO 0x01         /* --to HEX32 */
@@ -34,6 +38,7 @@ struct cat_args {
 	int timeout_ms;                 /* -1: none */
 	char **msgs;
 	int nmsgs;
+	int exit_on_detach;             /* -x: no re-attaching */
 };
 
 struct cat_cmd {
@@ -63,10 +68,10 @@ cat_usage(FILE *f, int status)
 {
 	size_t i;
 
-	fprintf(f, "usage: smartsock-cat [-c FILE | -S RUNTIME_DIR] COMMAND "
+	fprintf(f, "usage: smartsock-cat [-c FILE | -S RUNTIME_DIR] [-x] COMMAND "
 	    "SOCKET ...\n");
 	for (i = 0; i < nitems(cat_cmds); i++)
-		fprintf(f, "       smartsock-cat [-c FILE | -S DIR] %s\n",
+		fprintf(f, "       smartsock-cat [-c FILE | -S DIR] [-x] %s\n",
 		    cat_cmds[i].usage);
 	exit(status);
 }
@@ -207,12 +212,70 @@ cat_parse(const struct cat_cmd *cmd, int argc, char **argv,
 	a->nmsgs = argc - i;
 }
 
+static int64_t
+cat_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The library re-attaches by itself; say so on stderr, one line when the
+ * daemon goes and one when it is back.  Returns smartsock_events()'s mask
+ * (-1 for a broken handle: the next call reports it).
+ */
+static int
+cat_watch(smartsock *s, const struct cat_args *a)
+{
+	static int detached;
+	int ev, err;
+
+	if (a->exit_on_detach)
+		return SMARTSOCK_EVENT_ATTACHED;
+	ev = smartsock_events(s);
+	err = errno;
+	if (ev == -1)
+		return -1;
+	if ((ev & SMARTSOCK_EVENT_LOST) && !detached) {
+		detached = 1;
+		if (ev & SMARTSOCK_EVENT_ATTACHED)
+			warnx("%s: detached from smartsockd; reconnecting",
+			    a->socket);
+		else
+			warnx("%s: detached from smartsockd (%s); reconnecting",
+			    a->socket, smartsock_strerror(err));
+	}
+	if ((ev & SMARTSOCK_EVENT_ATTACHED) && detached) {
+		detached = 0;
+		warnx("%s: attached again", a->socket);
+	}
+	return ev;
+}
+
+/* Until the handle is attached, report what happens (see cat_watch). */
+static void
+cat_wait_attached(smartsock *s, const struct cat_args *a)
+{
+	struct pollfd pfd;
+	int ev;
+
+	while ((ev = cat_watch(s, a)) != -1 &&
+	    !(ev & SMARTSOCK_EVENT_ATTACHED)) {
+		pfd.fd = smartsock_fd(s);
+		pfd.events = POLLIN;
+		poll(&pfd, 1, CAT_WATCH_MS);
+	}
+}
+
 static int
 cat_send_one(smartsock *s, const struct cat_args *a, const void *p,
     size_t len)
 {
 	int r;
 
+	cat_wait_attached(s, a);
 	if (a->has_to)
 		r = smartsock_send_to(s, a->to, p, len);
 	else
@@ -253,20 +316,26 @@ cat_send(smartsock *s, const struct cat_args *a)
 	return status;
 }
 
-/* Receive up to a->count messages, handing each to `fn`. */
+/*
+ * Receive up to a->count messages, handing each to `fn`: receives that do
+ * not wait, and poll() on the handle's descriptor between them, so that
+ * what happens to the attachment is seen as it happens.
+ */
 static int
 cat_loop(smartsock *s, const struct cat_args *a,
     int (*fn)(smartsock *, const struct cat_args *, const uint8_t *,
     const char *, size_t))
 {
 	uint8_t id[SMARTSOCK_IDENTITY_LEN];
-	uint64_t n;
+	struct pollfd pfd;
+	uint64_t n = 0;
 	size_t cap;
 	ssize_t len;
 	char *buf;
-	int status = 0;
+	int64_t last, left;
+	int status = 0, watched = 0;
 
-	if (a->timeout_ms >= 0 && smartsock_set_timeout(s, a->timeout_ms) == -1) {
+	if (smartsock_set_timeout(s, 0) == -1) {
 		cat_warn("%s: timeout", a->socket);
 		return 1;
 	}
@@ -276,19 +345,47 @@ cat_loop(smartsock *s, const struct cat_args *a,
 		cat_warn("%s: buffer of %zu bytes", a->socket, cap);
 		return 1;
 	}
-	for (n = 0; a->count == 0 || n < a->count; n++) {
+	pfd.fd = smartsock_fd(s);
+	pfd.events = POLLIN;
+	last = cat_now_ms();
+	while (a->count == 0 || n < a->count) {
 		len = smartsock_recv_identity(s, id, buf, cap);
-		if (len == -1) {
-			if (errno == EAGAIN && a->timeout_ms >= 0)
-				warnx("%s: no message within %d.%03d s",
-				    a->socket, a->timeout_ms / 1000,
-				    a->timeout_ms % 1000);
-			else
-				cat_warn("%s: recv", a->socket);
+		if (len >= 0) {
+			if (fn(s, a, id, buf, (size_t)len) == -1) {
+				status = 1;
+				break;
+			}
+			n++;
+			last = cat_now_ms();
+			watched = 0;
+			continue;
+		}
+		if (errno != EAGAIN) {
+			cat_warn("%s: recv", a->socket);
 			status = 1;
 			break;
 		}
-		if (fn(s, a, id, buf, (size_t)len) == -1) {
+		/* Nothing buffered: look at the attachment (which may read
+		 * more), then, with nothing still, wait. */
+		if (!watched) {
+			cat_watch(s, a);
+			watched = 1;
+			continue;
+		}
+		watched = 0;
+		left = -1;
+		if (a->timeout_ms >= 0) {
+			left = a->timeout_ms - (cat_now_ms() - last);
+			if (left <= 0) {
+				warnx("%s: no message within %d.%03d s",
+				    a->socket, a->timeout_ms / 1000,
+				    a->timeout_ms % 1000);
+				status = 1;
+				break;
+			}
+		}
+		if (poll(&pfd, 1, (int)left) == -1 && errno != EINTR) {
+			cat_warn("%s: poll", a->socket);
 			status = 1;
 			break;
 		}
@@ -328,13 +425,21 @@ cat_reply(smartsock *s, const struct cat_args *a, const uint8_t *id,
     const char *p, size_t len)
 {
 	char hex[2 * SMARTSOCK_IDENTITY_LEN + 1];
+	int r;
 
-	if (smartsock_send_to(s, id, p, len) == 0)
+	/* The loop receives without waiting; the verdict needs a wait. */
+	smartsock_set_timeout(s, -1);
+	cat_wait_attached(s, a);
+	r = smartsock_send_to(s, id, p, len);
+	smartsock_set_timeout(s, 0);
+	if (r == 0)
 		return 0;
 	format_identity(id, hex);
 	cat_warn("%s: echo to %s", a->socket, hex);
-	/* The sender left or its buffer is full: serve the others. */
-	if (errno == EHOSTUNREACH || errno == ENOBUFS)
+	/* The sender left or its buffer is full, or the daemon went before
+	 * its verdict: serve the others. */
+	if (errno == EHOSTUNREACH || errno == ENOBUFS ||
+	    (errno == ECONNRESET && !a->exit_on_detach))
 		return 0;
 	return -1;
 }
@@ -365,7 +470,7 @@ main(int argc, char **argv)
 	struct cat_args a;
 	smartsock *s;
 	size_t i;
-	int c, status, n;
+	int c, status, n, exit_on_detach = 0;
 
 	for (c = 1; c < argc && argv[c][0] == '-'; c++) {
 		if (strcmp(argv[c], "--") == 0) {
@@ -383,7 +488,10 @@ main(int argc, char **argv)
 			dirarg = argv[c][2] != '\0' ? argv[c] + 2 : argv[++c];
 			if (dirarg == NULL)
 				cat_usage(stderr, 2);
-		} else
+		} else if (strcmp(argv[c], "-x") == 0 ||
+		    strcmp(argv[c], "--exit-on-detach") == 0)
+			exit_on_detach = 1;
+		else
 			cat_usage(stderr, 2);
 	}
 	if (conf != NULL && dirarg != NULL) {
@@ -400,6 +508,7 @@ main(int argc, char **argv)
 		cat_usage(stderr, 2);
 	}
 	cat_parse(cmd, argc - c - 1, argv + c + 1, &a);
+	a.exit_on_detach = exit_on_detach;
 
 	if (conf != NULL && (dir = cat_config_dir(conf)) == NULL)
 		return 1;
@@ -423,6 +532,8 @@ main(int argc, char **argv)
 		cat_warn("%s", target);
 		return 1;
 	}
+	if (a.exit_on_detach)
+		smartsock_set_reconnect(s, 0);
 	status = cmd->run(s, &a);
 	smartsock_close(s);
 	return status;

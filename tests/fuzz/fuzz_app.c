@@ -93,6 +93,11 @@ fuzz_app_read(struct fuzz_app *a, size_t max_message,
 		case LPROTO_SEND_RESULT:
 			CHECK(may_refuse_or_answer && a->welcomed);
 			break;
+		case LPROTO_CLOSING:
+			/* Once, only to an attached application. */
+			CHECK(a->welcomed && !a->closing);
+			a->closing = 1;
+			break;
 		case LPROTO_DELIVER_REQ:
 			CHECK(lproto_get_u64(f + LPROTO_HDR_LEN) > a->seq);
 			a->seq = lproto_get_u64(f + LPROTO_HDR_LEN);

@@ -28,6 +28,7 @@ struct fuzz_app {
 	int fd;
 	struct evbuffer *in;
 	int welcomed;
+	int closing;            /* CLOSING came (the daemon stops) */
 	uint64_t seq;           /* highest DELIVER_REQ seq, to confirm */
 	int unconfirmed;
 	uint32_t taken;         /* DELIVER and DELIVER_REQ received */
@@ -46,7 +47,8 @@ int fuzz_discard(int fd);
 /*
  * Read what the daemon sent the application: well-formed frames of at
  * most max_message bytes, WELCOME once and first, DELIVER_REQ seqs
- * rising; REFUSE and SEND_RESULT only when `may_refuse_or_answer`.
+ * rising, CLOSING at most once after WELCOME; REFUSE and SEND_RESULT only
+ * when `may_refuse_or_answer`.
  * 1 if anything came.
  */
 int fuzz_app_read(struct fuzz_app *, size_t max_message,

@@ -15,9 +15,11 @@
  *      leaks nothing.
  *   1: from a hostile daemon into libsmartsock (libclient/smartsock.c): a
  *      thread plays the daemon, answers the client's HELLO with the bytes
- *      and closes; the client opens, optionally sends one SEND_TO (bit 1)
- *      and receives until an error, into a 3-byte buffer (bit 2) or a
- *      large one, then closes.  Checked: it returns, without leaks.
+ *      and closes; the client opens, turns re-attaching off (so that the
+ *      end of the bytes ends the handle; a CLOSING among them is answered
+ *      as always), optionally sends one SEND_TO (bit 1) and receives until
+ *      an error, into a 3-byte buffer (bit 2) or a large one, then closes.
+ *      Checked: it returns, without leaks.
  * Either way lproto_frame_check() also walks the bytes as a frame stream:
  * what it accepts must have a known type and a body at least the type's
  * fixed fields long.
@@ -93,7 +95,7 @@ static int keeper_fd = -1;
 
 /* An application the harness plays (fuzz_app.h): the drain, or the fuzzed
  * client's reader of what the daemon answers. */
-static struct fuzz_app drain = { -1, NULL, 0, 0, 0, 0 };
+static struct fuzz_app drain = { -1, NULL, 0, 0, 0, 0, 0 };
 
 /* The drain takes what it is given and confirms it; credit is granted
  * only in cleanup, so deliveries go to the fuzzed client first. */
@@ -195,7 +197,7 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 		0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
 		0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 'k', '1',
 	};
-	struct fuzz_app client = { -1, NULL, 0, 0, 0, 0 };
+	struct fuzz_app client = { -1, NULL, 0, 0, 0, 0, 0 };
 	size_t chunk = (flags >> 1) & 0x3f, off = 0, n;
 	ssize_t w;
 	int abrupt = (flags & 0x80) != 0, busy, quiet, i;
@@ -340,6 +342,7 @@ library_side(const uint8_t *data, size_t size, uint8_t flags)
 	CHECK(pthread_create(&t, NULL, fake_daemon_run, &d) == 0);
 	if ((s = smartsock_open(lib_path)) != NULL) {
 		CHECK(smartsock_max_message_size(s) > 0);
+		CHECK(smartsock_set_reconnect(s, 0) == 0);
 		if (flags & 0x02) {
 			memset(id, 0x11, sizeof(id));
 			smartsock_send_to(s, id, "x", 1);

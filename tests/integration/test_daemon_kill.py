@@ -27,7 +27,7 @@ d = Daemon({"k": sock(bind="127.0.0.1:%d" % port),
                         overflow="block")})
 
 step("applications attached: recv, echo, send, a blocked send")
-recv = d.cat_bg("recv", "k", "-n", "10")
+recv = d.cat_bg("-x", "recv", "k", "-n", "10")
 wait_apps(d, "k", 1)
 peer = RawPeer(port)
 peer.send(hello(b"\x4b" * 16))
@@ -38,12 +38,12 @@ peer.send(b"".join(frame(bytes((DATA,)) + b"m%d" % i) for i in range(3)))
 wait_for(lambda: d.status_of("k")["counters"]["messages.in"] == 3 and
          d.status_of("k")["waiting_for_app"] == 0, 10,
          "the three messages to reach recv")
-echo = d.cat_bg("echo", "k")
-send = d.cat_bg("send", "k", stdin=subprocess.PIPE)
+echo = d.cat_bg("-x", "echo", "k")
+send = d.cat_bg("-x", "send", "k", stdin=subprocess.PIPE)
 wait_apps(d, "k", 3)
 # More than the Unix socket's buffer holds (about 200 KiB), so that the
 # sender really waits in smartsock_send() once the daemon stops reading.
-blocked = d.cat_bg("send", "blk", stdin=subprocess.PIPE)
+blocked = d.cat_bg("-x", "send", "blk", stdin=subprocess.PIPE)
 
 
 def feed_blocked():

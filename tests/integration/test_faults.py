@@ -51,7 +51,7 @@ class Receiver:
     (shared by successive receivers) and to self.lines."""
 
     def __init__(self, d, name, into):
-        self.proc = d.cat_bg("recv", name)
+        self.proc = d.cat_bg("-x", "recv", name)
         self.lines = []
         self.thread = threading.Thread(target=self._read, args=(into,),
                                        daemon=True)

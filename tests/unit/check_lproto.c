@@ -26,6 +26,7 @@ static const struct {
 	{ LPROTO_DELIVER, 16, 0 },
 	{ LPROTO_DELIVER_REQ, 24, 0 },
 	{ LPROTO_SEND_RESULT, 4, 1 },
+	{ LPROTO_CLOSING, 0, 1 },
 };
 #define NTYPES ((int)(sizeof types / sizeof types[0]))
 
@@ -65,7 +66,7 @@ END_TEST
 
 START_TEST(test_fixed_len_unknown)
 {
-	static const uint8_t unknown[] = { 0, 6, 7, 63, 69, 70, 128, 255 };
+	static const uint8_t unknown[] = { 0, 6, 7, 63, 70, 71, 128, 255 };
 	size_t i;
 
 	for (i = 0; i < sizeof unknown; i++)
@@ -182,8 +183,13 @@ START_TEST(test_zero_length)
 		ck_assert_int_eq(lproto_frame_check(h, sizeof h, MAXP, &t,
 		    &blen), LPROTO_FRAME_BAD);
 	}
-	/* Length 1: a type and an empty body, fine only for SEND. */
+	/* Length 1: a type and an empty body, fine only for SEND and
+	 * CLOSING. */
 	hdr(h, 1, LPROTO_SEND);
+	ck_assert_int_eq(lproto_frame_check(h, sizeof h, MAXP, &t, &blen),
+	    LPROTO_FRAME_OK);
+	ck_assert_uint_eq(blen, 0);
+	hdr(h, 1, LPROTO_CLOSING);
 	ck_assert_int_eq(lproto_frame_check(h, sizeof h, MAXP, &t, &blen),
 	    LPROTO_FRAME_OK);
 	ck_assert_uint_eq(blen, 0);
@@ -192,7 +198,7 @@ END_TEST
 
 START_TEST(test_unknown_type)
 {
-	static const uint8_t unknown[] = { 0, 6, 63, 69, 127, 255 };
+	static const uint8_t unknown[] = { 0, 6, 63, 70, 127, 255 };
 	uint8_t h[LPROTO_HDR_LEN], t;
 	uint32_t blen, n;
 	size_t i;
