@@ -42,7 +42,8 @@ bev_read_more(struct bufferevent *bev)
 
 	/* Less than a full read came in: the socket had no more. */
 	if (evbuffer_get_length(in) < BEV_LIBEVENT_READ ||
-	    bufferevent_openssl_get_ssl(bev) != NULL)
+	    bufferevent_openssl_get_ssl(bev) != NULL ||
+	    bufferevent_get_underlying(bev) != NULL)
 		return 0;
 	/* bufferevent keeps the end of its input frozen outside its reads. */
 	evbuffer_unfreeze(in, 0);

@@ -791,6 +791,12 @@ config_check_socket(struct config_ctx *ctx)
 		if (config_check_order(ctx, &config_orders[i]) != 0)
 			return -1;
 	}
+	if (sc->websocket && sc->nbinds == 0) {
+		config_error(ctx, config_seen(ctx, "websocket"),
+		    "websocket = on needs a bind endpoint (the connect side "
+		    "never speaks WebSocket)");
+		return -1;
+	}
 	if (sc->forward_replies && sc->forward == NULL) {
 		config_error(ctx, config_seen(ctx, "forward_replies"),
 		    "forward_replies = on needs forward");

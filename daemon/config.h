@@ -104,6 +104,10 @@ struct socket_conf {
 	                                   sockets, resolved by confroute.c */
 	size_t nforward;
 	int forward_replies;            /* off */
+	int websocket;                  /* off: bind endpoints also take
+	                                   WebSocket clients (ws.h) */
+	char *websocket_origins;        /* owned, "a, b"; NULL: any */
+	int websocket_origins_line;
 };
 
 struct daemon_conf {

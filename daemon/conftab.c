@@ -186,6 +186,16 @@ const struct opt config_options[] = {
 	  "connection a forwarded message went out on is a reply, routed "
 	  "back to the peer it came from here (the Nth message back "
 	  "answers the Nth written)." },
+	{ OPT_SOCKET, "websocket", OPT_BOOL, 0, 0, "off", 1, 0,
+	  S(websocket), 0, NULL, NULL,
+	  "Bind endpoints also take browsers: a connection whose first byte "
+	  "(after TLS) is an HTTP GET is upgraded to WebSocket (RFC 6455) "
+	  "and carries the aiomsg stream in binary messages." },
+	{ OPT_SOCKET, "websocket_origins", OPT_STRING, 0, 0, NULL, 1, 0,
+	  S(websocket_origins), S(websocket_origins_line), NULL,
+	  "https://app.example, http://localhost:8080",
+	  "Origins a WebSocket upgrade may come from (comma-separated); "
+	  "another, or none, is refused with 403. Unset, any." },
 
 	{ OPT_SOCKET, "tls", OPT_BOOL, 0, 0, "off", 1, 0, S(tls.on), 0, NULL,
 	  NULL,

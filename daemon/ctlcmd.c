@@ -220,6 +220,8 @@ ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now)
 	json_string(j, "direction", p->connector != NULL ? "connected" :
 	    "accepted");
 	json_string(j, "state", active ? "active" : "handshake");
+	json_string(j, "transport", p->ws == PEER_WS_ON ? "websocket" :
+	    "tcp");
 	json_uint(j, "since", p->since);
 	if (p->last_recv_ms != 0)
 		json_ms_as_s(j, "last_received_s_ago",
@@ -235,9 +237,9 @@ ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now)
 	json_uint(j, "drops", p->drops);
 	json_uint(j, "awaiting_replies", route_awaited(p));
 	if (p->tls) {
-		tls_session(p->bev, text, sizeof(text));
+		tls_session(peer_transport(p), text, sizeof(text));
 		json_string(j, "tls", text[0] != '\0' ? text : "handshake");
-		tls_peer_subject(p->bev, text, sizeof(text));
+		tls_peer_subject(peer_transport(p), text, sizeof(text));
 		json_string(j, "peer_certificate", text[0] != '\0' ? text :
 		    NULL);
 	} else {

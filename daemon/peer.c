@@ -22,6 +22,8 @@
 #include "ssock.h"
 #include "tls.h"
 #include "wire.h"
+#include "ws.h"
+#include "wsup.h"
 
 static void peer_readcb(struct bufferevent *, void *);
 static void peer_writecb(struct bufferevent *, void *);
@@ -30,9 +32,16 @@ static void peer_hello_timeout(evutil_socket_t, short, void *);
 static void peer_heartbeat(evutil_socket_t, short, void *);
 static void peer_silence(evutil_socket_t, short, void *);
 static void peer_batch_flush(evutil_socket_t, short, void *);
+static void peer_sniff(struct peer *, uint8_t);
+static int peer_upgrade(struct peer *);
 
 /* What a TLS peer hands to OpenSSL at a time: four full records. */
 #define PEER_TLS_PIECE (64 * 1024)
+/* Longest HTTP request head of a WebSocket upgrade. */
+#define PEER_WS_HEAD_MAX 8192
+/* A WebSocket frame may hold a whole aiomsg frame of the largest message:
+ * length, type, msg_id; and then some. */
+#define PEER_WS_SLACK 64
 
 static struct timeval
 ms_to_tv(uint64_t ms)
@@ -66,6 +75,10 @@ peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
 	p->hello_ev = evtimer_new(ss->base, peer_hello_timeout, p);
 	p->heartbeat_ev = evtimer_new(ss->base, peer_heartbeat, p);
 	p->silence_ev = evtimer_new(ss->base, peer_silence, p);
+	/* A WebSocket port answers in kind: its HELLO waits for the first
+	 * byte, which says whether a raw peer or a browser is there. */
+	p->ws = c == NULL && ss->conf->websocket ? PEER_WS_SNIFF :
+	    PEER_WS_NONE;
 	if (p->tls && ((p->batch = evbuffer_new()) == NULL ||
 	    (p->batch_ev = event_new(ss->base, -1, 0, peer_batch_flush,
 	    p)) == NULL)) {
@@ -73,8 +86,8 @@ peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
 		return NULL;
 	}
 	if (p->hello_ev == NULL || p->heartbeat_ev == NULL ||
-	    p->silence_ev == NULL ||
-	    wire_add_hello(bufferevent_get_output(bev), ss->identity) == -1) {
+	    p->silence_ev == NULL || (p->ws == PEER_WS_NONE &&
+	    wire_add_hello(bufferevent_get_output(bev), ss->identity) == -1)) {
 		peer_free(p);
 		return NULL;
 	}
@@ -106,11 +119,22 @@ peer_free(struct peer *p)
 	if (p->replies != NULL)
 		evbuffer_free(p->replies);
 	if (p->bev != NULL) {
+		if (p->ws == PEER_WS_ON)
+			ws_flush(p->bev);
 		if (p->tls)
-			tls_close_notify(p->bev);
+			tls_close_notify(peer_transport(p));
 		bufferevent_free(p->bev);
 	}
 	free(p);
+}
+
+struct bufferevent *
+peer_transport(const struct peer *p)
+{
+	struct bufferevent *u = p->ws == PEER_WS_ON ? ws_underlying(p->bev) :
+	    NULL;
+
+	return u != NULL ? u : p->bev;
 }
 
 static const char *
@@ -507,6 +531,95 @@ peer_not_aiomsg(struct peer *p, uint8_t first)
 	return -1;
 }
 
+/* The first byte on a WebSocket port: 0 a raw peer, 'G' a browser. */
+static void
+peer_sniff(struct peer *p, uint8_t first)
+{
+	if (first == 'G') {
+		p->ws = PEER_WS_UPGRADE;
+		return;
+	}
+	p->ws = PEER_WS_NONE;
+	if (first == 0 && wire_add_hello(peer_out(p), p->ss->identity) == 0)
+		p->last_sent_ms = now_ms();
+}
+
+/* Close once what was written is sent (or at the handshake deadline). */
+static void
+peer_close_when_written(struct peer *p, const char *why)
+{
+	p->closing = why;
+	bufferevent_disable(p->bev, EV_READ);
+	bufferevent_setwatermark(p->bev, EV_WRITE, 0, 0);
+	if (evbuffer_get_length(bufferevent_get_output(p->bev)) == 0)
+		peer_close(p, why);
+}
+
+/*
+ * The HTTP request head of a WebSocket upgrade (wsup.h): answer it, and
+ * on success put the WebSocket filter (ws.h) between the connection and
+ * the aiomsg decoder, which then sees the binary messages' bytes; our
+ * HELLO goes first.  0 (wait, or upgraded), or -1 (closed).
+ */
+static int
+peer_upgrade(struct peer *p)
+{
+	struct ssock *ss = p->ss;
+	struct evbuffer *in = bufferevent_get_input(p->bev);
+	size_t len = evbuffer_get_length(in), used = 0;
+	char resp[WSUP_RESP_MAX], why[160];
+	struct bufferevent *f;
+	enum wsup_result r;
+	const char *head;
+	int64_t k;
+
+	if (len > PEER_WS_HEAD_MAX)
+		len = PEER_WS_HEAD_MAX;
+	if ((head = (const char *)evbuffer_pullup(in, (ev_ssize_t)len)) ==
+	    NULL) {
+		peer_close(p, "out of memory");
+		return -1;
+	}
+	why[0] = '\0';
+	r = wsup_parse(head, len, PEER_WS_HEAD_MAX,
+	    ss->conf->websocket_origins, resp, sizeof(resp), &used, why,
+	    sizeof(why));
+	if (r == WSUP_NEED_MORE)
+		return 0;
+	evbuffer_drain(in, used);
+	evbuffer_add(bufferevent_get_output(p->bev), resp, strlen(resp));
+	if (r != WSUP_OK) {
+		STATS_INC(&ss->stats, ws_refused);
+		if ((k = log_ratelimit_pass(&ss->rl_tls, now_ms())) >= 0)
+			log_warnx("socket %s: WebSocket upgrade from %s "
+			    "refused: %s (%" PRId64 " more not logged)",
+			    ss->name, p->addr, why, k);
+		p->ws = PEER_WS_NONE;
+		peer_close_when_written(p, "WebSocket upgrade refused");
+		return -1;
+	}
+	if ((f = ws_wrap(p->bev, ss->max_message_size + PEER_WS_SLACK)) ==
+	    NULL) {
+		p->bev = NULL;
+		peer_close(p, "out of memory");
+		return -1;
+	}
+	p->bev = f;
+	p->ws = PEER_WS_ON;
+	STATS_INC(&ss->stats, ws_upgrades);
+	log_debug("socket %s: WebSocket client %s upgraded", ss->name,
+	    p->addr);
+	bufferevent_setwatermark(f, EV_WRITE, ss->conf->peer_buffer / 2, 0);
+	bufferevent_setcb(f, peer_readcb, peer_writecb, peer_eventcb, p);
+	bufferevent_enable(f, EV_READ | EV_WRITE);
+	if (wire_add_hello(peer_out(p), ss->identity) == 0)
+		p->last_sent_ms = now_ms();
+	/* Frames the client sent right behind its request. */
+	bufferevent_trigger(ws_underlying(f), EV_READ,
+	    BEV_TRIG_IGNORE_WATERMARKS);
+	return 0;
+}
+
 static int
 peer_paused(const struct peer *p, int all)
 {
@@ -537,6 +650,10 @@ peer_decode(struct peer *p, int all)
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return 0;
 		b = v.iov_base;
+		if (p->ws == PEER_WS_SNIFF && v.iov_len > 0)
+			peer_sniff(p, b[0]);
+		if (p->ws == PEER_WS_UPGRADE)
+			return peer_upgrade(p);
 		if (p->state == PEER_HELLO && v.iov_len > 0 && b[0] != 0)
 			return peer_not_aiomsg(p, b[0]);
 		used = 0;
@@ -600,6 +717,11 @@ peer_writecb(struct bufferevent *bev, void *arg)
 	struct peer *p = arg;
 
 	(void)bev;
+	if (p->closing != NULL) {
+		if (evbuffer_get_length(bufferevent_get_output(p->bev)) == 0)
+			peer_close(p, p->closing);
+		return;
+	}
 	if (p->state == PEER_ACTIVE)
 		ssock_peer_writable(p->ss, p);
 }
@@ -654,8 +776,8 @@ peer_tls_up(struct peer *p)
 	STATS_INC(&p->ss->stats, tls_handshakes);
 	if (!log_verbose())
 		return;
-	tls_session(p->bev, session, sizeof(session));
-	tls_peer_subject(p->bev, subject, sizeof(subject));
+	tls_session(peer_transport(p), session, sizeof(session));
+	tls_peer_subject(peer_transport(p), subject, sizeof(subject));
 	log_debug("socket %s: TLS with %s: %s, peer certificate %s",
 	    p->ss->name, p->addr, session, subject[0] != '\0' ? subject :
 	    "none");
@@ -677,7 +799,7 @@ peer_tls_failed(struct peer *p, short what, int err)
 	enum tls_failure cause;
 	int64_t k;
 
-	cause = tls_failure(p->bev, reason, sizeof(reason));
+	cause = tls_failure(peer_transport(p), reason, sizeof(reason));
 	/* Nothing from OpenSSL: TCP failed (refused, reset), or TLS is not
 	 * the cause of a close after the handshake. */
 	if (reason[0] == '\0' && (p->tls_done || (what & BEV_EVENT_ERROR)))
@@ -745,8 +867,16 @@ peer_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	reason[0] = '\0';
 	if (p->tls)
-		tls_failure(bev, reason, sizeof(reason));
-	if (what & BEV_EVENT_EOF)
+		tls_failure(peer_transport(p), reason, sizeof(reason));
+	if (p->closing != NULL) {
+		peer_close(p, p->closing);
+		return;
+	}
+	if (p->ws == PEER_WS_ON && ws_reason(bev) != NULL) {
+		if (what & BEV_EVENT_ERROR)
+			STATS_INC(&p->ss->stats, ws_errors);
+		snprintf(why, sizeof(why), "WebSocket: %s", ws_reason(bev));
+	} else if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof(why), "closed by the peer%s",
 		    evbuffer_get_length(bufferevent_get_input(bev)) > 0 ?
 		    " in the middle of a frame" : "");
@@ -765,6 +895,10 @@ peer_hello_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (p->closing != NULL) {
+		peer_close(p, p->closing);
+		return;
+	}
 	if (p->connector != NULL && !peer_tcp_connected(p)) {
 		peer_close(p, "TCP connection not established within "
 		    "connect_timeout");

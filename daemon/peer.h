@@ -30,6 +30,14 @@ enum peer_state {
 	PEER_ACTIVE,            /* routed to, heartbeated */
 };
 
+/* The WebSocket sub-transport of a bind endpoint (websocket = on). */
+enum peer_ws {
+	PEER_WS_NONE,           /* plain aiomsg (the first byte was 0) */
+	PEER_WS_SNIFF,          /* accepted, first byte not seen yet */
+	PEER_WS_UPGRADE,        /* an HTTP request head is coming */
+	PEER_WS_ON,             /* upgraded: bev is a ws.h filter */
+};
+
 struct peer {
 	TAILQ_ENTRY(peer) entry;        /* ssock->peers */
 	TAILQ_ENTRY(peer) active_entry; /* ssock->active */
@@ -39,6 +47,10 @@ struct peer {
 	enum peer_state state;
 	int tls;                        /* a TLS connection (tls.h) */
 	int tls_done;                   /* its TLS handshake completed */
+	enum peer_ws ws;
+	const char *closing;            /* closes once its output is written,
+	                                   for this reason (a refused
+	                                   upgrade's answer) */
 	uint8_t identity[16];
 	char identity_hex[33];
 	char addr[64];                  /* "host:port" of the other end */
@@ -74,6 +86,9 @@ void peer_close(struct peer *, const char *why);
 /* Close without logging per peer (daemon shutdown). */
 void peer_free(struct peer *);
 
+/* The connection's own bufferevent (socket or TLS), under the WebSocket
+ * filter if any: for TLS details. */
+struct bufferevent *peer_transport(const struct peer *);
 /* Room in its output below peer_buffer? */
 int peer_writable(const struct peer *);
 /* Write one payload as DATA, or DATA_REQ if the message has an id. */

@@ -54,6 +54,13 @@
 	    "TLS connections failed: the other side refused us with an alert") \
 	X(tls_failed_other, "tls.failed.other",				\
 	    "TLS connections failed otherwise (closed, timed out, protocol)") \
+	X(ws_upgrades, "websocket.upgrades",				\
+	    "connections upgraded to WebSocket (websocket = on)")	\
+	X(ws_refused, "websocket.refused",				\
+	    "WebSocket upgrades refused: malformed, wrong version, Origin") \
+	X(ws_errors, "websocket.errors",				\
+	    "WebSocket connections closed for a protocol error (text, "	\
+	    "unmasked or oversized frames, ...)")				\
 	X(heartbeat_timeouts, "heartbeat.timeouts",			\
 	    "connections torn down after heartbeat_timeout of silence")	\
 	X(apps_attached, "apps.attached", "applications attached")	\

@@ -247,7 +247,7 @@ pb = b.ctl_json("peers", "jobs")
 check(pa["ok"] is True and pa["socket"] == "jobs" and len(pa["peers"]) == 1,
       "A's peers: %r" % pa)
 p = pa["peers"][0]
-for key in ("identity", "address", "direction", "state", "since",
+for key in ("identity", "address", "direction", "state", "transport", "since",
             "last_received_s_ago", "last_sent_s_ago", "queued_bytes",
             "messages_in", "messages_out", "bytes_in", "bytes_out", "drops",
             "awaiting_replies"):

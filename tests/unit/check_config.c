@@ -418,6 +418,15 @@ START_TEST(test_routes)
 	ck_assert_uint_eq(c->nforward, 0);
 	ck_assert_ptr_null(c->forward_to);
 	config_free(&cfg);
+
+	/* websocket keys */
+	load_ok(SOCK "websocket = on\nwebsocket_origins = https://a.example, "
+	    "http://localhost:8080\n", &cfg);
+	ck_assert_int_eq(cfg.sockets[0].websocket, 1);
+	ck_assert_str_eq(cfg.sockets[0].websocket_origins,
+	    "https://a.example, http://localhost:8080");
+	ck_assert_int_eq(cfg.sockets[0].websocket_origins_line, 4);
+	config_free(&cfg);
 }
 END_TEST
 
@@ -916,6 +925,11 @@ static const struct errcase error_cases[] = {
 	  "[socket c]\nbind = *:3\nforward = d, b\n[socket d]\nbind = *:4\n",
 	  6, "forward: routes form a loop: b -> c -> b" },
 	{ SOCK "forward = b\nforward = c\n", 4, "forward given twice" },
+
+	/* websocket */
+	{ "[socket a]\nconnect = h:1\nwebsocket = on\n", 3,
+	  "websocket = on needs a bind endpoint" },
+	{ SOCK "websocket = maybe\n", 3, "websocket: expected" },
 };
 
 START_TEST(test_errors)
@@ -1169,7 +1183,7 @@ START_TEST(test_print_defaults)
 		"tls_verify_client", "tls_client_ca", "tls_min_version",
 		"tls_ciphers", "socket_mode", "socket_group", "max_peers",
 		"max_clients", "allow_users", "allow_groups", "forward",
-		"forward_replies",
+		"forward_replies", "websocket", "websocket_origins",
 	};
 	char path[PATH_MAX], err[512], text[16384], want[64];
 	struct config cfg;
