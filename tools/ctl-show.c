@@ -303,6 +303,9 @@ show_peer(FILE *f, const struct jsonp *p)
 	    show_count(show_u64(p, "messages_out"), "", n[2], sizeof(n[2])),
 	    show_count(show_u64(p, "bytes_out"), "B", n[3], sizeof(n[3])),
 	    show_count(show_u64(p, "drops"), "", t[4], sizeof(t[4])));
+	if (jsonp_str(p, "transport") != NULL &&
+	    strcmp(jsonp_str(p, "transport"), "websocket") == 0)
+		fprintf(f, "  over WebSocket\n");
 	if (jsonp_str(p, "tls") != NULL)
 		fprintf(f, "  tls %s, peer certificate %s\n",
 		    show_str(p, "tls", addr, sizeof(addr)),
