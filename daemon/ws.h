@@ -17,7 +17,9 @@
  *
  * Two layers: a pure decoder and encoder over evbuffers, unit-tested and
  * fuzzed without sockets, and ws_wrap(), a libevent filter bufferevent
- * that glues them to a connection.
+ * that glues them to a connection.  Written here rather than with Debian's
+ * wslay: it has no upgrade handshake (wsup.h is needed anyway) and hands
+ * over whole messages, where this stream needs bytes as they come.
  */
 #ifndef SMARTSOCK_WS_H
 #define SMARTSOCK_WS_H
