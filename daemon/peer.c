@@ -612,11 +612,10 @@ peer_upgrade(struct peer *p)
 	bufferevent_setwatermark(f, EV_WRITE, ss->conf->peer_buffer / 2, 0);
 	bufferevent_setcb(f, peer_readcb, peer_writecb, peer_eventcb, p);
 	bufferevent_enable(f, EV_READ | EV_WRITE);
+	/* Frames the client sent right behind its request are decoded from
+	 * the loop: ws_wrap() schedules it. */
 	if (wire_add_hello(peer_out(p), ss->identity) == 0)
 		p->last_sent_ms = now_ms();
-	/* Frames the client sent right behind its request. */
-	bufferevent_trigger(ws_underlying(f), EV_READ,
-	    BEV_TRIG_IGNORE_WATERMARKS);
 	return 0;
 }
 

@@ -12,6 +12,9 @@
 #include "ws.h"
 
 #define WS_CLOSE_INTERNAL 1011
+/* The underlying output's write watermarks. */
+#define WS_UNDER_HIGH WS_OUT_FRAME_MAX
+#define WS_UNDER_LOW (WS_OUT_FRAME_MAX / 2)
 
 void
 ws_decoder_init(struct ws_decoder *d, size_t max_payload)
@@ -353,6 +356,7 @@ ws_filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 {
 	struct ws *w = ctx;
 	size_t before = evbuffer_get_length(src);
+	size_t had = evbuffer_get_length(dst);
 	enum ws_decode_result r;
 
 	(void)limit;
@@ -371,9 +375,10 @@ ws_filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		    (r == WS_DEC_CLOSED ? BEV_EVENT_EOF : BEV_EVENT_ERROR),
 		    BEV_TRIG_DEFER_CALLBACKS);
 	}
-	/* BEV_OK only on progress: libevent calls again while src holds
-	 * bytes, and runs the read callback only after BEV_OK. */
-	return evbuffer_get_length(src) < before ? BEV_OK : BEV_NEED_MORE;
+	/* BEV_OK only when there is new payload: libevent runs the read
+	 * callback after BEV_OK, and calls again while src holds bytes
+	 * (ws_decode() took all it could). */
+	return evbuffer_get_length(dst) > had ? BEV_OK : BEV_NEED_MORE;
 }
 
 static enum bufferevent_filter_result
@@ -383,7 +388,6 @@ ws_filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 	struct ws *w = ctx;
 	size_t n = evbuffer_get_length(src);
 
-	(void)limit;
 	(void)mode;
 	if (w->ended) {
 		/* Nothing goes out after the close frame. */
@@ -394,6 +398,9 @@ ws_filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 		return BEV_NEED_MORE;
 	if (n > WS_OUT_FRAME_MAX)
 		n = WS_OUT_FRAME_MAX;
+	/* Up to the underlying output's high-water mark (see ws_wrap()). */
+	if (limit > 0 && (size_t)limit < n)
+		n = (size_t)limit;
 	if (ws_add_binary_from(dst, src, n) == -1)
 		return BEV_ERROR;
 	return BEV_OK;
@@ -429,6 +436,13 @@ ws_wrap(struct bufferevent *bev, size_t max_payload)
 	w->bev = f;
 	w->under = bev;
 	LIST_INSERT_HEAD(&ws_all, w, entry);
+	/*
+	 * What waits to be sent stays in the filter's output, where the
+	 * owner's back-pressure (its output length, its write watermarks)
+	 * sees it: the filter moves no more than WS_UNDER_HIGH bytes ahead
+	 * into the underlying output, and tops it up below WS_UNDER_LOW.
+	 */
+	bufferevent_setwatermark(bev, EV_WRITE, WS_UNDER_LOW, WS_UNDER_HIGH);
 	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 		bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
 		    BEV_TRIG_DEFER_CALLBACKS);
@@ -455,10 +469,16 @@ void
 ws_flush(struct bufferevent *bev)
 {
 	struct ws *w = ws_find(bev);
+	struct evbuffer *out;
 	evutil_socket_t fd;
 
-	if (w == NULL || bufferevent_openssl_get_ssl(w->under) != NULL)
+	if (w == NULL || bufferevent_openssl_get_ssl(w->under) != NULL ||
+	    (fd = bufferevent_getfd(w->under)) < 0)
 		return;
-	if ((fd = bufferevent_getfd(w->under)) >= 0)
-		(void)evbuffer_write(bufferevent_get_output(w->under), fd);
+	/* A socket bufferevent keeps the start of its output frozen
+	 * outside its own writes. */
+	out = bufferevent_get_output(w->under);
+	evbuffer_unfreeze(out, 1);
+	(void)evbuffer_write(out, fd);
+	evbuffer_freeze(out, 1);
 }
