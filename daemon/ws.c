@@ -9,7 +9,13 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include <openssl/ssl.h>
+
 #include "ws.h"
+
+/* Queued bytes ws_flush() still hands to OpenSSL at the end: a close
+ * frame behind a little data, not a backlog. */
+#define WS_FLUSH_TLS_MAX (16 * 1024)
 
 #define WS_CLOSE_INTERNAL 1011
 /* The underlying output's write watermarks. */
@@ -471,9 +477,25 @@ ws_flush(struct bufferevent *bev)
 	struct ws *w = ws_find(bev);
 	struct evbuffer *out;
 	evutil_socket_t fd;
+	const uint8_t *data;
+	size_t n;
+	SSL *ssl;
 
-	if (w == NULL || bufferevent_openssl_get_ssl(w->under) != NULL ||
-	    (fd = bufferevent_getfd(w->under)) < 0)
+	if (w == NULL)
+		return;
+	/* Over TLS the close frame waits as plaintext in the OpenSSL
+	 * bufferevent: hand a short tail like it to OpenSSL directly (the
+	 * connection is freed next, so libevent's view of it no longer
+	 * matters). */
+	if ((ssl = bufferevent_openssl_get_ssl(w->under)) != NULL) {
+		out = bufferevent_get_output(w->under);
+		n = evbuffer_get_length(out);
+		if (n > 0 && n <= WS_FLUSH_TLS_MAX &&
+		    (data = evbuffer_pullup(out, (ev_ssize_t)n)) != NULL)
+			(void)SSL_write(ssl, data, (int)n);
+		return;
+	}
+	if ((fd = bufferevent_getfd(w->under)) < 0)
 		return;
 	/* A socket bufferevent keeps the start of its output frozen
 	 * outside its own writes. */

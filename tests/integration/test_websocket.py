@@ -513,8 +513,14 @@ c = WSConn(P["wss"])
 c.send_raw(request(port=P["wss"]))
 check(c.eof_within(10) and b"HTTP/1.1 101" not in c.buf,
       "plain WebSocket on a TLS port: %r" % c.buf[:60])
-check(counters("wss")[0] == UPGRADES["wss"], "wss upgrades %r" %
-      (counters("wss"),))
+# A protocol error over TLS still gets its close frame before the end.
+x = ws_peer("wss", new_id(), ssl_context=ctx)
+x.send_frame(1, b"text over wss")
+check(x.closed(5) and x.close_code == 1003,
+      "a text frame over wss: closed %r with code %r" %
+      (x.closed(0.1), x.close_code))
+check(counters("wss")[0] == UPGRADES["wss"] and counters("wss")[2] == 1,
+      "wss upgrades and errors %r" % (counters("wss"),))
 
 # --- heartbeats -------------------------------------------------------------
 step("liveness: aiomsg HEARTBEATs keep a WebSocket peer; WS pings do not")
@@ -562,7 +568,8 @@ r = d.cat("recv", "orig", "-n", "1", "--timeout", "10")
 check(r.stdout == b"orig-last\n", "orig after all: %r" % (r,))
 for name in ("pub", "in", "alo", "err", "hb", "wss"):
     check(counters(name) == (UPGRADES[name], 0,
-                             len(errs) if name == "err" else 0),
+                             len(errs) if name == "err" else
+                             1 if name == "wss" else 0),
           "%s's counters (upgrades, refused, errors) %r, not (%d, 0, %d)" %
           (name, counters(name), UPGRADES[name],
            len(errs) if name == "err" else 0))
