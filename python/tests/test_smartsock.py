@@ -1,0 +1,349 @@
+"""Tests of the smartsock Python package against a real smartsockd.
+
+Run from the source tree:
+  SMARTSOCK_BUILDDIR=build SMARTSOCK_SRCDIR=. \
+      python3 -m unittest discover -s python/tests -v
+"""
+import asyncio
+import os
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("SMARTSOCK_SRCDIR") or os.path.join(HERE, "..", "..")
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(os.path.abspath(SRC), "tests", "integration"))
+
+import harness  # noqa: E402
+import smartsock  # noqa: E402
+from smartsock import lproto  # noqa: E402
+
+ID_A = bytes.fromhex("aa" * 16)
+ID_B = bytes.fromhex("bb" * 16)
+ID_NONE = bytes.fromhex("cc" * 16)
+
+
+def pair(**keys):
+    """One daemon: socket a binds, socket b connects to it."""
+    port = harness.free_port()
+    d = harness.Daemon({
+        "a": harness.sock(bind="127.0.0.1:%d" % port, identity=ID_A.hex(),
+                          **keys),
+        "b": harness.sock(connect="127.0.0.1:%d" % port,
+                          identity=ID_B.hex(), **keys),
+    })
+    harness.wait_peers(d, "a", [ID_B.hex()])
+    harness.wait_peers(d, "b", [ID_A.hex()])
+    return d
+
+
+def setUpModule():
+    if not os.path.exists(harness.SMARTSOCKD):
+        raise unittest.SkipTest("no smartsockd in " + harness.BUILD)
+
+
+class LprotoTest(unittest.TestCase):
+    def test_roundtrip(self):
+        cases = [
+            (lproto.hello(), lproto.HELLO, (1,)),
+            (lproto.send(b"xy"), lproto.SEND, (b"xy",)),
+            (lproto.send_to(ID_A, b"p"), lproto.SEND_TO, (ID_A, b"p")),
+            (lproto.confirm(2 ** 40 + 3), lproto.CONFIRM, (2 ** 40 + 3,)),
+            (lproto.credit(1024), lproto.CREDIT, (1024,)),
+            (lproto.welcome(65536, ID_B), lproto.WELCOME, (1, 65536, ID_B)),
+            (lproto.refuse(5, b"no"), lproto.REFUSE, (1, 5, b"no")),
+            (lproto.deliver(ID_A, b""), lproto.DELIVER, (ID_A, b"")),
+            (lproto.deliver_req(7, ID_A, b"m"), lproto.DELIVER_REQ,
+             (7, ID_A, b"m")),
+            (lproto.send_result(1), lproto.SEND_RESULT, (1,)),
+            (lproto.closing(), lproto.CLOSING, ()),
+        ]
+        for raw, t, fields in cases:
+            self.assertEqual(lproto.decode(raw + b"junk"),
+                             (t, fields, len(raw)))
+            self.assertIsNone(lproto.decode(raw[:-1]) if len(raw) > 5
+                              else lproto.decode(raw[:4]))
+
+    def test_bytes_exact(self):
+        self.assertEqual(lproto.hello(), b"\0\0\0\x03\x01\0\x01")
+        self.assertEqual(lproto.credit(1024), b"\0\0\0\x05\x05\0\0\x04\0")
+        self.assertEqual(lproto.confirm(1),
+                         b"\0\0\0\x09\x04" + b"\0" * 7 + b"\x01")
+        self.assertEqual(lproto.closing(), b"\0\0\0\x01\x45")
+
+    def test_bad_frames(self):
+        bad = [
+            b"\0\0\0\0\x42",                        # length 0
+            b"\0\0\0\x01\x63",                      # unknown type 99
+            b"\0\0\0\x05\x42abcd",                  # DELIVER without id
+            b"\0\0\0\x06\x44\0\0\0\0\0",            # SEND_RESULT too long
+            b"\0\0\0\x02\x45\0",                    # CLOSING with a body
+            b"\0\0\x08\x00\x41" + b"\0" * 6,        # REFUSE text > 1024
+        ]
+        for raw in bad:
+            with self.assertRaises(lproto.FrameError, msg=raw):
+                lproto.decode(raw)
+        # Payload over the bound.
+        with self.assertRaises(lproto.FrameError):
+            lproto.decode(lproto.deliver(ID_A, b"x" * 11), max_payload=10)
+        lproto.decode(lproto.deliver(ID_A, b"x" * 10), max_payload=10)
+
+
+class SyncTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = pair()
+        cls.rt = cls.d.runtime
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def open(self, name, **kw):
+        s = smartsock.Socket(name, runtime_dir=self.rt, **kw)
+        self.addCleanup(s.close)
+        return s
+
+    def test_resolve(self):
+        os.environ["SMARTSOCK_RUNTIME_DIR"] = self.rt
+        try:
+            with smartsock.Socket("a") as s:
+                self.assertEqual(s.identity, ID_A)
+                self.assertGreater(s.max_message_size, 0)
+        finally:
+            del os.environ["SMARTSOCK_RUNTIME_DIR"]
+        with smartsock.Socket(self.d.sock_path("b")) as s:
+            self.assertEqual(s.identity, ID_B)
+        with self.assertRaises(FileNotFoundError):
+            smartsock.Socket("nosuch", runtime_dir=self.rt)
+
+    def test_send_recv(self):
+        a, b = self.open("a", timeout=10), self.open("b", timeout=10)
+        b.settimeout(0)
+        with self.assertRaises(TimeoutError):
+            b.recv()            # grants credit: b receives from now on
+        b.settimeout(10)
+        for i in range(20):
+            a.send(b"m%d" % i)
+        got = [b.recv() for _ in range(20)]
+        self.assertEqual(got, [b"m%d" % i for i in range(20)])
+        a.send(b"who")
+        self.assertEqual(b.recv_identity(), (ID_A, b"who"))
+        a.send(bytearray(b"big" * 20000))
+        self.assertEqual(b.recv(), b"big" * 20000)
+
+    def test_send_to(self):
+        a, b = self.open("a", timeout=10), self.open("b", timeout=10)
+        a.settimeout(0)
+        with self.assertRaises(TimeoutError):
+            a.recv()
+        a.settimeout(10)
+        b.send(b"to-a", identity=ID_A)
+        self.assertEqual(a.recv_identity(), (ID_B, b"to-a"))
+        with self.assertRaises(smartsock.UnreachableError):
+            b.send(b"lost", identity=ID_NONE)
+        b.send_to(ID_A, b"again")
+        self.assertEqual(a.recv(), b"again")
+
+    def test_timeout(self):
+        b = self.open("b", timeout=0.3)
+        t = time.monotonic()
+        with self.assertRaises(TimeoutError):
+            b.recv()
+        self.assertGreater(time.monotonic() - t, 0.25)
+        self.assertEqual(b.gettimeout(), 0.3)
+
+    def test_iteration(self):
+        a, b = self.open("a", timeout=10), self.open("b", timeout=10)
+        b.settimeout(0)
+        with self.assertRaises(TimeoutError):
+            b.recv()
+        b.settimeout(10)
+        for i in range(5):
+            a.send(b"it%d" % i)
+        got = []
+        for m in b:
+            got.append(m)
+            if len(got) == 5:
+                break
+        self.assertEqual(got, [b"it%d" % i for i in range(5)])
+
+    def test_too_big(self):
+        a = self.open("a", timeout=10)
+        with self.assertRaises(smartsock.MessageTooBig):
+            a.send(b"x" * (a.max_message_size + 1))
+
+    def test_cat_interop(self):
+        a = self.open("a", timeout=10)
+        r = self.d.cat_bg("recv", "b", "-n", "2", "--timeout", "10")
+        harness.wait_apps(self.d, "b", 1)
+        a.send(b"py-to-cat-1")
+        a.send(b"py-to-cat-2")
+        out, _ = r.communicate(timeout=20)
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(out.split(), [b"py-to-cat-1", b"py-to-cat-2"])
+        # and back: smartsock-cat sends on b, Python receives on a
+        a.settimeout(0)
+        with self.assertRaises(TimeoutError):
+            a.recv()
+        a.settimeout(10)
+        r = self.d.cat("send", "b", "cat-to-py")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(a.recv_identity(), (ID_B, b"cat-to-py"))
+        r = self.d.cat("send", "b", "--to", ID_A.hex(), "cat-to-py-id")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(a.recv(), b"cat-to-py-id")
+
+
+class AtLeastOnceTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = pair(delivery="at-least-once")
+        cls.rt = cls.d.runtime
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        log = cls.d.log_text()
+        assert "not acknowledged yet at shutdown" not in log, log
+
+    def test_many_confirmed(self):
+        with smartsock.Socket("a", self.rt, timeout=10) as a, \
+                smartsock.Socket("b", self.rt, timeout=10) as b:
+            b.settimeout(0)
+            with self.assertRaises(TimeoutError):
+                b.recv()
+            b.settimeout(10)
+            n = 3000            # more than the credit window
+            for i in range(n):
+                a.send(b"%d" % i)
+            got = [b.recv() for _ in range(n)]
+            self.assertEqual(got, [b"%d" % i for i in range(n)])
+        # Everything was confirmed: nothing comes again.
+        with smartsock.Socket("b", self.rt, timeout=0.7) as b:
+            with self.assertRaises(TimeoutError):
+                b.recv()
+
+    def test_unconfirmed_redelivered(self):
+        a = smartsock.Socket("a", self.rt, timeout=10)
+        b = smartsock.Socket("b", self.rt, timeout=10)
+        b.settimeout(0)
+        with self.assertRaises(TimeoutError):
+            b.recv()
+        b.settimeout(10)
+        a.send(b"held")
+        self.assertEqual(b.recv(), b"held")
+        # The application dies before coming back: no CONFIRM.
+        b._sock.close()
+        b._sock = None
+        with smartsock.Socket("b", self.rt, timeout=10) as b2:
+            self.assertEqual(b2.recv(), b"held")
+        # That one was confirmed by its close.
+        with smartsock.Socket("b", self.rt, timeout=0.7) as b3:
+            with self.assertRaises(TimeoutError):
+                b3.recv()
+        a.close()
+
+
+class AsyncTest(unittest.IsolatedAsyncioTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = pair()
+        cls.rt = cls.d.runtime
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    async def prime(self, s):
+        s.settimeout(0)
+        with self.assertRaises(TimeoutError):
+            await s.recv()
+        s.settimeout(10)
+
+    async def test_send_recv(self):
+        async with smartsock.AsyncSocket("a", self.rt, timeout=10) as a:
+            b = await smartsock.AsyncSocket.open("b", self.rt, timeout=10)
+            await self.prime(b)
+            for i in range(50):
+                await a.send(b"as%d" % i)
+            got = [await b.recv() for _ in range(50)]
+            self.assertEqual(got, [b"as%d" % i for i in range(50)])
+            await a.send(b"id")
+            self.assertEqual(await b.recv_identity(), (ID_A, b"id"))
+            await b.close()
+
+    async def test_send_to_and_iteration(self):
+        async with smartsock.AsyncSocket("a", self.rt, timeout=10) as a, \
+                smartsock.AsyncSocket("b", self.rt, timeout=10) as b:
+            await self.prime(a)
+            await b.send(b"x1", identity=ID_A)
+            await b.send_to(ID_A, b"x2")
+            with self.assertRaises(smartsock.UnreachableError):
+                await b.send(b"no", identity=ID_NONE)
+            got = []
+            async for ident, m in a.identity_messages():
+                got.append((ident, m))
+                if len(got) == 2:
+                    break
+            self.assertEqual(got, [(ID_B, b"x1"), (ID_B, b"x2")])
+            await b.send(b"x3", identity=ID_A)
+            async for m in a.messages():
+                self.assertEqual(m, b"x3")
+                break
+
+    async def test_timeout_and_concurrency(self):
+        async with smartsock.AsyncSocket("a", self.rt, timeout=10) as a, \
+                smartsock.AsyncSocket("b", self.rt, timeout=0.3) as b:
+            t = time.monotonic()
+            with self.assertRaises(TimeoutError):
+                await b.recv()
+            self.assertGreater(time.monotonic() - t, 0.25)
+            b.settimeout(10)
+            # One task receives while another sends, on one event loop.
+            recv = asyncio.ensure_future(
+                asyncio.gather(*[b.recv() for _ in range(1)]))
+            await asyncio.sleep(0.05)
+            await a.send(b"c1")
+            self.assertEqual(await recv, [b"c1"])
+
+    async def test_cat_interop(self):
+        async with smartsock.AsyncSocket("a", self.rt, timeout=10) as a:
+            await self.prime(a)
+            r = await asyncio.create_subprocess_exec(
+                harness.CAT, "-S", self.rt, "send", "b", "cat-async")
+            self.assertEqual(await r.wait(), 0)
+            self.assertEqual(await a.recv(), b"cat-async")
+
+
+class ClosingTest(unittest.TestCase):
+    def test_daemon_stop(self):
+        """CLOSING while the application waits in recv: it shuts its write
+        side at once, so the daemon stops without its grace period."""
+        import threading
+        d = pair()
+        a = smartsock.Socket("a", d.runtime, timeout=10)
+        a.settimeout(0)
+        with self.assertRaises(TimeoutError):
+            a.recv()
+        a.settimeout(10)
+        t = time.monotonic()
+        stopper = threading.Timer(0.2, d.stop)
+        stopper.start()
+        with self.assertRaises(smartsock.Disconnected):
+            a.recv()
+        stopper.join()
+        self.assertLess(time.monotonic() - t, 1.9)
+        self.assertNotIn("not finished after", d.log_text())
+        with self.assertRaises(ConnectionError):
+            a.send(b"after")
+        a.close()
+
+
+def tearDownModule():
+    harness._ok = True      # failures are unittest's to report
+
+
+if __name__ == "__main__":
+    unittest.main()
