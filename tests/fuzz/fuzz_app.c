@@ -6,6 +6,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "config.h"
 #include "fuzz_app.h"
 #include "lproto.h"
 
@@ -15,6 +16,28 @@ void
 fuzz_app_init(struct event_base *base)
 {
 	fuzz_base = base;
+}
+
+void
+fuzz_socket_conf(struct socket_conf *sc, const char *name)
+{
+	snprintf(sc->name, sizeof(sc->name), "%s", name);
+	sc->send_mode = SEND_ROUNDROBIN;
+	sc->delivery = DELIVERY_AT_MOST_ONCE;
+	sc->overflow = OVERFLOW_BLOCK;
+	sc->heartbeat_interval_ms = 3600 * 1000;
+	sc->heartbeat_timeout_ms = 2 * 3600 * 1000;
+	sc->reconnect_delay_ms = 100;
+	sc->reconnect_max_delay_ms = 1000;
+	sc->connect_timeout_ms = 1000;
+	sc->resend_timeout_ms = 3600 * 1000;
+	sc->max_retries = 2;
+	sc->send_buffer = 1000;
+	sc->recv_buffer = 1000;
+	sc->peer_buffer = 1 << 20;
+	sc->max_peers = CONFIG_UNLIMITED;
+	sc->max_clients = CONFIG_UNLIMITED;
+	sc->socket_mode = 0660;
 }
 
 void

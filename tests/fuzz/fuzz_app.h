@@ -15,6 +15,7 @@
 
 struct event_base;
 struct evbuffer;
+struct socket_conf;
 
 #define CHECK(c) do {							\
 	if (!(c)) {							\
@@ -34,6 +35,12 @@ struct fuzz_app {
 	uint32_t taken;         /* DELIVER and DELIVER_REQ received */
 };
 
+/*
+ * A round-robin, overflow = block socket named `name` for a fuzz run, at
+ * most once: no timer fires during a run (every close comes from the
+ * input), buffers small enough to fill.  Callers change what they test.
+ */
+void fuzz_socket_conf(struct socket_conf *, const char *name);
 /* The loop fuzz_pump() runs (the daemon's). */
 void fuzz_app_init(struct event_base *);
 void fuzz_pump(void);

@@ -138,24 +138,7 @@ daemon_setup(void)
 	struct bufferevent *bev;
 	int sv[2], i;
 
-	snprintf(sc.name, sizeof(sc.name), "l");
-	sc.send_mode = SEND_ROUNDROBIN;
-	sc.delivery = DELIVERY_AT_MOST_ONCE;
-	sc.overflow = OVERFLOW_BLOCK;
-	/* No timer may fire during a run. */
-	sc.heartbeat_interval_ms = 3600 * 1000;
-	sc.heartbeat_timeout_ms = 2 * 3600 * 1000;
-	sc.reconnect_delay_ms = 100;
-	sc.reconnect_max_delay_ms = 1000;
-	sc.connect_timeout_ms = 1000;
-	sc.resend_timeout_ms = 3600 * 1000;
-	sc.max_retries = 2;
-	sc.send_buffer = 1000;
-	sc.recv_buffer = 1000;
-	sc.peer_buffer = 1 << 20;
-	sc.max_peers = CONFIG_UNLIMITED;
-	sc.max_clients = CONFIG_UNLIMITED;
-	sc.socket_mode = 0660;
+	fuzz_socket_conf(&sc, "l");
 	CHECK((base = event_base_new()) != NULL);
 	fuzz_app_init(base);
 	CHECK((ss = ssock_new(base, NULL, &sc, NULL, dir, MAX_MESSAGE)) !=

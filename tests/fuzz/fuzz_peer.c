@@ -213,24 +213,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	CHECK(mkdtemp(dir) != NULL);
 	atexit(cleanup);
 
-	snprintf(sc.name, sizeof(sc.name), "f");
-	sc.send_mode = SEND_ROUNDROBIN;
+	fuzz_socket_conf(&sc, "f");
 	sc.delivery = DELIVERY_AT_LEAST_ONCE;
-	sc.overflow = OVERFLOW_BLOCK;
-	/* No timer may fire during a run: every close comes from input. */
-	sc.heartbeat_interval_ms = 3600 * 1000;
-	sc.heartbeat_timeout_ms = 2 * 3600 * 1000;
-	sc.reconnect_delay_ms = 100;
-	sc.reconnect_max_delay_ms = 1000;
-	sc.connect_timeout_ms = 1000;
-	sc.resend_timeout_ms = 3600 * 1000;
-	sc.max_retries = 2;
-	sc.send_buffer = 1000;
 	sc.recv_buffer = 16;
-	sc.peer_buffer = 1 << 20;
-	sc.max_peers = CONFIG_UNLIMITED;
-	sc.max_clients = CONFIG_UNLIMITED;
-	sc.socket_mode = 0660;
 	CHECK((base = event_base_new()) != NULL);
 	fuzz_app_init(base);
 	CHECK((ss = ssock_new(base, NULL, &sc, NULL, dir, MAX_MESSAGE)) !=

@@ -18,6 +18,7 @@
 
 #include <event2/buffer.h>
 
+#include "fuzz_chunk.h"
 #include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -34,24 +35,6 @@ static const size_t limits[] = {
 	0, 1, WIRE_ACK_ENV, WIRE_HELLO_ENV, 64, 4096, 16u << 20,
 	UINT32_MAX,
 };
-
-/* Chunk lengths from byte 1: 0 all at once, 1..127 that many bytes each,
- * 128..255 varying lengths in 1..(b - 127) from a small generator. */
-static size_t
-next_chunk(uint8_t mode, uint32_t *state, size_t left)
-{
-	size_t n;
-
-	if (mode == 0)
-		n = left;
-	else if (mode < 128)
-		n = mode;
-	else {
-		*state = *state * 1103515245u + 12345u;
-		n = 1 + (*state >> 16) % (size_t)(mode - 127);
-	}
-	return n < left ? n : left;
-}
 
 static uint32_t
 get_u32(const uint8_t *p)
@@ -149,7 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	while (!done && fed < len) {
-		n = next_chunk(mode, &state, len - fed);
+		n = fuzz_next_chunk(mode, &state, len - fed);
 		/* Its own chain: moved over whole, not copied into the last. */
 		CHECK(evbuffer_add(chunk, s + fed, n) == 0);
 		CHECK(evbuffer_add_buffer(in, chunk) == 0);

@@ -25,6 +25,7 @@
 
 #include <event2/buffer.h>
 
+#include "fuzz_chunk.h"
 #include "ws.h"
 #include "wsup.h"
 
@@ -43,24 +44,6 @@ static const size_t payload_limits[] = { 0, 1, 125, 126, 1000, 65536,
 static const size_t head_limits[] = { 4, 64, 256, 8192 };
 static const char *const origin_lists[] = { NULL, "http://a", "",
 	"https://a.example, http://localhost:8080" };
-
-/* Chunk lengths from byte 1, as fuzz_wire: 0 all at once, 1..127 that
- * many bytes each, 128..255 varying lengths in 1..(b - 127). */
-static size_t
-next_chunk(uint8_t mode, uint32_t *state, size_t left)
-{
-	size_t n;
-
-	if (mode == 0)
-		n = left;
-	else if (mode < 128)
-		n = mode;
-	else {
-		*state = *state * 1103515245u + 12345u;
-		n = 1 + (*state >> 16) % (size_t)(mode - 127);
-	}
-	return n < left ? n : left;
-}
 
 struct dec {
 	struct ws_decoder d;
@@ -139,7 +122,7 @@ fuzz_decoder(const uint8_t *s, size_t len, size_t max, uint8_t mode)
 	whole.r = ws_decode(&whole.d, whole.in, whole.payload, whole.reply);
 
 	while (fed < len && split.r == WS_DEC_OK) {
-		n = next_chunk(mode, &state, len - fed);
+		n = fuzz_next_chunk(mode, &state, len - fed);
 		/* Its own chain: moved over whole, not copied into the last. */
 		CHECK(evbuffer_add(chunk, s + fed, n) == 0);
 		CHECK(evbuffer_add_buffer(split.in, chunk) == 0);
