@@ -112,6 +112,18 @@ ss_age_frames(struct smartsock *s)
 		s->roff = s->scan = s->rlen = 0;
 }
 
+/* The state of one connection's stream, as a new connection starts it. */
+static void
+ss_stream_clear(struct smartsock *s)
+{
+	s->ooff = s->olen = 0;
+	s->welcomed = 0;
+	s->closing = 0;
+	s->wr_shut = 0;
+	s->eof = 0;
+	s->drop = 0;
+}
+
 /* Close the connection and forget what belonged to it. */
 static void
 ss_detach(struct smartsock *s)
@@ -120,12 +132,7 @@ ss_detach(struct smartsock *s)
 	close(s->fd);
 	s->fd = -1;
 	ss_age_frames(s);
-	s->ooff = s->olen = 0;
-	s->welcomed = 0;
-	s->closing = 0;
-	s->wr_shut = 0;
-	s->eof = 0;
-	s->drop = 0;
+	ss_stream_clear(s);
 	s->holding = 0;
 	s->untold = 0;
 	s->taken_seq = 0;
@@ -258,7 +265,7 @@ ss_attach_fd(struct smartsock *s, int fd)
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
 	ev.data.fd = fd;
-	s->ooff = s->olen = 0;
+	ss_stream_clear(s);
 	lproto_put_header(hello, LPROTO_HELLO, 2);
 	lproto_put_u16(hello + LPROTO_HDR_LEN, LPROTO_VERSION);
 	if (ss_obuf_append(s, hello, sizeof hello) == -1)
@@ -268,11 +275,6 @@ ss_attach_fd(struct smartsock *s, int fd)
 		return -1;
 	}
 	s->fd = fd;
-	s->welcomed = 0;
-	s->closing = 0;
-	s->wr_shut = 0;
-	s->eof = 0;
-	s->drop = 0;
 	s->attempt_err = 0;
 	s->told_lost = 0;
 	s->hello_deadline = ss_now() + SS_OPEN_TIMEOUT_MS;
