@@ -1,5 +1,4 @@
 /* control: the control socket (see control.h and ctlproto.h). */
-#define _GNU_SOURCE             /* struct ucred */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -363,27 +362,13 @@ ctl_deadline(evutil_socket_t fd, short what, void *arg)
 	ctl_refuse(c, why);
 }
 
-/* Peer credentials: for privileged commands and log lines. */
-static void
-ctl_peer_cred(struct ctl_client *c, evutil_socket_t fd)
-{
-	struct ucred uc;
-	socklen_t len = sizeof(uc);
-
-	c->pid = -1;
-	c->uid = (uid_t)-1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0) {
-		c->pid = uc.pid;
-		c->uid = uc.uid;
-	}
-}
-
 static void
 ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct control *ctl = arg;
 	struct ctl_client *c;
+	gid_t gid;                      /* not needed here */
 
 	(void)lev;
 	(void)sa;
@@ -406,7 +391,8 @@ ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	c->ctl = ctl;
 	TAILQ_INSERT_TAIL(&ctl->clients, c, entry);
 	ctl->nclients++;
-	ctl_peer_cred(c, fd);
+	/* Peer credentials: for privileged commands and log lines. */
+	unixsock_peer_cred(fd, &c->pid, &c->uid, &gid);
 	/* Never buffer more than one request line. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CTL_LINE_MAX);
 	bufferevent_setcb(c->bev, ctl_readcb, ctl_writecb, ctl_eventcb, c);

@@ -1,5 +1,4 @@
 /* local: application attachments over a Unix socket (see local.h). */
-#define _GNU_SOURCE             /* struct ucred */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -602,23 +601,6 @@ client_finish(struct client *c)
 	    c->local->ss->name, c->id);
 }
 
-/* Who connected (for allow_users, allow_groups and log lines). */
-static void
-client_peer_cred(struct client *c, evutil_socket_t fd)
-{
-	struct ucred uc;
-	socklen_t len = sizeof(uc);
-
-	c->pid = -1;
-	c->uid = (uid_t)-1;
-	c->gid = (gid_t)-1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0) {
-		c->pid = uc.pid;
-		c->uid = uc.uid;
-		c->gid = uc.gid;
-	}
-}
-
 static void
 local_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -639,7 +621,8 @@ local_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	c->local = l;
 	c->id = ++l->next_id;
-	client_peer_cred(c, fd);
+	/* Who connected: for allow_users, allow_groups and log lines. */
+	unixsock_peer_cred(fd, &c->pid, &c->uid, &c->gid);
 	TAILQ_INIT(&c->inflight);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_HWM / 2, 0);
 	bufferevent_setcb(c->bev, client_readcb, client_writecb,

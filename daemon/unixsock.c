@@ -1,4 +1,5 @@
 /* unixsock: take over a Unix socket path safely (see unixsock.h). */
+#define _GNU_SOURCE             /* struct ucred */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -8,6 +9,22 @@
 
 #include "log.h"
 #include "unixsock.h"
+
+void
+unixsock_peer_cred(int fd, pid_t *pid, uid_t *uid, gid_t *gid)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	*pid = -1;
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0) {
+		*pid = uc.pid;
+		*uid = uc.uid;
+		*gid = uc.gid;
+	}
+}
 
 /* 1: a daemon answers on the address; 0: nothing does (stale or absent). */
 static int

@@ -18,4 +18,11 @@
  */
 int unixsock_bind(const char *path, mode_t mode, const char *who);
 
+/*
+ * Who is at the other end of an accepted Unix socket, as the kernel
+ * recorded it at connect(2) (SO_PEERCRED): its pid, effective uid and
+ * gid, each -1 when the kernel does not say.
+ */
+void unixsock_peer_cred(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+
 #endif
