@@ -6,9 +6,11 @@ local protocol (smartsock.lproto), as libsmartsock does.
 """
 from ._sync import Socket
 from ._async import AsyncSocket
+from ._core import EVENT_ATTACHED, EVENT_BACK, EVENT_LOST, RETRY_MAX
 from .errors import (AccessDenied, DaemonStopping, Disconnected,
-                     MessageTooBig, NoBufferError, ProtocolError,
-                     SmartsockError, TooManyClients, UnreachableError)
+                     MessageTooBig, NoBufferError, NotAttached,
+                     ProtocolError, SmartsockError, TooManyClients,
+                     UnreachableError)
 from . import lproto
 
 IDENTITY_LEN = lproto.ID_LEN
@@ -16,5 +18,6 @@ IDENTITY_LEN = lproto.ID_LEN
 __all__ = ["Socket", "AsyncSocket", "SmartsockError", "ProtocolError",
            "AccessDenied", "TooManyClients", "UnreachableError",
            "MessageTooBig", "NoBufferError", "DaemonStopping",
-           "Disconnected", "IDENTITY_LEN", "lproto"]
+           "Disconnected", "NotAttached", "EVENT_ATTACHED", "EVENT_LOST",
+           "EVENT_BACK", "RETRY_MAX", "IDENTITY_LEN", "lproto"]
 __version__ = "0.1.0"

@@ -1,7 +1,8 @@
 """AsyncSocket: the asyncio client (loop.add_reader/add_writer, no
 threads).  Several tasks may use one AsyncSocket at once (e.g. one
-receiving while others send): the connection state is shared and every
-waiting operation is woken when the socket becomes ready."""
+receiving while others send): the handle's state is shared, and every
+waiting operation is woken when the connection becomes ready or
+changes (the daemon went away, or the handle attached again)."""
 import asyncio
 
 from . import _core
@@ -14,100 +15,135 @@ class AsyncSocket:
 
     Create it with `await AsyncSocket.open(name)`, or `async with
     AsyncSocket(name) as s`, or AsyncSocket(name) and `await s.attach()`
-    (any first call attaches too).
+    (any first call attaches too).  Like Socket it attaches again by
+    itself when the daemon goes away, unless reconnect=False.
     """
 
-    def __init__(self, name_or_path, runtime_dir=None, timeout=None):
+    def __init__(self, name_or_path, runtime_dir=None, timeout=None,
+                 reconnect=True):
         self.path = _core.resolve(name_or_path, runtime_dir)
         self._timeout = None
         self.settimeout(timeout)
-        self._sock = None
+        self._reconnect = bool(reconnect)
         self._core = None
-        self._rwait = set()
-        self._wwait = set()
         self._loop = None
         self._attaching = None
+        self._closed = False
+        self._rwait = set()         # futures of operations waiting to read
+        self._wwait = set()         # ... to write
+        self._rfd = None            # descriptor registered for reading
+        self._wfd = None            # ... for writing
 
     @classmethod
-    async def open(cls, name_or_path, runtime_dir=None, timeout=None):
-        s = cls(name_or_path, runtime_dir, timeout)
+    async def open(cls, name_or_path, runtime_dir=None, timeout=None,
+                   reconnect=True):
+        s = cls(name_or_path, runtime_dir, timeout, reconnect)
         await s.attach()
         return s
 
     async def attach(self):
-        if self._core is not None and self._core.welcomed:
-            return
+        if self._closed:
+            raise ValueError("I/O on a closed smartsock.AsyncSocket")
         if self._attaching is None:
             self._attaching = asyncio.ensure_future(self._attach())
         await asyncio.shield(self._attaching)
 
     async def _attach(self):
         self._loop = asyncio.get_running_loop()
-        self._sock = _core.connect_unix(self.path)
-        self._core = Core(self._sock)
+        core = Core(self.path)
+        core.reconnect = self._reconnect
+        core.watch = self._watch
+        core.attach_sock(_core.connect_unix(self.path))
+        self._core = core
         try:
-            await self._drive(self._core.op_hello(), _core.OPEN_TIMEOUT)
+            await self._drive(core.op_hello(), _core.OPEN_TIMEOUT)
         except TimeoutError:
-            self._sock.close()
+            core.close()
             raise TimeoutError(110, "smartsockd did not answer in time")
         except BaseException:
-            self._sock.close()
+            core.close()
             raise
 
     # -- readiness -----------------------------------------------------
-    def _on_read(self):
-        self._loop.remove_reader(self._sock.fileno())
-        w, self._rwait = self._rwait, set()
-        for f in w:
+    def _register(self):
+        """Watch the current connection for what waiting operations
+        want, and nothing else."""
+        sock = self._core.sock if self._core is not None else None
+        fd = sock.fileno() if sock is not None else None
+        rfd = fd if self._rwait else None
+        wfd = fd if self._wwait else None
+        if self._rfd != rfd:
+            if self._rfd is not None:
+                self._loop.remove_reader(self._rfd)
+            if rfd is not None:
+                self._loop.add_reader(rfd, self._wake, self._rwait)
+            self._rfd = rfd
+        if self._wfd != wfd:
+            if self._wfd is not None:
+                self._loop.remove_writer(self._wfd)
+            if wfd is not None:
+                self._loop.add_writer(wfd, self._wake, self._wwait)
+            self._wfd = wfd
+
+    def _wake(self, waiters):
+        for f in list(waiters):
             if not f.done():
                 f.set_result(None)
+        waiters.clear()
+        self._register()
 
-    def _on_write(self):
-        self._loop.remove_writer(self._sock.fileno())
-        w, self._wwait = self._wwait, set()
-        for f in w:
-            if not f.done():
-                f.set_result(None)
+    def _watch(self, sock):
+        """The connection changes (closed, or a new one): forget the old
+        descriptor before it is closed, and let every waiter look again."""
+        if sock is None:
+            if self._rfd is not None:
+                self._loop.remove_reader(self._rfd)
+            if self._wfd is not None:
+                self._loop.remove_writer(self._wfd)
+            self._rfd = self._wfd = None
+        if self._loop is not None:
+            self._wake(self._rwait | self._wwait)
+            self._rwait.clear()
+            self._wwait.clear()
 
-    async def _wait(self, want, timeout):
-        fut = self._loop.create_future()
-        fd = self._sock.fileno()
-        if want[0]:
-            if not self._rwait:
-                self._loop.add_reader(fd, self._on_read)
+    async def _wait(self, want, until):
+        """Wait for `want` (a _core.Want) until loop time `until` (None:
+        no limit but want.wake_at).  True when woken by readiness."""
+        loop = self._loop
+        if want.wake_at is not None and (until is None or
+                                         want.wake_at < until):
+            until = want.wake_at
+        fut = loop.create_future()
+        if want.read:
             self._rwait.add(fut)
-        if want[1]:
-            if not self._wwait:
-                self._loop.add_writer(fd, self._on_write)
+        if want.write:
             self._wwait.add(fut)
-        if not want[0] and not want[1]:
-            self._loop.call_later(0.01, lambda: fut.done() or
-                                  fut.set_result(None))
+        if not want.read and not want.write and until is None:
+            until = loop.time() + 0.01
+        self._register()
+        timeout = None if until is None else max(0.0, until - loop.time())
         try:
             await asyncio.wait_for(fut, timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
         finally:
             self._rwait.discard(fut)
             self._wwait.discard(fut)
-            if self._sock is not None:
-                if not self._rwait:
-                    self._loop.remove_reader(fd)
-                if not self._wwait:
-                    self._loop.remove_writer(fd)
+            if self._core is not None:
+                self._register()
 
     async def _drive(self, gen, timeout):
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         deadline = None if timeout is None else loop.time() + timeout
         try:
             want = next(gen)
             while True:
-                left = None if deadline is None else \
-                    max(0.0, deadline - loop.time())
-                try:
-                    await self._wait(want, left)
-                except asyncio.TimeoutError:
-                    want = gen.throw(Deadline())
-                else:
+                ready = await self._wait(want, deadline)
+                if ready or deadline is None or loop.time() < deadline:
                     want = gen.send(None)
+                else:
+                    want = gen.throw(Deadline())
         except StopIteration as e:
             return e.value
         except Deadline:
@@ -124,8 +160,31 @@ class AsyncSocket:
     def gettimeout(self):
         return self._timeout
 
+    def set_reconnect(self, on):
+        """As Socket.set_reconnect()."""
+        self._reconnect = bool(on)
+        if self._core is not None:
+            self._core.set_reconnect(on)
+
     def fileno(self):
-        return self._sock.fileno() if self._sock is not None else -1
+        """The current connection's descriptor (-1 while detached); the
+        handle watches it itself: there is no need to."""
+        sock = self._core.sock if self._core is not None else None
+        return sock.fileno() if sock is not None else -1
+
+    def events(self):
+        """As Socket.events() (EVENT_ATTACHED, EVENT_LOST, EVENT_BACK)."""
+        if self._core is None:
+            return 0
+        return self._core.take_events()
+
+    def reason(self):
+        """As Socket.reason()."""
+        return self._core.reason() if self._core is not None else None
+
+    @property
+    def attached(self):
+        return self._core is not None and self._core.sendable()
 
     @property
     def identity(self):
@@ -136,8 +195,7 @@ class AsyncSocket:
         return self._core.max_msg if self._core else 0
 
     async def _ready(self):
-        if self._attaching is not None and self._sock is None and \
-                self._attaching.done():
+        if self._closed:
             raise ValueError("I/O on a closed smartsock.AsyncSocket")
         await self.attach()
 
@@ -161,15 +219,16 @@ class AsyncSocket:
         return (await self.recv_identity())[1]
 
     async def identity_messages(self):
-        """(identity, message) pairs until the daemon closes."""
-        while True:
+        """(identity, message) pairs until the handle is closed or fails
+        for good (with re-attaching off: until the daemon closes)."""
+        while not self._closed:
             try:
                 yield await self.recv_identity()
             except Disconnected:
                 return
 
     async def messages(self):
-        """Messages until the daemon closes."""
+        """Messages, as identity_messages()."""
         async for _, m in self.identity_messages():
             yield m
 
@@ -177,23 +236,22 @@ class AsyncSocket:
         return self.messages()
 
     async def close(self):
-        if self._sock is None:
+        if self._closed:
+            return
+        self._closed = True
+        core = self._core
+        if core is None:
             return
         try:
-            if self._core is not None and self._loop is not None:
-                t = self._timeout
-                if t is None or t > _core.CLOSE_WAIT:
-                    t = _core.CLOSE_WAIT
-                try:
-                    await self._drive(self._core.op_close(), t)
-                except OSError:
-                    pass
+            t = self._timeout
+            if t is None or t > _core.CLOSE_WAIT:
+                t = _core.CLOSE_WAIT
+            try:
+                await self._drive(core.op_close(), t)
+            except OSError:
+                pass
         finally:
-            if self._loop is not None:
-                self._loop.remove_reader(self._sock.fileno())
-                self._loop.remove_writer(self._sock.fileno())
-            self._sock.close()
-            self._sock = None
+            core.close()
 
     async def __aenter__(self):
         await self.attach()

@@ -4,28 +4,31 @@ import time
 
 from . import _core
 from ._core import Core, Deadline
+from .errors import Disconnected
 
 
-def _drive(gen, timeout, sock):
+def _drive(gen, timeout, core):
     """Run an operation generator with poll(); timeout None = forever."""
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         want = next(gen)
         while True:
-            ev = 0
-            if want[0]:
-                ev |= select.POLLIN
-            if want[1]:
-                ev |= select.POLLOUT
-            p = select.poll()
-            p.register(sock, ev)
-            if deadline is None:
-                ms = None
+            until = deadline
+            if want.wake_at is not None and (until is None or
+                                             want.wake_at < until):
+                until = want.wake_at
+            ms = None if until is None else \
+                max(0, int((until - time.monotonic()) * 1000 + 0.999))
+            ev = (select.POLLIN if want.read else 0) | \
+                (select.POLLOUT if want.write else 0)
+            ready = False
+            if ev and core.sock is not None:
+                p = select.poll()
+                p.register(core.sock, ev)
+                ready = bool(p.poll(ms))
             else:
-                ms = max(0, int((deadline - time.monotonic()) * 1000 + 0.999))
-            if ev == 0 and ms is None:
-                ms = 10
-            if p.poll(ms) or deadline is None or time.monotonic() < deadline:
+                time.sleep(0.01 if ms is None else ms / 1000)
+            if ready or deadline is None or time.monotonic() < deadline:
                 want = gen.send(None)
             else:
                 want = gen.throw(Deadline())
@@ -33,6 +36,8 @@ def _drive(gen, timeout, sock):
         return e.value
     except Deadline:
         raise TimeoutError("timed out") from None
+    finally:
+        gen.close()
 
 
 class Socket:
@@ -42,22 +47,30 @@ class Socket:
     RUNTIME being runtime_dir, else $SMARTSOCK_RUNTIME_DIR, else
     /run/smartsock) or a path containing '/'.  timeout (seconds, None
     waits forever, 0 never waits) bounds send, recv and their kin.
+
+    The handle outlives the daemon: when smartsockd stops or dies it
+    attaches again by itself (reconnect=False turns that off: calls then
+    fail with Disconnected once the messages already read are taken).
+    Meanwhile sends wait up to the timeout (NotAttached after it) and
+    receives wait as usual.
     """
 
-    def __init__(self, name_or_path, runtime_dir=None, timeout=None):
+    def __init__(self, name_or_path, runtime_dir=None, timeout=None,
+                 reconnect=True):
         self.path = _core.resolve(name_or_path, runtime_dir)
         self._timeout = None
         self.settimeout(timeout)
-        self._sock = _core.connect_unix(self.path)
-        self._core = Core(self._sock)
+        self._epoll = None
+        self._core = Core(self.path)
+        self._core.reconnect = bool(reconnect)      # before the attach
+        self._core.attach_sock(_core.connect_unix(self.path))
         try:
-            t = _core.OPEN_TIMEOUT
-            try:
-                _drive(self._core.op_hello(), t, self._sock)
-            except TimeoutError:
-                raise TimeoutError(110, "smartsockd did not answer in time")
+            _drive(self._core.op_hello(), _core.OPEN_TIMEOUT, self._core)
+        except TimeoutError:
+            self._core.close()
+            raise TimeoutError(110, "smartsockd did not answer in time")
         except BaseException:
-            self._sock.close()
+            self._core.close()
             raise
 
     # -- settings ------------------------------------------------------
@@ -69,15 +82,62 @@ class Socket:
     def gettimeout(self):
         return self._timeout
 
+    def set_reconnect(self, on):
+        """Attach again when the daemon goes away (True, the default), or
+        not (calls then fail with Disconnected, once the messages already
+        read are taken)."""
+        self._check()
+        self._core.set_reconnect(on)
+
     def fileno(self):
-        """The Unix socket's descriptor (poll it for reading; messages
-        may already be buffered: recv with timeout 0 until TimeoutError
-        before each wait)."""
-        return self._sock.fileno()
+        """A descriptor to poll for reading, the same for the handle's
+        whole life: an epoll descriptor holding the current connection.
+        Messages may already be buffered: recv with timeout 0 until
+        TimeoutError before each wait.  While detached it stays quiet:
+        wait on it no longer than RETRY_MAX (1 s) and call events()."""
+        self._check()
+        if self._epoll is None:
+            self._epoll = select.epoll()
+            self._core.watch = self._watch
+            self._watch(self._core.sock)
+        return self._epoll.fileno()
+
+    def _watch(self, sock):
+        if self._epoll is None:
+            return
+        if getattr(self, "_watched", None) is not None:
+            try:
+                self._epoll.unregister(self._watched)
+            except OSError:
+                pass
+            self._watched = None
+        if sock is not None:
+            self._epoll.register(sock.fileno(), select.EPOLLIN)
+            self._watched = sock.fileno()
+
+    def events(self):
+        """EVENT_ATTACHED (attached now), EVENT_LOST (the daemon went
+        away or is stopping) and EVENT_BACK (attached again) since the
+        last call, as bits; does only what needs no waiting (a due
+        attempt to re-attach, reading).  reason() says why when not
+        attached."""
+        self._check()
+        return self._core.take_events()
+
+    def reason(self):
+        """Why the handle cannot send now, as an exception (NotAttached,
+        DaemonStopping, Disconnected, ConnectionRefusedError...), or None
+        while attached."""
+        return self._core.reason()
+
+    @property
+    def attached(self):
+        return self._core.sendable()
 
     @property
     def identity(self):
-        """The identity (16 bytes) the smart socket presents to peers."""
+        """The identity (16 bytes) the smart socket presents to peers
+        (from the latest attach)."""
         return self._core.identity
 
     @property
@@ -86,10 +146,10 @@ class Socket:
 
     @property
     def closed(self):
-        return self._sock is None
+        return self._core is None
 
     def _check(self):
-        if self._sock is None:
+        if self._core is None:
             raise ValueError("I/O on a closed smartsock.Socket")
 
     # -- calls ---------------------------------------------------------
@@ -102,7 +162,7 @@ class Socket:
             op = self._core.op_send(data)
         else:
             op = self._core.op_send_to(identity, data)
-        _drive(op, self._timeout, self._sock)
+        _drive(op, self._timeout, self._core)
 
     def send_to(self, identity, data):
         self.send(data, identity)
@@ -110,18 +170,16 @@ class Socket:
     def recv_identity(self):
         """(sender identity, message) of the next message."""
         self._check()
-        ident, payload = _drive(self._core.op_recv(), self._timeout,
-                                self._sock)
-        return ident, payload
+        return _drive(self._core.op_recv(), self._timeout, self._core)
 
     def recv(self):
         """The next message, as bytes."""
         return self.recv_identity()[1]
 
     def __iter__(self):
-        """Messages until the daemon closes the connection."""
-        from .errors import Disconnected
-        while True:
+        """Messages until the handle is closed or fails for good (with
+        re-attaching off: until the daemon closes the connection)."""
+        while self._core is not None:
             try:
                 yield self.recv()
             except Disconnected:
@@ -129,19 +187,21 @@ class Socket:
 
     def close(self):
         """Confirm what was taken, flush (up to 5 s) and detach."""
-        if self._sock is None:
+        core, self._core = self._core, None
+        if core is None:
             return
         try:
             t = self._timeout
             if t is None or t > _core.CLOSE_WAIT:
                 t = _core.CLOSE_WAIT
             try:
-                _drive(self._core.op_close(), t, self._sock)
+                _drive(core.op_close(), t, core)
             except OSError:
                 pass
         finally:
-            self._sock.close()
-            self._sock = None
+            core.close()
+            if self._epoll is not None:
+                self._epoll.close()
 
     def __enter__(self):
         return self
@@ -150,10 +210,10 @@ class Socket:
         self.close()
 
     def __del__(self):
-        s = getattr(self, "_sock", None)
-        if s is not None:
-            s.close()
+        core = getattr(self, "_core", None)
+        if core is not None:
+            core.close()
 
     def __repr__(self):
         return "<smartsock.Socket %s%s>" % (
-            self.path, " closed" if self._sock is None else "")
+            self.path, " closed" if self._core is None else "")

@@ -37,7 +37,13 @@ class NoBufferError(SmartsockError):
 
 
 class DaemonStopping(SmartsockError, ConnectionError):
-    """The daemon sent CLOSING: nothing new can be sent (ESHUTDOWN)."""
+    """The daemon sent CLOSING: nothing new can be sent on this
+    connection (ESHUTDOWN; Socket.reason() while it stops)."""
+
+
+class NotAttached(SmartsockError, ConnectionError):
+    """Not attached to smartsockd within the timeout: the daemon is away
+    and the handle is re-attaching (ENOTCONN; nothing was sent)."""
 
 
 class Disconnected(SmartsockError, ConnectionError):

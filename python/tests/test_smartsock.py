@@ -235,8 +235,8 @@ class AtLeastOnceTest(unittest.TestCase):
         a.send(b"held")
         self.assertEqual(b.recv(), b"held")
         # The application dies before coming back: no CONFIRM.
-        b._sock.close()
-        b._sock = None
+        b._core.close()
+        b._core = None
         with smartsock.Socket("b", self.rt, timeout=10) as b2:
             self.assertEqual(b2.recv(), b"held")
         # That one was confirmed by its close.
@@ -323,7 +323,7 @@ class ClosingTest(unittest.TestCase):
         side at once, so the daemon stops without its grace period."""
         import threading
         d = pair()
-        a = smartsock.Socket("a", d.runtime, timeout=10)
+        a = smartsock.Socket("a", d.runtime, timeout=10, reconnect=False)
         a.settimeout(0)
         with self.assertRaises(TimeoutError):
             a.recv()
