@@ -5,6 +5,7 @@ Run from the source tree:
       python3 -m unittest discover -s python/tests -v
 """
 import asyncio
+import errno
 import os
 import sys
 import time
@@ -338,6 +339,101 @@ class ClosingTest(unittest.TestCase):
         self.assertNotIn("not finished after", d.log_text())
         with self.assertRaises(ConnectionError):
             a.send(b"after")
+        a.close()
+
+
+class ReattachTest(unittest.TestCase):
+    """Handles outlive the daemon: they attach again by themselves."""
+
+    def test_restart(self):
+        d = pair()
+        a = smartsock.Socket("a", d.runtime, timeout=10)
+        b = smartsock.Socket("b", d.runtime, timeout=0)
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        fd = a.fileno()
+        with self.assertRaises(TimeoutError):
+            b.recv()                # b receives from now on
+        self.assertEqual(a.events(), smartsock.EVENT_ATTACHED)
+        for how in ("SIGTERM", "SIGKILL"):
+            with self.subTest(how=how):
+                if how == "SIGTERM":
+                    d.stop()
+                else:
+                    d.kill()
+                # The loss is seen at the next call; meanwhile sends fail
+                # after their timeout, at once with none.
+                harness.wait_for(lambda: not a.events() &
+                                 smartsock.EVENT_ATTACHED, 5, "detach")
+                a.settimeout(0)
+                with self.assertRaises(smartsock.NotAttached) as cm:
+                    a.send(b"lost")
+                self.assertEqual(cm.exception.errno, errno.ENOTCONN)
+                a.settimeout(0.3)
+                t = time.monotonic()
+                with self.assertRaises(smartsock.NotAttached):
+                    a.send(b"lost")
+                self.assertGreater(time.monotonic() - t, 0.25)
+                self.assertIsInstance(a.reason(), OSError)
+                self.assertFalse(a.attached)
+                d.start()
+                harness.wait_peers(d, "a", [ID_B.hex()])
+                a.settimeout(10)
+                a.send(b"after " + how.encode())     # waits for the attach
+                self.assertEqual(a.events(), smartsock.EVENT_ATTACHED |
+                                 smartsock.EVENT_BACK)
+                self.assertIsNone(a.reason())
+                self.assertEqual(a.fileno(), fd)
+                self.assertEqual(a.identity, ID_A)
+                b.settimeout(10)
+                self.assertEqual(b.recv_identity(),
+                                 (ID_A, b"after " + how.encode()))
+                ev = b.events()
+                self.assertEqual(ev & smartsock.EVENT_BACK,
+                                 smartsock.EVENT_BACK)
+        d.stop()
+
+    def test_async_recv_across_restart(self):
+        d = pair()
+
+        async def main():
+            async with smartsock.AsyncSocket("b", d.runtime,
+                                             timeout=20) as b:
+                b.settimeout(0)
+                with self.assertRaises(TimeoutError):
+                    await b.recv()
+                b.settimeout(20)
+                waiting = asyncio.ensure_future(b.recv_identity())
+                await asyncio.sleep(0.1)
+                await asyncio.get_running_loop().run_in_executor(
+                    None, d.stop)
+                await asyncio.sleep(0.2)
+                self.assertFalse(b.attached)
+                self.assertFalse(waiting.done())
+                await asyncio.get_running_loop().run_in_executor(
+                    None, d.start)
+                await asyncio.get_running_loop().run_in_executor(
+                    None, harness.wait_peers, d, "a", [ID_B.hex()])
+                async with smartsock.AsyncSocket("a", d.runtime,
+                                                 timeout=10) as a:
+                    await a.send(b"to the waiting one")
+                self.assertEqual(await asyncio.wait_for(waiting, 20),
+                                 (ID_A, b"to the waiting one"))
+                self.assertTrue(b.attached)
+
+        asyncio.run(main())
+        d.stop()
+
+    def test_reconnect_off(self):
+        d = pair()
+        a = smartsock.Socket("a", d.runtime, timeout=10)
+        a.set_reconnect(False)
+        d.kill()
+        with self.assertRaises(smartsock.Disconnected):
+            a.settimeout(5)
+            a.recv()
+        with self.assertRaises(smartsock.Disconnected):
+            a.send(b"x")
         a.close()
 
 
