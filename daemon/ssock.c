@@ -89,7 +89,7 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 	}
 	log_info("socket %s: identity %s, %s, %s%s, application socket %s",
 	    ss->name, ss->identity_hex,
-	    conf->send_mode == SEND_PUBLISH ? "publish" : "round-robin",
+	    conf->send_mode == SEND_PUBLISH ? "publish" : "roundrobin",
 	    ssock_at_least_once(ss) ? "at-least-once" : "at-most-once",
 	    tls != NULL ? ", TLS" : "", path);
 	return ss;

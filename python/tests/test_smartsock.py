@@ -442,4 +442,6 @@ def tearDownModule():
 
 
 if __name__ == "__main__":
-    unittest.main()
+    sys.path.insert(0, HERE)
+    import testmain
+    testmain.main(__name__)

@@ -224,4 +224,6 @@ class SessionsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    sys.path.insert(0, HERE)
+    import testmain
+    testmain.main(__name__)
