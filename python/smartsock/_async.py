@@ -211,6 +211,12 @@ class AsyncSocket:
     async def send_to(self, identity, data):
         await self.send(data, identity)
 
+    async def sendv(self, messages):
+        """As Socket.sendv()."""
+        await self._ready()
+        return await self._drive(self._core.op_sendv(messages),
+                                 self._timeout)
+
     async def recv_identity(self):
         await self._ready()
         return await self._drive(self._core.op_recv(), self._timeout)

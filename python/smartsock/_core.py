@@ -548,6 +548,21 @@ class Core:
     def op_send(self, data):
         yield from self._send_frame(bytes(data))
 
+    def op_sendv(self, messages):
+        """Several SENDs under one deadline: how many were handed over
+        (all, or fewer when the time ran out or the handle failed after
+        some; the next call then reports a lasting error)."""
+        n = 0
+        for data in messages:
+            try:
+                yield from self._send_frame(bytes(data))
+            except (OSError, Deadline):
+                if n == 0:
+                    raise
+                return n
+            n += 1
+        return n
+
     def op_send_to(self, identity, data):
         identity = bytes(identity)
         if len(identity) != lproto.ID_LEN:

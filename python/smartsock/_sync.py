@@ -167,6 +167,15 @@ class Socket:
     def send_to(self, identity, data):
         self.send(data, identity)
 
+    def sendv(self, messages):
+        """Send each of `messages` (with the socket's send mode), all
+        within one timeout.  Returns how many were handed over: all, or
+        fewer when the time ran out or the handle failed after some
+        (TimeoutError etc. when none was)."""
+        self._check()
+        return _drive(self._core.op_sendv(messages), self._timeout,
+                      self._core)
+
     def recv_identity(self):
         """(sender identity, message) of the next message."""
         self._check()

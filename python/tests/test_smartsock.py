@@ -134,6 +134,22 @@ class SyncTest(unittest.TestCase):
         a.send(bytearray(b"big" * 20000))
         self.assertEqual(b.recv(), b"big" * 20000)
 
+    def test_sendv(self):
+        a, b = self.open("a", timeout=10), self.open("b", timeout=10)
+        b.settimeout(0)
+        with self.assertRaises(TimeoutError):
+            b.recv()
+        b.settimeout(10)
+        msgs = [b"v%d" % i for i in range(500)] + [b"", b"x" * 70000]
+        self.assertEqual(a.sendv(msgs), len(msgs))
+        self.assertEqual([b.recv() for _ in msgs], msgs)
+        self.assertEqual(a.sendv([]), 0)
+        with self.assertRaises(smartsock.MessageTooBig):
+            a.sendv([b"x" * (a.max_message_size + 1)])
+        self.assertEqual(a.sendv([b"ok", b"x" * (a.max_message_size + 1)]),
+                         1)
+        self.assertEqual(b.recv(), b"ok")
+
     def test_send_to(self):
         a, b = self.open("a", timeout=10), self.open("b", timeout=10)
         a.settimeout(0)
@@ -273,6 +289,9 @@ class AsyncTest(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(got, [b"as%d" % i for i in range(50)])
             await a.send(b"id")
             self.assertEqual(await b.recv_identity(), (ID_A, b"id"))
+            self.assertEqual(await a.sendv([b"av1", b"av2"]), 2)
+            self.assertEqual([await b.recv(), await b.recv()],
+                             [b"av1", b"av2"])
             await b.close()
 
     async def test_send_to_and_iteration(self):
