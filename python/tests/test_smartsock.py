@@ -39,6 +39,19 @@ def pair(**keys):
     return d
 
 
+def prime(s, timeout):
+    """A first receive that finds nothing grants the window: from then on
+    the daemon delivers to s.  Then s waits up to timeout."""
+    s.settimeout(0)
+    try:
+        s.recv()
+    except TimeoutError:
+        pass
+    else:
+        raise AssertionError("a message before any was sent")
+    s.settimeout(timeout)
+
+
 def setUpModule():
     if not os.path.exists(harness.SMARTSOCKD):
         raise unittest.SkipTest("no smartsockd in " + harness.BUILD)
@@ -121,10 +134,7 @@ class SyncTest(unittest.TestCase):
 
     def test_send_recv(self):
         a, b = self.open("a", timeout=10), self.open("b", timeout=10)
-        b.settimeout(0)
-        with self.assertRaises(TimeoutError):
-            b.recv()            # grants credit: b receives from now on
-        b.settimeout(10)
+        prime(b, 10)
         for i in range(20):
             a.send(b"m%d" % i)
         got = [b.recv() for _ in range(20)]
@@ -136,10 +146,7 @@ class SyncTest(unittest.TestCase):
 
     def test_sendv(self):
         a, b = self.open("a", timeout=10), self.open("b", timeout=10)
-        b.settimeout(0)
-        with self.assertRaises(TimeoutError):
-            b.recv()
-        b.settimeout(10)
+        prime(b, 10)
         msgs = [b"v%d" % i for i in range(500)] + [b"", b"x" * 70000]
         self.assertEqual(a.sendv(msgs), len(msgs))
         self.assertEqual([b.recv() for _ in msgs], msgs)
@@ -152,10 +159,7 @@ class SyncTest(unittest.TestCase):
 
     def test_send_to(self):
         a, b = self.open("a", timeout=10), self.open("b", timeout=10)
-        a.settimeout(0)
-        with self.assertRaises(TimeoutError):
-            a.recv()
-        a.settimeout(10)
+        prime(a, 10)
         b.send(b"to-a", identity=ID_A)
         self.assertEqual(a.recv_identity(), (ID_B, b"to-a"))
         with self.assertRaises(smartsock.UnreachableError):
@@ -173,10 +177,7 @@ class SyncTest(unittest.TestCase):
 
     def test_iteration(self):
         a, b = self.open("a", timeout=10), self.open("b", timeout=10)
-        b.settimeout(0)
-        with self.assertRaises(TimeoutError):
-            b.recv()
-        b.settimeout(10)
+        prime(b, 10)
         for i in range(5):
             a.send(b"it%d" % i)
         got = []
@@ -201,10 +202,7 @@ class SyncTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0)
         self.assertEqual(out.split(), [b"py-to-cat-1", b"py-to-cat-2"])
         # and back: smartsock-cat sends on b, Python receives on a
-        a.settimeout(0)
-        with self.assertRaises(TimeoutError):
-            a.recv()
-        a.settimeout(10)
+        prime(a, 10)
         r = self.d.cat("send", "b", "cat-to-py")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(a.recv_identity(), (ID_B, b"cat-to-py"))
@@ -228,10 +226,7 @@ class AtLeastOnceTest(unittest.TestCase):
     def test_many_confirmed(self):
         with smartsock.Socket("a", self.rt, timeout=10) as a, \
                 smartsock.Socket("b", self.rt, timeout=10) as b:
-            b.settimeout(0)
-            with self.assertRaises(TimeoutError):
-                b.recv()
-            b.settimeout(10)
+            prime(b, 10)
             n = 3000            # more than the credit window
             for i in range(n):
                 a.send(b"%d" % i)
@@ -245,10 +240,7 @@ class AtLeastOnceTest(unittest.TestCase):
     def test_unconfirmed_redelivered(self):
         a = smartsock.Socket("a", self.rt, timeout=10)
         b = smartsock.Socket("b", self.rt, timeout=10)
-        b.settimeout(0)
-        with self.assertRaises(TimeoutError):
-            b.recv()
-        b.settimeout(10)
+        prime(b, 10)
         a.send(b"held")
         self.assertEqual(b.recv(), b"held")
         # The application dies before coming back: no CONFIRM.
@@ -344,10 +336,7 @@ class ClosingTest(unittest.TestCase):
         import threading
         d = pair()
         a = smartsock.Socket("a", d.runtime, timeout=10, reconnect=False)
-        a.settimeout(0)
-        with self.assertRaises(TimeoutError):
-            a.recv()
-        a.settimeout(10)
+        prime(a, 10)
         t = time.monotonic()
         stopper = threading.Timer(0.2, d.stop)
         stopper.start()
