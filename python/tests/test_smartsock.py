@@ -7,6 +7,7 @@ Run from the source tree:
 import asyncio
 import errno
 import os
+import select
 import sys
 import time
 import unittest
@@ -143,6 +144,26 @@ class SyncTest(unittest.TestCase):
         self.assertEqual(b.recv_identity(), (ID_A, b"who"))
         a.send(bytearray(b"big" * 20000))
         self.assertEqual(b.recv(), b"big" * 20000)
+
+    def test_fileno_poll(self):
+        a, b = self.open("a", timeout=10), self.open("b", timeout=10)
+        prime(b, 0)
+        fd = b.fileno()
+        self.assertEqual(select.select([fd], [], [], 0.2)[0], [])
+        a.send(b"p1")
+        a.send(b"p2")
+        self.assertEqual(select.select([fd], [], [], 10)[0], [fd])
+        got = []
+        end = time.monotonic() + 10
+        while len(got) < 2 and time.monotonic() < end:
+            try:                    # drain before each wait
+                got.append(b.recv())
+                continue
+            except TimeoutError:
+                pass
+            select.select([fd], [], [], 1)
+        self.assertEqual(got, [b"p1", b"p2"])
+        self.assertEqual(b.fileno(), fd)
 
     def test_sendv(self):
         a, b = self.open("a", timeout=10), self.open("b", timeout=10)
