@@ -18,6 +18,8 @@
  *
  * Failures name the vector as file:line.  The vectors are found under
  * $SMARTSOCK_SRCDIR (make check sets it), else $srcdir, else ".".
+ * vecfile.h reads the files, fake_daemon.h plays the daemon's side; this
+ * file holds the checks, the client's side and the test cases.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -29,310 +31,28 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
 
 #include "check_main.h"
+#include "fake_daemon.h"
 #include "lproto.h"
 #include "smartsock.h"
+#include "vecfile.h"
 
-#define VECTOR_DIR "tests/lproto-vectors"
 #define FRAME_MAX_PAYLOAD 1048576       /* README: for `ok` lines */
 #define MIN_SESSIONS 12         /* the *.session files committed so far */
-#define IO_WAIT_MS 5000         /* README: the daemon side's bound */
 #define CHILD_WAIT_MS 10000     /* then the fake daemon is killed */
 #define CLIENT_TIMEOUT_MS 5000  /* README: `open` sets it */
 #define RECV_CAP 65536
-#define MAX_TOKENS 8            /* the longest line has 6 */
 #define MAX_FIELDS 3
-#define SHOW_BYTES 64           /* bytes quoted in a message */
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
-/* One line of a vector file, comment and blanks dropped. */
-struct vline {
-	char *text;             /* owns what tok[] points into */
-	const char *file;       /* borrowed */
-	int lineno;
-	int ntok;
-	char *tok[MAX_TOKENS];
-};
-
-/* Failure messages, "file:line: text" each, truncated when full. */
-struct report {
-	char buf[3000];
-	size_t len;
-	int count;
-};
-
-static void report_add(struct report *, const struct vline *,
-    const char *, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-report_add(struct report *r, const struct vline *l, const char *fmt, ...)
-{
-	va_list ap;
-	size_t room;
-	int n;
-
-	r->count++;
-	room = sizeof r->buf - r->len;
-	if (room < 2)
-		return;
-	if (l != NULL)
-		n = snprintf(r->buf + r->len, room, "%s:%d: ", l->file,
-		    l->lineno);
-	else
-		n = 0;
-	if (n >= 0 && (size_t)n < room) {
-		va_start(ap, fmt);
-		n += vsnprintf(r->buf + r->len + n, room - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	if (n < 0 || (size_t)n >= room - 1) {
-		r->len = sizeof r->buf - 1;     /* full: keep what fits */
-		return;
-	}
-	r->len += (size_t)n;
-	r->buf[r->len++] = '\n';
-	r->buf[r->len] = '\0';
-}
-
-/* --- reading the files ------------------------------------------------- */
-
-static const char *
-vector_srcdir(void)
-{
-	const char *d = getenv("SMARTSOCK_SRCDIR");
-
-	if (d == NULL || *d == '\0')
-		d = getenv("srcdir");
-	if (d == NULL || *d == '\0')
-		d = ".";
-	return d;
-}
-
-/* Split at blanks, up to a '#'.  -1 when there are too many tokens. */
-static int
-tokenize(char *text, struct vline *l)
-{
-	char *p, *save;
-
-	if ((p = strchr(text, '#')) != NULL)
-		*p = '\0';
-	l->ntok = 0;
-	for (p = strtok_r(text, " \t\r\n", &save); p != NULL;
-	    p = strtok_r(NULL, " \t\r\n", &save)) {
-		if (l->ntok == MAX_TOKENS)
-			return -1;
-		l->tok[l->ntok++] = p;
-	}
-	return 0;
-}
-
-static void
-vfile_free(struct vline *lines, size_t n)
-{
-	size_t i;
-
-	if (lines == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(lines[i].text);
-	free(lines);
-}
-
-/*
- * The lines of a vector file that hold tokens, in order (file: borrowed,
- * must outlive them).  NULL with the reason in r.
- */
-static struct vline *
-vfile_load(const char *file, size_t *np, struct report *r)
-{
-	struct vline *lines = NULL, *nl, l;
-	size_t n = 0, cap = 0, linecap = 0;
-	char *line = NULL;
-	int lineno = 0;
-	FILE *f;
-
-	if ((f = fopen(file, "r")) == NULL) {
-		report_add(r, NULL, "%s: %s (set SMARTSOCK_SRCDIR to the "
-		    "source tree)", file, strerror(errno));
-		return NULL;
-	}
-	while (getline(&line, &linecap, f) != -1) {
-		memset(&l, 0, sizeof l);
-		l.file = file;
-		l.lineno = ++lineno;
-		l.text = line;          /* the next getline() allocates anew */
-		line = NULL;
-		linecap = 0;
-		if (tokenize(l.text, &l) == -1) {
-			report_add(r, &l, "more than %d tokens", MAX_TOKENS);
-			free(l.text);
-			goto fail;
-		}
-		if (l.ntok == 0) {
-			free(l.text);
-			continue;
-		}
-		if (n == cap) {
-			cap = cap == 0 ? 64 : cap * 2;
-			if ((nl = realloc(lines, cap * sizeof *lines)) == NULL) {
-				report_add(r, &l, "out of memory");
-				free(l.text);
-				goto fail;
-			}
-			lines = nl;
-		}
-		lines[n++] = l;
-	}
-	if (ferror(f)) {
-		report_add(r, NULL, "%s: read error", file);
-		goto fail;
-	}
-	free(line);
-	fclose(f);
-	*np = n;
-	return lines;
-fail:
-	free(line);
-	fclose(f);
-	vfile_free(lines, n);
-	return NULL;
-}
-
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * HEX as the README defines it: '.' is ignored, "-" alone is no bytes.
- * *out is the caller's to free (allocated even when empty).  0, or -1 for
- * a stray character or an odd number of digits.
- */
-static int
-hex_decode(const char *tok, uint8_t **out, size_t *len)
-{
-	uint8_t *b;
-	size_t n = 0;
-	int hi = -1, d;
-
-	if ((b = malloc(strlen(tok) / 2 + 1)) == NULL)
-		return -1;
-	if (strcmp(tok, "-") != 0)
-		for (; *tok != '\0'; tok++) {
-			if (*tok == '.')
-				continue;
-			if ((d = hex_digit(*tok)) == -1)
-				goto bad;
-			if (hi == -1)
-				hi = d;
-			else {
-				b[n++] = (uint8_t)(hi << 4 | d);
-				hi = -1;
-			}
-		}
-	if (hi != -1)
-		goto bad;
-	*out = b;
-	*len = n;
-	return 0;
-bad:
-	free(b);
-	return -1;
-}
-
-/* Bytes as hex for a message, the first SHOW_BYTES of them. */
-static const char *
-hex_show(const uint8_t *b, size_t n, char *out, size_t cap)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i, o = 0;
-
-	if (n == 0)
-		return "-";
-	for (i = 0; i < n && i < SHOW_BYTES && o + 3 < cap; i++) {
-		out[o++] = digits[b[i] >> 4];
-		out[o++] = digits[b[i] & 15];
-	}
-	if (i < n && o + 4 < cap) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-	return out;
-}
-
-#define HEXBUF (2 * SHOW_BYTES + 4)
-
-/* A decimal integer no larger than max. */
-static int
-parse_uint(const char *tok, uint64_t max, uint64_t *v)
-{
-	unsigned long long u;
-	char *end;
-
-	if (*tok < '0' || *tok > '9')
-		return -1;
-	errno = 0;
-	u = strtoull(tok, &end, 10);
-	if (errno != 0 || *end != '\0' || u > max)
-		return -1;
-	*v = u;
-	return 0;
-}
-
-/* An IDENTITY: HEX of exactly LPROTO_ID_LEN bytes. */
-static int
-identity_parse(const char *tok, uint8_t id[LPROTO_ID_LEN])
-{
-	uint8_t *b;
-	size_t len;
-
-	if (hex_decode(tok, &b, &len) == -1)
-		return -1;
-	if (len == LPROTO_ID_LEN)
-		memcpy(id, b, len);
-	free(b);
-	return len == LPROTO_ID_LEN ? 0 : -1;
-}
-
-/* Report where a and b first differ, if they do; 0 when equal. */
-static int
-bytes_compare(struct report *r, const struct vline *l, const char *what,
-    const uint8_t *want, size_t wlen, const uint8_t *got, size_t glen)
-{
-	char hw[HEXBUF], hg[HEXBUF];
-	size_t i;
-
-	if (wlen == glen && memcmp(want, got, wlen) == 0)
-		return 0;
-	for (i = 0; i < wlen && i < glen && want[i] == got[i]; i++)
-		continue;
-	report_add(r, l, "%s differ at byte %zu (%zu bytes expected, %zu "
-	    "got):\n    expected %s\n    got      %s", what, i, wlen, glen,
-	    hex_show(want, wlen, hw, sizeof hw),
-	    hex_show(got, glen, hg, sizeof hg));
-	return -1;
-}
 
 /* --- frames.txt -------------------------------------------------------- */
 
@@ -577,7 +297,7 @@ START_TEST(test_frames)
 	memset(&r, 0, sizeof r);
 	snprintf(path, sizeof path, "%s/" VECTOR_DIR "/frames.txt",
 	    vector_srcdir());
-	lines = vfile_load(path, &n, &r);
+	lines = vecfile_load(path, &n, &r);
 	ck_assert_msg(lines != NULL, "%s", r.buf);
 	for (i = 0; i < n; i++) {
 		for (k = 0; k < nitems(kinds); k++)
@@ -591,222 +311,13 @@ START_TEST(test_frames)
 		seen[k]++;
 		kinds[k].check(&lines[i], &r);
 	}
-	vfile_free(lines, n);
+	vecfile_free(lines, n);
 	ck_assert_msg(r.count == 0, "%d failure(s) in %zu vectors:\n%s",
 	    r.count, n, r.buf);
 	ck_assert_msg(seen[0] > 0 && seen[1] > 0 && seen[2] > 0,
 	    "%s: %zu ok, %zu bad, %zu more", path, seen[0], seen[1], seen[2]);
 }
 END_TEST
-
-/* --- *.session: the fake daemon ------------------------------------------ */
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait for fd to be ready for `events` until the deadline (now_ms()):
- * 1, 0 when it passed, -1. */
-static int
-wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	int64_t left;
-	int n;
-
-	do {
-		left = deadline - now_ms();
-		n = poll(&pfd, 1, left > 0 ? (int)left : 0);
-	} while (n == -1 && errno == EINTR);
-	return n;
-}
-
-/* c HEX: read exactly these bytes. */
-static int
-daemon_expect(int fd, const struct vline *l, struct report *r)
-{
-	int64_t dl = now_ms() + IO_WAIT_MS;
-	const char *cut = NULL;         /* why fewer bytes came */
-	uint8_t *want, *got;
-	size_t wlen, glen = 0;
-	char hx[HEXBUF];
-	ssize_t n;
-	int rc;
-
-	if (hex_decode(l->tok[1], &want, &wlen) == -1) {
-		report_add(r, l, "bad HEX");
-		return -1;
-	}
-	if ((got = malloc(wlen + 1)) == NULL) {
-		report_add(r, l, "out of memory");
-		free(want);
-		return -1;
-	}
-	while (glen < wlen && cut == NULL) {
-		if (wait_fd(fd, POLLIN, dl) <= 0) {
-			cut = "silence for " STR(IO_WAIT_MS) " ms";
-			break;
-		}
-		n = read(fd, got + glen, wlen - glen);
-		if (n > 0)
-			glen += (size_t)n;
-		else if (n == 0)
-			cut = "end of stream";
-		else if (errno != EINTR)
-			cut = strerror(errno);
-	}
-	/* A wrong byte says more than a short read. */
-	rc = bytes_compare(r, l, "bytes from the client", want, glen, got,
-	    glen);
-	if (rc == 0 && cut != NULL) {
-		report_add(r, l, "%s after %zu of %zu bytes from the client "
-		    "(%s)", cut, glen, wlen, hex_show(got, glen, hx, sizeof hx));
-		rc = -1;
-	}
-	free(want);
-	free(got);
-	return rc;
-}
-
-/* c eof: the client's end of stream comes next. */
-static int
-daemon_expect_eof(int fd, const struct vline *l, struct report *r)
-{
-	char hx[HEXBUF];
-	uint8_t buf[256];
-	int64_t dl = now_ms() + IO_WAIT_MS;
-	ssize_t n;
-
-	if (wait_fd(fd, POLLIN, dl) <= 0) {
-		report_add(r, l, "no end of stream from the client within %d "
-		    "ms", IO_WAIT_MS);
-		return -1;
-	}
-	while ((n = read(fd, buf, sizeof buf)) == -1 && errno == EINTR)
-		continue;
-	if (n == 0)
-		return 0;
-	if (n > 0)
-		report_add(r, l, "expected the end of stream, the client sent "
-		    "%s", hex_show(buf, (size_t)n, hx, sizeof hx));
-	else
-		report_add(r, l, "expected the end of stream: read: %s",
-		    strerror(errno));
-	return -1;
-}
-
-/* d HEX: write these bytes. */
-static int
-daemon_write(int fd, const struct vline *l, struct report *r)
-{
-	int64_t dl = now_ms() + IO_WAIT_MS;
-	uint8_t *b;
-	size_t len, done = 0;
-	ssize_t n;
-	int rc = 0;
-
-	if (hex_decode(l->tok[1], &b, &len) == -1) {
-		report_add(r, l, "bad HEX");
-		return -1;
-	}
-	while (done < len) {
-		if (wait_fd(fd, POLLOUT, dl) <= 0) {
-			report_add(r, l, "the client took nothing for %d ms "
-			    "(%zu of %zu bytes written)", IO_WAIT_MS, done,
-			    len);
-			rc = -1;
-			break;
-		}
-		n = write(fd, b + done, len - done);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			report_add(r, l, "write after %zu of %zu bytes: %s",
-			    done, len, strerror(errno));
-			rc = -1;
-			break;
-		}
-		done += (size_t)n;
-	}
-	free(b);
-	return rc;
-}
-
-/* Accept the client on the first c/d line. */
-static int
-daemon_accept(int lfd, const struct vline *l, struct report *r)
-{
-	int64_t dl = now_ms() + IO_WAIT_MS;
-	int fd;
-
-	if (wait_fd(lfd, POLLIN, dl) <= 0) {
-		report_add(r, l, "the client did not connect within %d ms",
-		    IO_WAIT_MS);
-		return -1;
-	}
-	if ((fd = accept(lfd, NULL, NULL)) == -1)
-		report_add(r, l, "accept: %s", strerror(errno));
-	return fd;
-}
-
-/* The `c` and `d` lines, in order, on one accepted connection. */
-static void
-daemon_play(const struct vline *lines, size_t n, int lfd, struct report *r)
-{
-	const struct vline *l, *last = NULL;
-	int fd = -1, accepted = 0, rc;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		l = &lines[i];
-		if (strcmp(l->tok[0], "c") != 0 && strcmp(l->tok[0], "d") != 0)
-			continue;
-		last = l;
-		if (l->ntok != 2) {
-			report_add(r, l, "%s takes one argument", l->tok[0]);
-			break;
-		}
-		if (!accepted) {
-			accepted = 1;
-			if ((fd = daemon_accept(lfd, l, r)) == -1)
-				break;
-			close(lfd);
-			lfd = -1;
-		}
-		if (fd == -1) {
-			report_add(r, l, "the daemon has closed already");
-			break;
-		}
-		if (strcmp(l->tok[0], "d") == 0 &&
-		    strcmp(l->tok[1], "close") == 0) {
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		if (strcmp(l->tok[0], "c") == 0)
-			rc = strcmp(l->tok[1], "eof") == 0 ?
-			    daemon_expect_eof(fd, l, r) :
-			    daemon_expect(fd, l, r);
-		else
-			rc = daemon_write(fd, l, r);
-		if (rc == -1)
-			break;
-	}
-	if (r->count == 0 && (last == NULL ||
-	    (strcmp(last->tok[1], "eof") != 0 &&
-	    strcmp(last->tok[1], "close") != 0)))
-		report_add(r, last, "the daemon's last line must be `c eof` or "
-		    "`d close`");
-	if (fd != -1)
-		close(fd);
-	if (lfd != -1)
-		close(lfd);
-}
 
 /* --- *.session: the client --------------------------------------------- */
 
@@ -1201,7 +712,7 @@ START_TEST(test_session)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&rc, 0, sizeof rc);
 	memset(&rd, 0, sizeof rd);
-	lines = vfile_load(file, &n, &rc);
+	lines = vecfile_load(file, &n, &rc);
 	ck_assert_msg(lines != NULL, "%s", rc.buf);
 
 	snprintf(dir, sizeof dir, "%s/check_lproto_vectors.XXXXXX",
@@ -1233,7 +744,7 @@ START_TEST(test_session)
 		daemon_play(lines, n, lfd, &rd);
 		if (rd.len > 0 && write(ep[1], rd.buf, rd.len) == -1)
 			rd.count++;
-		vfile_free(lines, n);
+		vecfile_free(lines, n);
 		_exit(rd.count == 0 ? 0 : 1);
 	}
 	close(lfd);
@@ -1251,7 +762,7 @@ cleanup:
 		unlink(sockpath);
 	if (dir[0] != '\0')
 		rmdir(dir);
-	vfile_free(lines, n);
+	vecfile_free(lines, n);
 	ck_assert_msg(rc.count == 0 && rd.count == 0,
 	    "%s\n-- fake daemon:\n%s-- client:\n%s", file,
 	    rd.count == 0 ? "ok\n" : rd.buf, rc.count == 0 ? "ok\n" : rc.buf);
