@@ -6,26 +6,24 @@ changes (the daemon went away, or the handle attached again)."""
 import asyncio
 
 from . import _core
-from ._core import Core, Deadline
+from ._core import Deadline
+from ._handle import Handle
 from .errors import Disconnected
 
 
-class AsyncSocket:
+class AsyncSocket(Handle):
     """The asyncio counterpart of Socket: the same methods as coroutines.
 
     Create it with `await AsyncSocket.open(name)`, or `async with
     AsyncSocket(name) as s`, or AsyncSocket(name) and `await s.attach()`
     (any first call attaches too).  Like Socket it attaches again by
-    itself when the daemon goes away, unless reconnect=False.
+    itself when the daemon goes away, unless reconnect=False.  One event
+    loop only.
     """
 
     def __init__(self, name_or_path, runtime_dir=None, timeout=None,
                  reconnect=True):
-        self.path = _core.resolve(name_or_path, runtime_dir)
-        self._timeout = None
-        self.settimeout(timeout)
-        self._reconnect = bool(reconnect)
-        self._core = None
+        super().__init__(name_or_path, runtime_dir, timeout, reconnect)
         self._loop = None
         self._attaching = None
         self._closed = False
@@ -50,16 +48,14 @@ class AsyncSocket:
 
     async def _attach(self):
         self._loop = asyncio.get_running_loop()
-        core = Core(self.path)
-        core.reconnect = self._reconnect
+        core = self._new_core()
         core.watch = self._watch
-        core.attach_sock(_core.connect_unix(self.path))
         self._core = core
         try:
             await self._drive(core.op_hello(), _core.OPEN_TIMEOUT)
         except TimeoutError:
             core.close()
-            raise TimeoutError(110, "smartsockd did not answer in time")
+            raise self._open_timed_out() from None
         except BaseException:
             core.close()
             raise
@@ -151,48 +147,11 @@ class AsyncSocket:
         finally:
             gen.close()
 
-    # -- settings ------------------------------------------------------
-    def settimeout(self, timeout):
-        if timeout is not None and timeout < 0:
-            raise ValueError("timeout must be None or >= 0")
-        self._timeout = timeout
-
-    def gettimeout(self):
-        return self._timeout
-
-    def set_reconnect(self, on):
-        """As Socket.set_reconnect()."""
-        self._reconnect = bool(on)
-        if self._core is not None:
-            self._core.set_reconnect(on)
-
     def fileno(self):
         """The current connection's descriptor (-1 while detached); the
         handle watches it itself: there is no need to."""
         sock = self._core.sock if self._core is not None else None
         return sock.fileno() if sock is not None else -1
-
-    def events(self):
-        """As Socket.events() (EVENT_ATTACHED, EVENT_LOST, EVENT_BACK)."""
-        if self._core is None:
-            return 0
-        return self._core.take_events()
-
-    def reason(self):
-        """As Socket.reason()."""
-        return self._core.reason() if self._core is not None else None
-
-    @property
-    def attached(self):
-        return self._core is not None and self._core.sendable()
-
-    @property
-    def identity(self):
-        return self._core.identity if self._core else None
-
-    @property
-    def max_message_size(self):
-        return self._core.max_msg if self._core else 0
 
     async def _ready(self):
         if self._closed:
@@ -242,6 +201,8 @@ class AsyncSocket:
         return self.messages()
 
     async def close(self):
+        """Confirm what was taken, flush (up to 5 s) and detach; calls
+        still waiting fail."""
         if self._closed:
             return
         self._closed = True
@@ -249,13 +210,9 @@ class AsyncSocket:
         if core is None:
             return
         try:
-            t = self._timeout
-            if t is None or t > _core.CLOSE_WAIT:
-                t = _core.CLOSE_WAIT
-            try:
-                await self._drive(core.op_close(), t)
-            except OSError:
-                pass
+            await self._drive(core.op_close(), self._close_wait())
+        except OSError:
+            pass
         finally:
             core.close()
 

@@ -656,6 +656,10 @@ class Core:
                 self.flush_nb()
 
     def close(self):
+        """The handle is closed: operations still waiting fail."""
+        if self.err is None:
+            self.err = OSError(errno.EBADF, "the smartsock handle is "
+                               "closed")
         if self.sock is not None:
             if self.watch is not None:
                 self.watch(None)

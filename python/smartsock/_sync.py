@@ -3,7 +3,8 @@ import select
 import time
 
 from . import _core
-from ._core import Core, Deadline
+from ._core import Deadline
+from ._handle import Handle
 from .errors import Disconnected
 
 
@@ -40,8 +41,8 @@ def _drive(gen, timeout, core):
         gen.close()
 
 
-class Socket:
-    """A blocking handle on a smart socket of smartsockd.
+class Socket(Handle):
+    """A blocking handle on a smart socket of smartsockd (one per thread).
 
     name_or_path: a configured socket name (found as RUNTIME/NAME.sock,
     RUNTIME being runtime_dir, else $SMARTSOCK_RUNTIME_DIR, else
@@ -57,37 +58,19 @@ class Socket:
 
     def __init__(self, name_or_path, runtime_dir=None, timeout=None,
                  reconnect=True):
-        self.path = _core.resolve(name_or_path, runtime_dir)
-        self._timeout = None
-        self.settimeout(timeout)
+        super().__init__(name_or_path, runtime_dir, timeout, reconnect)
         self._epoll = None
-        self._core = Core(self.path)
-        self._core.reconnect = bool(reconnect)      # before the attach
-        self._core.attach_sock(_core.connect_unix(self.path))
+        self._watched = None
+        core = self._new_core()
         try:
-            _drive(self._core.op_hello(), _core.OPEN_TIMEOUT, self._core)
+            _drive(core.op_hello(), _core.OPEN_TIMEOUT, core)
         except TimeoutError:
-            self._core.close()
-            raise TimeoutError(110, "smartsockd did not answer in time")
+            core.close()
+            raise self._open_timed_out() from None
         except BaseException:
-            self._core.close()
+            core.close()
             raise
-
-    # -- settings ------------------------------------------------------
-    def settimeout(self, timeout):
-        if timeout is not None and timeout < 0:
-            raise ValueError("timeout must be None or >= 0")
-        self._timeout = timeout
-
-    def gettimeout(self):
-        return self._timeout
-
-    def set_reconnect(self, on):
-        """Attach again when the daemon goes away (True, the default), or
-        not (calls then fail with Disconnected, once the messages already
-        read are taken)."""
-        self._check()
-        self._core.set_reconnect(on)
+        self._core = core
 
     def fileno(self):
         """A descriptor to poll for reading, the same for the handle's
@@ -103,9 +86,7 @@ class Socket:
         return self._epoll.fileno()
 
     def _watch(self, sock):
-        if self._epoll is None:
-            return
-        if getattr(self, "_watched", None) is not None:
+        if self._watched is not None:
             try:
                 self._epoll.unregister(self._watched)
             except OSError:
@@ -114,35 +95,6 @@ class Socket:
         if sock is not None:
             self._epoll.register(sock.fileno(), select.EPOLLIN)
             self._watched = sock.fileno()
-
-    def events(self):
-        """EVENT_ATTACHED (attached now), EVENT_LOST (the daemon went
-        away or is stopping) and EVENT_BACK (attached again) since the
-        last call, as bits; does only what needs no waiting (a due
-        attempt to re-attach, reading).  reason() says why when not
-        attached."""
-        self._check()
-        return self._core.take_events()
-
-    def reason(self):
-        """Why the handle cannot send now, as an exception (NotAttached,
-        DaemonStopping, Disconnected, ConnectionRefusedError...), or None
-        while attached."""
-        return self._core.reason()
-
-    @property
-    def attached(self):
-        return self._core.sendable()
-
-    @property
-    def identity(self):
-        """The identity (16 bytes) the smart socket presents to peers
-        (from the latest attach)."""
-        return self._core.identity
-
-    @property
-    def max_message_size(self):
-        return self._core.max_msg
 
     @property
     def closed(self):
@@ -200,13 +152,9 @@ class Socket:
         if core is None:
             return
         try:
-            t = self._timeout
-            if t is None or t > _core.CLOSE_WAIT:
-                t = _core.CLOSE_WAIT
-            try:
-                _drive(core.op_close(), t, core)
-            except OSError:
-                pass
+            _drive(core.op_close(), self._close_wait(), core)
+        except OSError:
+            pass
         finally:
             core.close()
             if self._epoll is not None:

@@ -341,6 +341,18 @@ class AsyncTest(unittest.IsolatedAsyncioTestCase):
             await a.send(b"c1")
             self.assertEqual(await recv, [b"c1"])
 
+    async def test_close_while_waiting(self):
+        b = await smartsock.AsyncSocket.open("b", self.rt, timeout=10)
+        waiting = asyncio.ensure_future(b.recv())
+        await asyncio.sleep(0.05)
+        await b.close()
+        with self.assertRaises(OSError) as cm:
+            await asyncio.wait_for(waiting, 5)
+        self.assertEqual(cm.exception.errno, errno.EBADF)
+        with self.assertRaises(ValueError):
+            await b.recv()
+        self.assertFalse(b.attached)
+
     async def test_cat_interop(self):
         async with smartsock.AsyncSocket("a", self.rt, timeout=10) as a:
             await self.prime(a)

@@ -1,0 +1,81 @@
+"""What Socket and AsyncSocket share: the handle's settings and what it
+can tell about its state without waiting.  The subclasses drive the
+operations of _core.Core, blocking or on an event loop."""
+import errno
+
+from . import _core
+
+
+class Handle:
+    def __init__(self, name_or_path, runtime_dir, timeout, reconnect):
+        self.path = _core.resolve(name_or_path, runtime_dir)
+        self._timeout = None
+        self.settimeout(timeout)
+        self._reconnect = bool(reconnect)
+        self._core = None
+
+    def _new_core(self):
+        """The handle's state, its first connection made, HELLO queued."""
+        core = _core.Core(self.path)
+        core.reconnect = self._reconnect
+        core.attach_sock(_core.connect_unix(self.path))
+        return core
+
+    @staticmethod
+    def _open_timed_out():
+        return TimeoutError(errno.ETIMEDOUT,
+                            "smartsockd did not answer in time")
+
+    def _close_wait(self):
+        """How long close() may wait to flush."""
+        t = self._timeout
+        return _core.CLOSE_WAIT if t is None or t > _core.CLOSE_WAIT else t
+
+    # -- settings ------------------------------------------------------
+    def settimeout(self, timeout):
+        """Seconds each call may wait: None for ever, 0 never."""
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be None or >= 0")
+        self._timeout = timeout
+
+    def gettimeout(self):
+        return self._timeout
+
+    def set_reconnect(self, on):
+        """Attach again when the daemon goes away (True, the default), or
+        not (calls then fail with Disconnected, once the messages already
+        read are taken)."""
+        self._reconnect = bool(on)
+        if self._core is not None:
+            self._core.set_reconnect(on)
+
+    # -- state ---------------------------------------------------------
+    def events(self):
+        """EVENT_ATTACHED (attached now), EVENT_LOST (the daemon went
+        away or is stopping) and EVENT_BACK (attached again) since the
+        last call, as bits; does only what needs no waiting (a due
+        attempt to re-attach, reading).  reason() says why when not
+        attached."""
+        if self._core is None:
+            return 0
+        return self._core.take_events()
+
+    def reason(self):
+        """Why the handle cannot send now, as an exception (NotAttached,
+        DaemonStopping, Disconnected, ConnectionRefusedError...), or None
+        while attached."""
+        return self._core.reason() if self._core is not None else None
+
+    @property
+    def attached(self):
+        return self._core is not None and self._core.sendable()
+
+    @property
+    def identity(self):
+        """The identity (16 bytes) the smart socket presents to peers,
+        from the latest attach."""
+        return self._core.identity if self._core is not None else None
+
+    @property
+    def max_message_size(self):
+        return self._core.max_msg if self._core is not None else 0
