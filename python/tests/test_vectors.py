@@ -98,16 +98,24 @@ class FakeDaemon(threading.Thread):
         self.error = None
 
     def run(self):
+        conn = None
         try:
             self.listener.settimeout(WAIT)
-            conn, _ = self.listener.accept()
-            with conn:
-                conn.settimeout(WAIT)
-                for n, toks in self.script:
-                    self.step(conn, "%s:%d" % (self.name_, n), toks)
+            for i, (n, toks) in enumerate(self.script):
+                if conn is None or toks == ["d", "accept"]:
+                    # The client's first connection, or its next one.
+                    if conn is not None:
+                        conn.close()
+                    conn, _ = self.listener.accept()
+                    conn.settimeout(WAIT)
+                    if toks == ["d", "accept"]:
+                        continue
+                self.step(conn, "%s:%d" % (self.name_, n), toks)
         except Exception as e:      # reported by the test
-            self.error = "%s: %s" % (self.name_, e) \
-                if self.error is None else self.error
+            self.error = "%s: %s" % (self.name_, e)
+        finally:
+            if conn is not None:
+                conn.close()
 
     def step(self, conn, where, toks):
         if toks == ["c", "eof"]:
@@ -166,7 +174,7 @@ def play_client(path, script, where_of):
         elif result is not None:
             if toks[1] == "recv":
                 want = tuple(unhex(t) for t in result)
-            elif toks[1] == "max_message_size":
+            elif toks[1] in ("max_message_size", "events"):
                 want = int(result[0])
             else:
                 want = unhex(result[0])
@@ -193,13 +201,17 @@ def call(s, path, toks):
         return s.max_message_size
     if op == "close":
         return s.close()
+    if op == "reconnect":
+        return s.set_reconnect({"on": True, "off": False}[args[0]])
+    if op == "events":
+        return s.events()
     raise AssertionError("unknown call %r" % op)
 
 
 class SessionsTest(unittest.TestCase):
     def test_sessions(self):
         files = sorted(glob.glob(os.path.join(VECTORS, "*.session")))
-        self.assertGreaterEqual(len(files), 12)
+        self.assertGreaterEqual(len(files), 13)
         for path in files:
             with self.subTest(session=os.path.basename(path)):
                 self.play(path)

@@ -46,7 +46,7 @@
 #include "vecfile.h"
 
 #define FRAME_MAX_PAYLOAD 1048576       /* README: for `ok` lines */
-#define MIN_SESSIONS 12         /* the *.session files committed so far */
+#define MIN_SESSIONS 13         /* the *.session files committed so far */
 #define CHILD_WAIT_MS 10000     /* then the fake daemon is killed */
 #define CLIENT_TIMEOUT_MS 5000  /* README: `open` sets it */
 #define RECV_CAP 65536
@@ -527,6 +527,44 @@ call_max_message_size(smartsock *s, const struct call *c, struct report *r)
 	return 0;
 }
 
+static int
+call_reconnect(smartsock *s, const struct call *c, struct report *r)
+{
+	int on = strcmp(c->arg[0], "on") == 0;
+
+	if ((!on && strcmp(c->arg[0], "off") != 0) || c->nexp != 0) {
+		report_add(r, c->l, "reconnect takes on or off");
+		return -1;
+	}
+	if (smartsock_set_reconnect(s, on) == -1) {
+		report_add(r, c->l, "failed with %s", errno_name(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+call_events(smartsock *s, const struct call *c, struct report *r)
+{
+	uint64_t want;
+	int got;
+
+	if (c->nexp != 1 || parse_uint(c->exp[0], 7, &want) == -1) {
+		report_add(r, c->l, "events takes => N (0 to 7)");
+		return -1;
+	}
+	if ((got = smartsock_events(s)) == -1) {
+		report_add(r, c->l, "failed with %s", errno_name(errno));
+		return -1;
+	}
+	if ((uint64_t)got != want) {
+		report_add(r, c->l, "events %d, expected %llu", got,
+		    (unsigned long long)want);
+		return -1;
+	}
+	return 0;
+}
+
 /* Which calls there are and how many arguments each takes. */
 static const struct {
 	const char *name;
@@ -538,6 +576,8 @@ static const struct {
 	{ "recv", 0, call_recv },
 	{ "identity", 0, call_identity },
 	{ "max_message_size", 0, call_max_message_size },
+	{ "reconnect", 1, call_reconnect },
+	{ "events", 0, call_events },
 };
 
 /* One open or call line.  0, or -1 when it failed (reported). */

@@ -154,7 +154,8 @@ daemon_write(int fd, const struct vline *l, struct report *r)
 	return rc;
 }
 
-/* Accept the client on the first c/d line. */
+/* Accept a connection of the client: on the first c/d line, and at each
+ * `d accept`. */
 static int
 daemon_accept(int lfd, const struct vline *l, struct report *r)
 {
@@ -187,12 +188,20 @@ daemon_play(const struct vline *lines, size_t n, int lfd, struct report *r)
 			report_add(r, l, "%s takes one argument", l->tok[0]);
 			break;
 		}
+		if (strcmp(l->tok[0], "d") == 0 &&
+		    strcmp(l->tok[1], "accept") == 0) {
+			/* The client's next connection (it re-attaches). */
+			if (fd != -1)
+				close(fd);
+			if ((fd = daemon_accept(lfd, l, r)) == -1)
+				break;
+			accepted = 1;
+			continue;
+		}
 		if (!accepted) {
 			accepted = 1;
 			if ((fd = daemon_accept(lfd, l, r)) == -1)
 				break;
-			close(lfd);
-			lfd = -1;
 		}
 		if (fd == -1) {
 			report_add(r, l, "the daemon has closed already");
