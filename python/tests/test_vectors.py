@@ -211,7 +211,7 @@ def call(s, path, toks):
 class SessionsTest(unittest.TestCase):
     def test_sessions(self):
         files = sorted(glob.glob(os.path.join(VECTORS, "*.session")))
-        self.assertGreaterEqual(len(files), 13)
+        self.assertGreaterEqual(len(files), 14)
         for path in files:
             with self.subTest(session=os.path.basename(path)):
                 self.play(path)
