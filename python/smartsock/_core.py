@@ -38,6 +38,8 @@ READAHEAD_MAX = 16 * 1024 * 1024
 RECV_WINDOW = 1024
 CREDIT_BATCH = RECV_WINDOW // 4
 CONFIRM_BATCH = 64
+SENDV_COPY_MAX = 8 * 1024       # sendv copies messages up to this size...
+SENDV_BATCH = 64 * 1024         # ...into batches of about this many bytes
 DEFAULT_RUNTIME_DIR = "/run/smartsock"
 OLD = 0     # ready-queue kind of a message read on a connection since lost
 
@@ -87,6 +89,11 @@ def _errno_exc(err, text=None):
             "connection to smartsockd reset" if err == errno.ECONNRESET
             else "smartsockd closed the connection"))
     return OSError(err, text or os.strerror(err))
+
+
+def _too_big():
+    return MessageTooBig(errno.EMSGSIZE, "message larger than the "
+                         "daemon's max_message_size")
 
 
 class Ticket:
@@ -502,8 +509,7 @@ class Core:
             if e is not None:
                 raise e
             if len(payload) > self.max_msg:
-                raise MessageTooBig(errno.EMSGSIZE, "message larger than "
-                                    "the daemon's max_message_size")
+                raise _too_big()
             try:
                 yield from self._attach_wait()
             except NotAttached:
@@ -548,20 +554,101 @@ class Core:
     def op_send(self, data):
         yield from self._send_frame(bytes(data))
 
-    def op_sendv(self, messages):
-        """Several SENDs under one deadline: how many were handed over
-        (all, or fewer when the time ran out or the handle failed after
-        some; the next call then reports a lasting error)."""
-        n = 0
-        for data in messages:
+    def _flush_wait(self):
+        """Wait until the out-buffer is written.  TimeoutError (EAGAIN)
+        at the deadline: what is left stays queued and goes out before
+        anything else; NotAttached when the connection went."""
+        while True:
+            e = self.broken()
+            if e is not None:
+                raise e
+            if self.sock is None:
+                raise NotAttached(errno.ENOTCONN, "not attached to "
+                                  "smartsockd; reconnecting")
+            self.flush_nb()
+            if self.sock is None:
+                continue
+            if not self.out:
+                return
             try:
-                yield from self._send_frame(bytes(data))
-            except (OSError, Deadline):
-                if n == 0:
+                yield self.want(False)
+            except Deadline:
+                raise TimeoutError(errno.EAGAIN, "timed out") from None
+
+    def op_sendv(self, messages):
+        """SENDs under one deadline, small ones copied into batches of
+        SENDV_BATCH bytes written together (as smartsock_sendv).  Returns
+        how many were handed over: all, or fewer when the time ran out,
+        a later one is too big or the handle failed after some (the next
+        call then reports a lasting error); raises when none was.  A
+        batch lost with its connection goes again on the next one."""
+        msgs = [bytes(m) for m in messages]
+        e = self.broken()
+        if e is not None:
+            raise e
+        count = len(msgs)
+        for k, m in enumerate(msgs):
+            if len(m) > self.max_msg:
+                if k == 0:
+                    raise _too_big()
+                count = k           # send those before it
+                break
+        sent = 0
+        while sent < count:
+            try:
+                yield from self._attach_wait()
+            except OSError:
+                if sent:
+                    return sent
+                raise
+            if not self.sendable():
+                continue
+            gen = self.gen
+            if self.out:
+                # What an earlier call left behind goes first.
+                try:
+                    yield from self._flush_wait()
+                except OSError:
+                    if self.gen != gen and self.broken() is None:
+                        continue
+                    if sent:
+                        return sent
                     raise
-                return n
-            n += 1
-        return n
+            if len(msgs[sent]) > self.max_msg:
+                # The daemon attached to now allows less.
+                if sent:
+                    return sent
+                raise _too_big()
+            if len(msgs[sent]) > SENDV_COPY_MAX:
+                try:
+                    yield from self._send_frame(msgs[sent])
+                except OSError:
+                    if sent:
+                        return sent
+                    raise
+                sent += 1
+                continue
+            self.confirm_queue()
+            batch = sent
+            while sent < count and len(msgs[sent]) <= SENDV_COPY_MAX and \
+                    len(msgs[sent]) <= self.max_msg and \
+                    len(self.out) < SENDV_BATCH:
+                self.out += lproto.send(msgs[sent])
+                sent += 1
+            # Appended messages are handed over even if this times out:
+            # the out-buffer goes out before anything else.
+            try:
+                yield from self._flush_wait()
+            except TimeoutError:
+                return sent
+            except OSError:
+                if self.gen != gen and self.broken() is None:
+                    sent = batch    # lost: the batch goes again
+                    continue
+                if batch:
+                    return batch
+                raise
+        return sent
 
     def op_send_to(self, identity, data):
         identity = bytes(identity)

@@ -410,6 +410,8 @@ class ReattachTest(unittest.TestCase):
                 with self.assertRaises(smartsock.NotAttached) as cm:
                     a.send(b"lost")
                 self.assertEqual(cm.exception.errno, errno.ENOTCONN)
+                with self.assertRaises(smartsock.NotAttached):
+                    a.sendv([b"lost", b"too"])
                 a.settimeout(0.3)
                 t = time.monotonic()
                 with self.assertRaises(smartsock.NotAttached):
@@ -429,6 +431,8 @@ class ReattachTest(unittest.TestCase):
                 b.settimeout(10)
                 self.assertEqual(b.recv_identity(),
                                  (ID_A, b"after " + how.encode()))
+                self.assertEqual(a.sendv([b"v1", b"v2"]), 2)
+                self.assertEqual([b.recv(), b.recv()], [b"v1", b"v2"])
                 ev = b.events()
                 self.assertEqual(ev & smartsock.EVENT_BACK,
                                  smartsock.EVENT_BACK)

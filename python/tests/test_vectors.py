@@ -174,7 +174,7 @@ def play_client(path, script, where_of):
         elif result is not None:
             if toks[1] == "recv":
                 want = tuple(unhex(t) for t in result)
-            elif toks[1] in ("max_message_size", "events"):
+            elif toks[1] in ("max_message_size", "events", "sendv"):
                 want = int(result[0])
             else:
                 want = unhex(result[0])
@@ -191,6 +191,8 @@ def call(s, path, toks):
     op, args = toks[1], toks[2:]
     if op == "send":
         return s.send(unhex(args[0]))
+    if op == "sendv":
+        return s.sendv([unhex(a) for a in args])
     if op == "send_to":
         return s.send(unhex(args[1]), identity=unhex(args[0]))
     if op == "recv":

@@ -565,7 +565,47 @@ call_events(smartsock *s, const struct call *c, struct report *r)
 	return 0;
 }
 
-/* Which calls there are and how many arguments each takes. */
+static int
+call_sendv(smartsock *s, const struct call *c, struct report *r)
+{
+	struct iovec iov[MAX_TOKENS];
+	uint8_t *p[MAX_TOKENS];
+	uint64_t want = 0;
+	int i, n = 0, rc = -1;
+	int errs = c->nexp == 1 && errno_parse(c->exp[0]) != 0;
+
+	memset(iov, 0, sizeof iov);
+	if (c->nexp != 1 || (!errs && parse_uint(c->exp[0], (uint64_t)c->narg,
+	    &want) == -1)) {
+		report_add(r, c->l, "sendv takes PAYLOAD... => N or => ERRNO");
+		return -1;
+	}
+	for (i = 0; i < c->narg; i++) {
+		if (hex_decode(c->arg[i], &p[i], &iov[i].iov_len) == -1) {
+			report_add(r, c->l, "bad PAYLOAD %d", i + 1);
+			goto out;
+		}
+		iov[i].iov_base = p[i];
+	}
+	n = smartsock_sendv(s, iov, c->narg);
+	if (errs)
+		rc = call_outcome(c, n == -1, errno, r);
+	else if (n == -1)
+		report_add(r, c->l, "failed with %s, expected %llu sent",
+		    errno_name(errno), (unsigned long long)want);
+	else if ((uint64_t)n != want)
+		report_add(r, c->l, "%d sent, expected %llu", n,
+		    (unsigned long long)want);
+	else
+		rc = 0;
+out:
+	while (i-- > 0)
+		free(p[i]);
+	return rc;
+}
+
+/* Which calls there are and how many arguments each takes (-1: one or
+ * more). */
 static const struct {
 	const char *name;
 	int narg;
@@ -573,6 +613,7 @@ static const struct {
 } client_calls[] = {
 	{ "send", 1, call_send },
 	{ "send_to", 2, call_send },
+	{ "sendv", -1, call_sendv },
 	{ "recv", 0, call_recv },
 	{ "identity", 0, call_identity },
 	{ "max_message_size", 0, call_max_message_size },
@@ -624,7 +665,8 @@ client_line(smartsock **sp, const struct vline *l, const char *sockpath,
 	}
 	for (i = 0; i < (int)nitems(client_calls); i++)
 		if (strcmp(name, client_calls[i].name) == 0) {
-			if (c.narg != client_calls[i].narg)
+			if (client_calls[i].narg == -1 ? c.narg < 1 :
+			    c.narg != client_calls[i].narg)
 				break;
 			return client_calls[i].run(*sp, &c, r);
 		}

@@ -19,7 +19,7 @@
 
 /* The vectors, below vector_srcdir(). */
 #define VECTOR_DIR "tests/lproto-vectors"
-#define MAX_TOKENS 8            /* the longest line has 6 */
+#define MAX_TOKENS 8            /* the longest line has 7 */
 #define SHOW_BYTES 64           /* bytes quoted in a message */
 #define HEXBUF (2 * SHOW_BYTES + 4)     /* room for hex_show() */
 
