@@ -4,10 +4,13 @@ receiving while others send): the handle's state is shared, and every
 waiting operation is woken when the connection becomes ready or
 changes (the daemon went away, or the handle attached again)."""
 import asyncio
+import os
+from typing import AsyncIterator, Iterable, Optional, Tuple, Union
 
 from . import _core
 from ._core import Deadline
 from ._handle import Handle
+from ._sync import Buffer
 from .errors import Disconnected
 
 
@@ -21,8 +24,10 @@ class AsyncSocket(Handle):
     loop only.
     """
 
-    def __init__(self, name_or_path, runtime_dir=None, timeout=None,
-                 reconnect=True):
+    def __init__(self, name_or_path: Union[str, bytes, os.PathLike],
+                 runtime_dir: Optional[str] = None,
+                 timeout: Optional[float] = None,
+                 reconnect: bool = True) -> None:
         super().__init__(name_or_path, runtime_dir, timeout, reconnect)
         self._loop = None
         self._attaching = None
@@ -33,13 +38,15 @@ class AsyncSocket(Handle):
         self._wfd = None            # ... for writing
 
     @classmethod
-    async def open(cls, name_or_path, runtime_dir=None, timeout=None,
-                   reconnect=True):
+    async def open(cls, name_or_path: Union[str, bytes, os.PathLike],
+                   runtime_dir: Optional[str] = None,
+                   timeout: Optional[float] = None,
+                   reconnect: bool = True) -> "AsyncSocket":
         s = cls(name_or_path, runtime_dir, timeout, reconnect)
         await s.attach()
         return s
 
-    async def attach(self):
+    async def attach(self) -> None:
         if self._closed:
             raise ValueError("I/O on a closed smartsock.AsyncSocket")
         if self._attaching is None:
@@ -147,7 +154,7 @@ class AsyncSocket(Handle):
         finally:
             gen.close()
 
-    def fileno(self):
+    def fileno(self) -> int:
         """The current connection's descriptor (-1 while detached); the
         handle watches it itself: there is no need to."""
         sock = self._core.sock if self._core is not None else None
@@ -159,7 +166,8 @@ class AsyncSocket(Handle):
         await self.attach()
 
     # -- calls ---------------------------------------------------------
-    async def send(self, data, identity=None):
+    async def send(self, data: Buffer,
+                   identity: Optional[bytes] = None) -> None:
         await self._ready()
         if identity is None:
             op = self._core.op_send(data)
@@ -167,23 +175,24 @@ class AsyncSocket(Handle):
             op = self._core.op_send_to(identity, data)
         await self._drive(op, self._timeout)
 
-    async def send_to(self, identity, data):
+    async def send_to(self, identity: bytes, data: Buffer) -> None:
         await self.send(data, identity)
 
-    async def sendv(self, messages):
+    async def sendv(self, messages: Iterable[Buffer]) -> int:
         """As Socket.sendv()."""
         await self._ready()
         return await self._drive(self._core.op_sendv(messages),
                                  self._timeout)
 
-    async def recv_identity(self):
+    async def recv_identity(self) -> Tuple[bytes, bytes]:
         await self._ready()
         return await self._drive(self._core.op_recv(), self._timeout)
 
-    async def recv(self):
+    async def recv(self) -> bytes:
         return (await self.recv_identity())[1]
 
-    async def identity_messages(self):
+    async def identity_messages(
+            self) -> AsyncIterator[Tuple[bytes, bytes]]:
         """(identity, message) pairs until the handle is closed or fails
         for good (with re-attaching off: until the daemon closes)."""
         while not self._closed:
@@ -192,15 +201,15 @@ class AsyncSocket(Handle):
             except Disconnected:
                 return
 
-    async def messages(self):
+    async def messages(self) -> AsyncIterator[bytes]:
         """Messages, as identity_messages()."""
         async for _, m in self.identity_messages():
             yield m
 
-    def __aiter__(self):
+    def __aiter__(self) -> AsyncIterator[bytes]:
         return self.messages()
 
-    async def close(self):
+    async def close(self) -> None:
         """Confirm what was taken, flush (up to 5 s) and detach; calls
         still waiting fail."""
         if self._closed:

@@ -2,6 +2,7 @@
 can tell about its state without waiting.  The subclasses drive the
 operations of _core.Core, blocking or on an event loop."""
 import errno
+from typing import Optional
 
 from . import _core
 
@@ -32,16 +33,16 @@ class Handle:
         return _core.CLOSE_WAIT if t is None or t > _core.CLOSE_WAIT else t
 
     # -- settings ------------------------------------------------------
-    def settimeout(self, timeout):
+    def settimeout(self, timeout: Optional[float]) -> None:
         """Seconds each call may wait: None for ever, 0 never."""
         if timeout is not None and timeout < 0:
             raise ValueError("timeout must be None or >= 0")
         self._timeout = timeout
 
-    def gettimeout(self):
+    def gettimeout(self) -> Optional[float]:
         return self._timeout
 
-    def set_reconnect(self, on):
+    def set_reconnect(self, on: bool) -> None:
         """Attach again when the daemon goes away (True, the default), or
         not (calls then fail with Disconnected, once the messages already
         read are taken)."""
@@ -50,7 +51,7 @@ class Handle:
             self._core.set_reconnect(on)
 
     # -- state ---------------------------------------------------------
-    def events(self):
+    def events(self) -> int:
         """EVENT_ATTACHED (attached now), EVENT_LOST (the daemon went
         away or is stopping) and EVENT_BACK (attached again) since the
         last call, as bits; does only what needs no waiting (a due
@@ -60,22 +61,22 @@ class Handle:
             return 0
         return self._core.take_events()
 
-    def reason(self):
+    def reason(self) -> Optional[OSError]:
         """Why the handle cannot send now, as an exception (NotAttached,
         DaemonStopping, Disconnected, ConnectionRefusedError...), or None
         while attached."""
         return self._core.reason() if self._core is not None else None
 
     @property
-    def attached(self):
+    def attached(self) -> bool:
         return self._core is not None and self._core.sendable()
 
     @property
-    def identity(self):
+    def identity(self) -> Optional[bytes]:
         """The identity (16 bytes) the smart socket presents to peers,
         from the latest attach."""
         return self._core.identity if self._core is not None else None
 
     @property
-    def max_message_size(self):
+    def max_message_size(self) -> int:
         return self._core.max_msg if self._core is not None else 0

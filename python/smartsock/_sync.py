@@ -1,11 +1,15 @@
 """Socket: the blocking client (one poll() per wait, no threads)."""
+import os
 import select
 import time
+from typing import Iterable, Iterator, Optional, Tuple, Union
 
 from . import _core
 from ._core import Deadline
 from ._handle import Handle
 from .errors import Disconnected
+
+Buffer = Union[bytes, bytearray, memoryview]
 
 
 def _drive(gen, timeout, core):
@@ -56,8 +60,10 @@ class Socket(Handle):
     receives wait as usual.
     """
 
-    def __init__(self, name_or_path, runtime_dir=None, timeout=None,
-                 reconnect=True):
+    def __init__(self, name_or_path: Union[str, bytes, os.PathLike],
+                 runtime_dir: Optional[str] = None,
+                 timeout: Optional[float] = None,
+                 reconnect: bool = True) -> None:
         super().__init__(name_or_path, runtime_dir, timeout, reconnect)
         self._epoll = None
         self._watched = None
@@ -72,7 +78,7 @@ class Socket(Handle):
             raise
         self._core = core
 
-    def fileno(self):
+    def fileno(self) -> int:
         """A descriptor to poll for reading, the same for the handle's
         whole life: an epoll descriptor holding the current connection.
         Messages may already be buffered: recv with timeout 0 until
@@ -97,7 +103,7 @@ class Socket(Handle):
             self._watched = sock.fileno()
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._core is None
 
     def _check(self):
@@ -105,7 +111,7 @@ class Socket(Handle):
             raise ValueError("I/O on a closed smartsock.Socket")
 
     # -- calls ---------------------------------------------------------
-    def send(self, data, identity=None):
+    def send(self, data: Buffer, identity: Optional[bytes] = None) -> None:
         """Send one message (to the peer `identity`, 16 bytes, if given:
         then wait for the daemon's verdict; UnreachableError when no such
         peer is connected)."""
@@ -116,10 +122,10 @@ class Socket(Handle):
             op = self._core.op_send_to(identity, data)
         _drive(op, self._timeout, self._core)
 
-    def send_to(self, identity, data):
+    def send_to(self, identity: bytes, data: Buffer) -> None:
         self.send(data, identity)
 
-    def sendv(self, messages):
+    def sendv(self, messages: Iterable[Buffer]) -> int:
         """Send each of `messages` (with the socket's send mode), all
         within one timeout.  Returns how many were handed over: all, or
         fewer when the time ran out or the handle failed after some
@@ -128,16 +134,16 @@ class Socket(Handle):
         return _drive(self._core.op_sendv(messages), self._timeout,
                       self._core)
 
-    def recv_identity(self):
+    def recv_identity(self) -> Tuple[bytes, bytes]:
         """(sender identity, message) of the next message."""
         self._check()
         return _drive(self._core.op_recv(), self._timeout, self._core)
 
-    def recv(self):
+    def recv(self) -> bytes:
         """The next message, as bytes."""
         return self.recv_identity()[1]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         """Messages until the handle is closed or fails for good (with
         re-attaching off: until the daemon closes the connection)."""
         while self._core is not None:
@@ -146,7 +152,7 @@ class Socket(Handle):
             except Disconnected:
                 return
 
-    def close(self):
+    def close(self) -> None:
         """Confirm what was taken, flush (up to 5 s) and detach."""
         core, self._core = self._core, None
         if core is None:

@@ -19,8 +19,10 @@ import harness  # noqa: E402
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") \
     else sys.executable
 PROGRAM = textwrap.dedent("""\
-    import sys, smartsock
+    import os, sys, smartsock
     assert "site-packages" in smartsock.__file__, smartsock.__file__
+    assert os.path.exists(os.path.join(os.path.dirname(smartsock.__file__),
+                                       "py.typed"))
     rt = sys.argv[1]
     with smartsock.Socket("b", rt, timeout=10) as b, \\
             smartsock.Socket("a", rt, timeout=10) as a:
