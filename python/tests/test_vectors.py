@@ -7,6 +7,7 @@ against the C library, so the two clients cannot drift.
 import errno
 import glob
 import os
+import random
 import socket
 import sys
 import tempfile
@@ -85,6 +86,50 @@ class FramesTest(unittest.TestCase):
         self.assertGreater(seen["ok"], 20)
         self.assertGreater(seen["bad"], 20)
         self.assertGreater(seen["more"], 0)
+
+
+class DamagedFramesTest(unittest.TestCase):
+    """The vectors' daemon frames, shuffled, cut and damaged at random
+    (seeded): whatever a daemon sends, the client fails with an OSError
+    (ProtocolError, Disconnected...), never another exception."""
+
+    def test_damaged(self):
+        from smartsock import _core
+        rng = random.Random(20261125)
+        ident = bytes(range(16))
+        seeds = [lproto.welcome(65536, ident), lproto.deliver(ident, b"hi"),
+                 lproto.deliver_req(3, ident, b"x"), lproto.send_result(0),
+                 lproto.closing(), lproto.refuse(5, b"no"), lproto.credit(3)]
+        for it in range(3000):
+            a, b = socket.socketpair()
+            b.setblocking(False)
+            core = _core.Core("/nonexistent")
+            core.reconnect = False
+            core.attach_sock(b)
+            if it % 2:              # as if attached already
+                core.opened = core.welcomed = True
+                core.max_msg = 65536
+            data = bytearray(b"".join(rng.choice(seeds)
+                                      for _ in range(rng.randint(0, 5))))
+            for _ in range(rng.randint(0, 4)):
+                if data:
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+            if rng.random() < 0.3:
+                data += bytes(rng.randrange(256)
+                              for _ in range(rng.randint(0, 40)))
+            try:
+                a.sendall(bytes(data))
+                a.shutdown(socket.SHUT_WR)
+                core.read_nb()
+                while core.ready:
+                    core.take()
+                if core.opened:
+                    core.take_events()
+            except OSError:
+                pass
+            finally:
+                a.close()
+                core.close()
 
 
 class FakeDaemon(threading.Thread):
