@@ -11,7 +11,8 @@
  * an unknown opcode, a continuation with no message open, a new data frame
  * inside a fragmented message, a control frame without FIN or with over
  * 125 bytes, a 64-bit length with its top bit set, a bad close frame: 1002;
- * a frame over the payload limit: 1009.  Ping gets pong with its payload,
+ * a close reason that is not UTF-8: 1007; a frame over the payload limit:
+ * 1009.  (Lengths not in their shortest form are accepted.)  Ping gets pong with its payload,
  * pong is ignored, close is answered with its code (1000 when it had
  * none) and ends the stream.
  *
@@ -40,6 +41,7 @@ struct evbuffer;
 #define WS_CLOSE_NORMAL 1000
 #define WS_CLOSE_PROTOCOL 1002
 #define WS_CLOSE_UNSUPPORTED 1003       /* a text frame */
+#define WS_CLOSE_INVALID_DATA 1007      /* a close reason not UTF-8 */
 #define WS_CLOSE_TOO_BIG 1009
 
 #define WS_CONTROL_MAX 125      /* payload of a control frame */

@@ -7,7 +7,7 @@ five messages, fragmented messages with pings between the fragments, frames
 cut across TCP segments, the largest message in one frame); at-least-once
 both ways; malformed and refused upgrades answered 400 / 426 / 403 and
 closed, a request never finished closed in time; the Origin allow list;
-protocol errors after the upgrade closed with 1003 / 1002 / 1009; a close
+protocol errors after the upgrade closed with 1003 / 1002 / 1007 / 1009; a close
 from the client answered; first bytes that are neither 0x00 nor 'G'; 'G' on
 a socket without websocket; wss with TLS; liveness judged by aiomsg
 heartbeats only; the config rule (websocket needs a bind); the counters;
@@ -23,7 +23,7 @@ import tlscerts
 from harness import (ACK, DATA, DATA_REQ, HEARTBEAT, HELLO, Daemon, RawPeer,
                      check, check_conf, collect, fail, frame, free_port,
                      hello, passed, sock, step, tmpdir, wait_peers)
-from wsclient import (BINARY, CONT, PING, PONG, TEXT, WSConn,
+from wsclient import (BINARY, CLOSE, CONT, PING, PONG, TEXT, WSConn,
                       accept_of, encode, new_key, request)
 
 MAX = 65536                     # [daemon] max_message_size = 64K
@@ -458,6 +458,8 @@ errs = [
                                                      length=1 << 62), 1009),
     ("a frame just over the limit", lambda w: w.send_frame(
         BINARY, b"", length=MAX + 65536), 1009),
+    ("a close reason not UTF-8", lambda w: w.send_frame(
+        CLOSE, b"\x03\xe8bye \xc0\xaf"), 1007),
 ]
 for what, act, code in errs:
     w = ws_peer("err", new_id())

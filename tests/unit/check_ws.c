@@ -643,6 +643,22 @@ b_close_5000(struct evbuffer *s)
 	cframe(s, FIN | WS_OP_CLOSE, "\x13\x88", 2);
 }
 
+/* Close reasons that are not UTF-8 (code 1000 first). */
+#define B_CLOSE_REASON(name, bytes) \
+	static void \
+	name(struct evbuffer *s) \
+	{ \
+		cframe(s, FIN | WS_OP_CLOSE, "\x03\xe8" bytes, \
+		    2 + sizeof(bytes) - 1); \
+	}
+B_CLOSE_REASON(b_reason_cont, "ok\x80")
+B_CLOSE_REASON(b_reason_overlong, "\xc0\xaf")
+B_CLOSE_REASON(b_reason_overlong3, "\xe0\x80\xaf")
+B_CLOSE_REASON(b_reason_surrogate, "\xed\xa0\x80")
+B_CLOSE_REASON(b_reason_over_max, "\xf4\x90\x80\x80")
+B_CLOSE_REASON(b_reason_cut, "bye \xe2\x9c")
+B_CLOSE_REASON(b_reason_ff, "\xff")
+
 static const struct fail_case fails[] = {
 	{ "text", 1003, "text frame (WebSocket close 1003)", b_text },
 	{ "text in message", 1003, "text frame", b_text_in_message },
@@ -675,6 +691,14 @@ static const struct fail_case fails[] = {
 	{ "close 1006", 1002, "code 1006", b_close_1006 },
 	{ "close 1015", 1002, "code 1015", b_close_1015 },
 	{ "close 5000", 1002, "code 5000", b_close_5000 },
+	{ "reason: stray continuation byte", 1007, "not UTF-8 (WebSocket "
+	    "close 1007)", b_reason_cont },
+	{ "reason: overlong 2 bytes", 1007, "not UTF-8", b_reason_overlong },
+	{ "reason: overlong 3 bytes", 1007, "not UTF-8", b_reason_overlong3 },
+	{ "reason: surrogate", 1007, "not UTF-8", b_reason_surrogate },
+	{ "reason: over U+10FFFF", 1007, "not UTF-8", b_reason_over_max },
+	{ "reason: cut short", 1007, "not UTF-8", b_reason_cut },
+	{ "reason: 0xff", 1007, "not UTF-8", b_reason_ff },
 };
 
 START_TEST(test_fail)
@@ -787,6 +811,9 @@ START_TEST(test_close)
 	} cl[] = {
 		{ "\x03\xe8" "bye", 5, 1000,
 		    "closed by the peer (WebSocket close 1000)" },
+		/* "été ✓ 😀" and U+10FFFF: reasons in UTF-8 */
+		{ "\x03\xe8" "\xc3\xa9t\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80"
+		    "\xf4\x8f\xbf\xbf", 20, 1000, "(WebSocket close 1000)" },
 		{ "\x03\xe9", 2, 1001,
 		    "closed by the peer (WebSocket close 1001)" },
 		{ "\x0b\xb8", 2, 3000, "(WebSocket close 3000)" },
