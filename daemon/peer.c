@@ -908,6 +908,12 @@ peer_hello_timeout(evutil_socket_t fd, short what, void *arg)
 		peer_close(p, "TLS handshake not complete in time (timed out)");
 		return;
 	}
+	if (p->ws == PEER_WS_UPGRADE) {
+		STATS_INC(&p->ss->stats, ws_refused);
+		peer_close(p, "WebSocket upgrade request not finished in time "
+		    "(timed out)");
+		return;
+	}
 	STATS_INC(&p->ss->stats, rejected_bad_hello);
 	peer_close(p, "no HELLO in time (timed out)");
 }

@@ -57,7 +57,8 @@
 	X(ws_upgrades, "websocket.upgrades",				\
 	    "connections upgraded to WebSocket (websocket = on)")	\
 	X(ws_refused, "websocket.refused",				\
-	    "WebSocket upgrades refused: malformed, wrong version, Origin") \
+	    "WebSocket upgrades refused: malformed, wrong version, Origin, "	\
+	    "not finished in time")					\
 	X(ws_errors, "websocket.errors",				\
 	    "WebSocket connections closed for a protocol error (text, "	\
 	    "unmasked or oversized frames, ...)")				\
