@@ -508,6 +508,18 @@ call_identity(smartsock *s, const struct call *c, struct report *r)
 	    sizeof id);
 }
 
+/* A number a call gave against the line's => N.  0 when they agree. */
+static int
+number_compare(const struct call *c, const char *what, uint64_t got,
+    uint64_t want, struct report *r)
+{
+	if (got == want)
+		return 0;
+	report_add(r, c->l, "%s %llu, expected %llu", what,
+	    (unsigned long long)got, (unsigned long long)want);
+	return -1;
+}
+
 static int
 call_max_message_size(smartsock *s, const struct call *c, struct report *r)
 {
@@ -519,12 +531,7 @@ call_max_message_size(smartsock *s, const struct call *c, struct report *r)
 		return -1;
 	}
 	got = smartsock_max_message_size(s);
-	if (got != want) {
-		report_add(r, c->l, "max_message_size %zu, expected %llu", got,
-		    (unsigned long long)want);
-		return -1;
-	}
-	return 0;
+	return number_compare(c, "max_message_size", (uint64_t)got, want, r);
 }
 
 static int
@@ -557,12 +564,7 @@ call_events(smartsock *s, const struct call *c, struct report *r)
 		report_add(r, c->l, "failed with %s", errno_name(errno));
 		return -1;
 	}
-	if ((uint64_t)got != want) {
-		report_add(r, c->l, "events %d, expected %llu", got,
-		    (unsigned long long)want);
-		return -1;
-	}
-	return 0;
+	return number_compare(c, "events", (uint64_t)got, want, r);
 }
 
 static int
