@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
 #include "parse.h"
 
 #define PARSE_HOST_MAX 253      /* longest DNS name */
@@ -154,18 +155,6 @@ parse_bool(const char *s, int *out)
 	return 0;
 }
 
-static int
-parse_hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 parse_identity(const char *s, uint8_t out[16])
 {
@@ -176,8 +165,8 @@ parse_identity(const char *s, uint8_t out[16])
 	if (strlen(s) != 32)
 		return 0;
 	for (i = 0; i < 16; i++) {
-		hi = parse_hexdigit(s[2 * i]);
-		lo = parse_hexdigit(s[2 * i + 1]);
+		hi = hex_digit(s[2 * i]);
+		lo = hex_digit(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return 0;
 		id[i] = (uint8_t)(hi << 4 | lo);

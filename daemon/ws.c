@@ -11,6 +11,7 @@
 
 #include <openssl/ssl.h>
 
+#include "utf8.h"
 #include "ws.h"
 
 /* Queued bytes ws_flush() still hands to OpenSSL at the end: a close
@@ -133,43 +134,18 @@ ws_close_code_ok(int code)
 	    code != 1005 && code != 1006;
 }
 
-/*
- * Is p[0..n) well-formed UTF-8 (RFC 3629: shortest forms only, no
- * surrogates, nothing above U+10FFFF)?  For close reasons (RFC 6455 7.1.6).
- */
+/* Is p[0..n) valid UTF-8?  For close reasons (RFC 6455 7.1.6). */
 static int
 ws_utf8_ok(const uint8_t *p, size_t n)
 {
-	size_t i = 0, k, more;
-	uint32_t c, min;
+	size_t i = 0, k;
 
 	while (i < n) {
-		c = p[i++];
-		if (c < 0x80)
-			continue;
-		if ((c & 0xe0) == 0xc0) {
-			more = 1;
-			min = 0x80;
-			c &= 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			more = 2;
-			min = 0x800;
-			c &= 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			more = 3;
-			min = 0x10000;
-			c &= 0x07;
-		} else
+		if (p[i] < 0x80)
+			k = 1;
+		else if ((k = utf8_seq_len(p + i, n - i)) == 0)
 			return 0;
-		if (n - i < more)
-			return 0;
-		for (k = 0; k < more; k++, i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-			c = (c << 6) | (p[i] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
+		i += k;
 	}
 	return 1;
 }
