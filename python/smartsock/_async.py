@@ -54,12 +54,20 @@ class AsyncSocket(Handle):
         await asyncio.shield(self._attaching)
 
     async def _attach(self):
-        self._loop = asyncio.get_running_loop()
-        core = self._new_core()
+        self._loop = loop = asyncio.get_running_loop()
+        deadline = loop.time() + _core.OPEN_TIMEOUT
+        sock = self._connect_once()
+        while sock is None:         # the listen queue is full: wait
+            if loop.time() >= deadline:
+                raise self._open_timed_out()
+            await asyncio.sleep(0.01)
+            sock = self._connect_once()
+        core = self._new_core(sock)
         core.watch = self._watch
         self._core = core
         try:
-            await self._drive(core.op_hello(), _core.OPEN_TIMEOUT)
+            await self._drive(core.op_hello(),
+                              max(0.0, deadline - loop.time()))
         except TimeoutError:
             core.close()
             raise self._open_timed_out() from None

@@ -67,18 +67,20 @@ def resolve(name, runtime_dir=None):
 
 
 def connect_unix(path):
-    """A connected, non-blocking Unix stream socket (errors as OSError:
-    FileNotFoundError, ConnectionRefusedError, PermissionError...)."""
+    """A connected, non-blocking Unix stream socket, without waiting
+    (errors as OSError: FileNotFoundError, ConnectionRefusedError,
+    PermissionError...; BlockingIOError while the daemon's listen queue
+    is full)."""
     if len(os.fsencode(path)) >= 108:
         raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG),
                       path)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
+        s.setblocking(False)
         s.connect(path)
     except BaseException:
         s.close()
         raise
-    s.setblocking(False)
     return s
 
 

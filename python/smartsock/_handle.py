@@ -15,11 +15,19 @@ class Handle:
         self._reconnect = bool(reconnect)
         self._core = None
 
-    def _new_core(self):
-        """The handle's state, its first connection made, HELLO queued."""
+    def _connect_once(self):
+        """The first connection, or None while the daemon's listen queue
+        is full (the caller tries again until the open timeout)."""
+        try:
+            return _core.connect_unix(self.path)
+        except BlockingIOError:
+            return None
+
+    def _new_core(self, sock):
+        """The handle's state on its first connection, HELLO queued."""
         core = _core.Core(self.path)
         core.reconnect = self._reconnect
-        core.attach_sock(_core.connect_unix(self.path))
+        core.attach_sock(sock)
         return core
 
     @staticmethod

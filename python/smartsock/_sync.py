@@ -67,9 +67,17 @@ class Socket(Handle):
         super().__init__(name_or_path, runtime_dir, timeout, reconnect)
         self._epoll = None
         self._watched = None
-        core = self._new_core()
+        deadline = time.monotonic() + _core.OPEN_TIMEOUT
+        sock = self._connect_once()
+        while sock is None:         # the listen queue is full: wait
+            if time.monotonic() >= deadline:
+                raise self._open_timed_out()
+            time.sleep(0.01)
+            sock = self._connect_once()
+        core = self._new_core(sock)
         try:
-            _drive(core.op_hello(), _core.OPEN_TIMEOUT, core)
+            _drive(core.op_hello(), max(0.0, deadline - time.monotonic()),
+                   core)
         except TimeoutError:
             core.close()
             raise self._open_timed_out() from None

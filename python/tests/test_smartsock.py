@@ -8,7 +8,9 @@ import asyncio
 import errno
 import os
 import select
+import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -362,11 +364,80 @@ class AsyncTest(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(await a.recv(), b"cat-async")
 
 
+class ListenQueueTest(unittest.TestCase):
+    """A daemon whose listen queue is full: attaching waits for room
+    without blocking (the event loop keeps running), as libsmartsock."""
+
+    def test_queue_full(self):
+        tmp = harness.tmpdir()
+        path = os.path.join(tmp, "full.sock")
+        lst = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(lst.close)
+        lst.bind(path)
+        lst.listen(0)
+        fillers = []
+        while len(fillers) < 16:
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect(path)
+            except BlockingIOError:
+                c.close()
+                break
+            fillers.append(c)
+        self.assertLess(len(fillers), 16, "the listen queue never filled")
+        self.addCleanup(lambda: [c.close() for c in fillers])
+
+        def daemon():
+            """After 0.3 s, make room; answer whoever says HELLO."""
+            time.sleep(0.3)
+            lst.settimeout(5)
+            end = time.monotonic() + 5
+            while time.monotonic() < end:
+                conn, _ = lst.accept()
+                conn.settimeout(0.2)
+                try:
+                    hello = conn.recv(7)
+                except socket.timeout:
+                    conn.close()        # a filler: says nothing
+                    continue
+                if hello == lproto.hello():
+                    conn.sendall(lproto.welcome(1000, ID_B))
+                    conn.settimeout(5)
+                    conn.recv(64)       # until the client closes
+                conn.close()
+                return
+
+        async def main():
+            ticks = 0
+
+            async def ticker():
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0.01)
+
+            t = asyncio.ensure_future(ticker())
+            opening = asyncio.ensure_future(
+                smartsock.AsyncSocket.open(path, timeout=5))
+            await asyncio.sleep(0.2)
+            self.assertFalse(opening.done())
+            self.assertGreater(ticks, 5)    # the loop was not blocked
+            s = await asyncio.wait_for(opening, 10)
+            self.assertEqual(s.identity, ID_B)
+            await s.close()
+            t.cancel()
+
+        th = threading.Thread(target=daemon, daemon=True)
+        th.start()
+        asyncio.run(main())
+        th.join(10)
+
+
 class ClosingTest(unittest.TestCase):
     def test_daemon_stop(self):
         """CLOSING while the application waits in recv: it shuts its write
         side at once, so the daemon stops without its grace period."""
-        import threading
         d = pair()
         a = smartsock.Socket("a", d.runtime, timeout=10, reconnect=False)
         prime(a, 10)
