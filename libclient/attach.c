@@ -80,7 +80,7 @@ ss_timer_sync(struct smartsock *s)
 void
 ss_schedule(struct smartsock *s)
 {
-	s->next_try = ss_now() + s->backoff_ms;
+	s->next_try = mono_ms() + s->backoff_ms;
 	s->backoff_ms *= 2;
 	if (s->backoff_ms > SS_RETRY_MAX_MS)
 		s->backoff_ms = SS_RETRY_MAX_MS;
@@ -277,7 +277,7 @@ ss_attach_fd(struct smartsock *s, int fd)
 	s->fd = fd;
 	s->attempt_err = 0;
 	s->told_lost = 0;
-	s->hello_deadline = ss_now() + SS_OPEN_TIMEOUT_MS;
+	s->hello_deadline = mono_ms() + SS_OPEN_TIMEOUT_MS;
 	ss_timer_sync(s);
 	return 0;
 }
@@ -322,11 +322,11 @@ ss_service(struct smartsock *s)
 		return;
 	if (s->fd == -1) {
 		if (s->reconnect && s->opened && s->dead == 0 &&
-		    ss_now() >= s->next_try)
+		    mono_ms() >= s->next_try)
 			ss_retry(s);
 		return;
 	}
-	if (s->opened && !s->welcomed && ss_now() >= s->hello_deadline) {
+	if (s->opened && !s->welcomed && mono_ms() >= s->hello_deadline) {
 		ss_lost(s, ETIMEDOUT);
 		return;
 	}

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "lproto.h"
+#include "monotime.h"
 #include "smartsock.h"
 
 #define SS_OPEN_TIMEOUT_MS 5000 /* connect + HELLO/WELCOME */
@@ -162,7 +163,6 @@ ss_can_tell(const struct smartsock *s)
 }
 
 /* stream.c */
-int64_t ss_now(void);
 int64_t ss_deadline(int timeout_ms);
 int ss_left(int64_t deadline);
 void ss_fail(struct smartsock *, int err);

@@ -25,7 +25,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -34,22 +33,13 @@
 #define MSG_NOSIGNAL 0          /* SO_NOSIGPIPE is set instead, if any */
 #endif
 
-int64_t
-ss_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* -1: no deadline. */
 int64_t
 ss_deadline(int timeout_ms)
 {
 	if (timeout_ms < 0)
 		return -1;
-	return ss_now() + timeout_ms;
+	return mono_ms() + timeout_ms;
 }
 
 /* Milliseconds left for poll(): -1 forever, 0 expired. */
@@ -60,7 +50,7 @@ ss_left(int64_t deadline)
 
 	if (deadline < 0)
 		return -1;
-	left = deadline - ss_now();
+	left = deadline - mono_ms();
 	if (left <= 0)
 		return 0;
 	if (left > INT_MAX)
@@ -383,7 +373,7 @@ ss_wait(struct smartsock *s, int flags, int64_t deadline)
 			until = deadline;
 		while ((n = ss_left(until)) > 0)
 			poll(NULL, 0, n);
-		if (ss_now() < s->next_try)
+		if (mono_ms() < s->next_try)
 			return 0;
 		ss_retry(s);
 		return 1;
@@ -411,7 +401,7 @@ ss_wait(struct smartsock *s, int flags, int64_t deadline)
 	}
 	if (n == 0) {
 		if (s->opened && !s->welcomed &&
-		    ss_now() >= s->hello_deadline) {
+		    mono_ms() >= s->hello_deadline) {
 			ss_lost(s, ETIMEDOUT);
 			return 1;
 		}

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
+#include "monotime.h"
 #include "parse.h"
 #include "smartsock.h"
 
@@ -89,7 +89,6 @@ cat_warn(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, ": %s\n", smartsock_strerror(err));
 }
-
 
 /*
  * --timeout: a duration as in smartsockd.conf ("5", "5s", "250ms") or
@@ -210,15 +209,6 @@ cat_parse(const struct cat_cmd *cmd, int argc, char **argv,
 	}
 	a->msgs = argv + i;
 	a->nmsgs = argc - i;
-}
-
-static int64_t
-cat_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -347,7 +337,7 @@ cat_loop(smartsock *s, const struct cat_args *a,
 	}
 	pfd.fd = smartsock_fd(s);
 	pfd.events = POLLIN;
-	last = cat_now_ms();
+	last = mono_ms();
 	while (a->count == 0 || n < a->count) {
 		len = smartsock_recv_identity(s, id, buf, cap);
 		if (len >= 0) {
@@ -356,7 +346,7 @@ cat_loop(smartsock *s, const struct cat_args *a,
 				break;
 			}
 			n++;
-			last = cat_now_ms();
+			last = mono_ms();
 			watched = 0;
 			continue;
 		}
@@ -375,7 +365,7 @@ cat_loop(smartsock *s, const struct cat_args *a,
 		watched = 0;
 		left = -1;
 		if (a->timeout_ms >= 0) {
-			left = a->timeout_ms - (cat_now_ms() - last);
+			left = a->timeout_ms - (mono_ms() - last);
 			if (left <= 0) {
 				warnx("%s: no message within %d.%03d s",
 				    a->socket, a->timeout_ms / 1000,

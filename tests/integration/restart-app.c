@@ -27,9 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "monotime.h"
 #include "smartsock.h"
 
 #define EVENT_EVERY_MS 20       /* how often the sender asks for events */
@@ -58,15 +58,6 @@ die(const char *fmt, ...)
 	printf(" (errno %d: %s)\n", err, smartsock_strerror(err));
 	fflush(stdout);
 	exit(1);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* smartsock_events(), its edges counted and printed. */
@@ -105,7 +96,7 @@ main_send(const char *path, long interval_us)
 {
 	smartsock *s = open_or_die(path);
 	int fd = smartsock_fd(s);
-	int64_t last = now_ms();
+	int64_t last = mono_ms();
 	unsigned long id;
 	char buf[32];
 	int n;
@@ -114,9 +105,9 @@ main_send(const char *path, long interval_us)
 		n = snprintf(buf, sizeof buf, "%lu", id);
 		if (smartsock_send(s, buf, (size_t)n) == -1)
 			die("send %lu", id);
-		if (now_ms() - last >= EVENT_EVERY_MS) {
+		if (mono_ms() - last >= EVENT_EVERY_MS) {
 			events(s, id + 1);
-			last = now_ms();
+			last = mono_ms();
 		}
 		if (interval_us > 0)
 			usleep((useconds_t)interval_us);
@@ -248,10 +239,10 @@ main_gap(const char *in_path, const char *out_path)
 	pfd[0].fd = in_fd;
 	pfd[1].fd = out_fd;
 	pfd[0].events = pfd[1].events = POLLIN;
-	end = now_ms() + STEP_MS;
+	end = mono_ms() + STEP_MS;
 	smartsock_set_timeout(in, 0);
 	while (!lost_in || !lost_out) {
-		if (now_ms() > end)
+		if (mono_ms() > end)
 			die("no LOST within %d ms (in %d, out %d)", STEP_MS,
 			    lost_in, lost_out);
 		if (poll(pfd, 2, 1000) == -1 && errno != EINTR)
@@ -268,20 +259,20 @@ main_gap(const char *in_path, const char *out_path)
 		die("send with a zero timeout while detached");
 	say("send0 ENOTCONN");
 	smartsock_set_timeout(in, 300);
-	t0 = now_ms();
+	t0 = mono_ms();
 	if (smartsock_recv(in, buf, sizeof buf) != -1 || errno != EAGAIN)
 		die("recv with a 300 ms timeout while detached");
-	if (now_ms() - t0 < 250)
+	if (mono_ms() - t0 < 250)
 		die("recv with a 300 ms timeout returned after %d ms",
-		    (int)(now_ms() - t0));
+		    (int)(mono_ms() - t0));
 	say("recv300 EAGAIN");
 	say("blocking");
 
 	smartsock_set_timeout(out, STEP_MS);
-	t0 = now_ms();
+	t0 = mono_ms();
 	if (smartsock_send(out, "m1", 2) == -1)
 		die("send m1 with a timeout");
-	say("send ok after %d ms", (int)(now_ms() - t0));
+	say("send ok after %d ms", (int)(mono_ms() - t0));
 
 	if ((ep = epoll_create1(0)) == -1)
 		die("epoll_create1");
@@ -290,12 +281,12 @@ main_gap(const char *in_path, const char *out_path)
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, in_fd, &ev) == -1)
 		die("epoll_ctl");
 	smartsock_set_timeout(in, 0);
-	end = now_ms() + STEP_MS;
+	end = mono_ms() + STEP_MS;
 	for (;;) {
 		back |= events(in, 1) & SMARTSOCK_EVENT_BACK;
 		if (back)
 			break;
-		if (now_ms() > end)
+		if (mono_ms() > end)
 			die("no BACK within %d ms", STEP_MS);
 		/* Nothing to take yet: the drain rule holds. */
 		if (smartsock_recv(in, buf, sizeof buf) >= 0)

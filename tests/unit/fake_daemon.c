@@ -10,24 +10,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fake_daemon.h"
+#include "monotime.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait for fd to be ready for `events` until the deadline (now_ms()):
+/* Wait for fd to be ready for `events` until the deadline (mono_ms()):
  * 1, 0 when it passed, -1. */
 static int
 wait_fd(int fd, short events, int64_t deadline)
@@ -37,7 +28,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	int n;
 
 	do {
-		left = deadline - now_ms();
+		left = deadline - mono_ms();
 		n = poll(&pfd, 1, left > 0 ? (int)left : 0);
 	} while (n == -1 && errno == EINTR);
 	return n;
@@ -47,7 +38,7 @@ wait_fd(int fd, short events, int64_t deadline)
 static int
 daemon_expect(int fd, const struct vline *l, struct report *r)
 {
-	int64_t dl = now_ms() + IO_WAIT_MS;
+	int64_t dl = mono_ms() + IO_WAIT_MS;
 	const char *cut = NULL;         /* why fewer bytes came */
 	uint8_t *want, *got;
 	size_t wlen, glen = 0;
@@ -96,7 +87,7 @@ daemon_expect_eof(int fd, const struct vline *l, struct report *r)
 {
 	char hx[HEXBUF];
 	uint8_t buf[256];
-	int64_t dl = now_ms() + IO_WAIT_MS;
+	int64_t dl = mono_ms() + IO_WAIT_MS;
 	ssize_t n;
 
 	if (wait_fd(fd, POLLIN, dl) <= 0) {
@@ -121,7 +112,7 @@ daemon_expect_eof(int fd, const struct vline *l, struct report *r)
 static int
 daemon_write(int fd, const struct vline *l, struct report *r)
 {
-	int64_t dl = now_ms() + IO_WAIT_MS;
+	int64_t dl = mono_ms() + IO_WAIT_MS;
 	uint8_t *b;
 	size_t len, done = 0;
 	ssize_t n;
@@ -159,7 +150,7 @@ daemon_write(int fd, const struct vline *l, struct report *r)
 static int
 daemon_accept(int lfd, const struct vline *l, struct report *r)
 {
-	int64_t dl = now_ms() + IO_WAIT_MS;
+	int64_t dl = mono_ms() + IO_WAIT_MS;
 	int fd;
 
 	if (wait_fd(lfd, POLLIN, dl) <= 0) {
