@@ -121,9 +121,7 @@ class AsyncSocket(Handle):
         """Wait for `want` (a _core.Want) until loop time `until` (None:
         no limit but want.wake_at).  True when woken by readiness."""
         loop = self._loop
-        if want.wake_at is not None and (until is None or
-                                         want.wake_at < until):
-            until = want.wake_at
+        until = _core.wait_until(want, until)
         fut = loop.create_future()
         if want.read:
             self._rwait.add(fut)
@@ -151,10 +149,7 @@ class AsyncSocket(Handle):
             want = next(gen)
             while True:
                 ready = await self._wait(want, deadline)
-                if ready or deadline is None or loop.time() < deadline:
-                    want = gen.send(None)
-                else:
-                    want = gen.throw(Deadline())
+                want = _core.resume(gen, ready, deadline, loop.time())
         except StopIteration as e:
             return e.value
         except Deadline:

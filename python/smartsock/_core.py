@@ -54,6 +54,24 @@ class Deadline(Exception):
     """Thrown into an operation when its timeout expires."""
 
 
+def wait_until(want, deadline):
+    """When a wait for `want` ends at the latest: the caller's deadline
+    or the want's wake time, the earlier (None: no limit)."""
+    if want.wake_at is not None and (deadline is None or
+                                     want.wake_at < deadline):
+        return want.wake_at
+    return deadline
+
+
+def resume(op, woke, deadline, now):
+    """Go on with an operation after a wait: woken, or before its
+    deadline, it goes on; at the deadline Deadline is thrown into it.
+    Returns its next Want (StopIteration when it is done)."""
+    if woke or deadline is None or now < deadline:
+        return op.send(None)
+    return op.throw(Deadline())
+
+
 def resolve(name, runtime_dir=None):
     """The Unix socket path of a socket NAME (or a path with '/')."""
     name = os.fsdecode(name)

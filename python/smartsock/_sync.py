@@ -18,10 +18,7 @@ def _drive(gen, timeout, core):
     try:
         want = next(gen)
         while True:
-            until = deadline
-            if want.wake_at is not None and (until is None or
-                                             want.wake_at < until):
-                until = want.wake_at
+            until = _core.wait_until(want, deadline)
             ms = None if until is None else \
                 max(0, int((until - time.monotonic()) * 1000 + 0.999))
             ev = (select.POLLIN if want.read else 0) | \
@@ -33,10 +30,7 @@ def _drive(gen, timeout, core):
                 ready = bool(p.poll(ms))
             else:
                 time.sleep(0.01 if ms is None else ms / 1000)
-            if ready or deadline is None or time.monotonic() < deadline:
-                want = gen.send(None)
-            else:
-                want = gen.throw(Deadline())
+            want = _core.resume(gen, ready, deadline, time.monotonic())
     except StopIteration as e:
         return e.value
     except Deadline:

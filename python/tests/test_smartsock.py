@@ -107,16 +107,22 @@ class LprotoTest(unittest.TestCase):
         lproto.decode(lproto.deliver(ID_A, b"x" * 10), max_payload=10)
 
 
-class SyncTest(unittest.TestCase):
+class OnePair:
+    """A test class's daemon: pair() with the class's `keys`, started once
+    for the class; cls.d and cls.rt (its runtime directory)."""
+    keys = {}
+
     @classmethod
     def setUpClass(cls):
-        cls.d = pair()
+        cls.d = pair(**cls.keys)
         cls.rt = cls.d.runtime
 
     @classmethod
     def tearDownClass(cls):
         cls.d.stop()
 
+
+class SyncTest(OnePair, unittest.TestCase):
     def open(self, name, **kw):
         s = smartsock.Socket(name, runtime_dir=self.rt, **kw)
         self.addCleanup(s.close)
@@ -234,15 +240,12 @@ class SyncTest(unittest.TestCase):
         self.assertEqual(a.recv(), b"cat-to-py-id")
 
 
-class AtLeastOnceTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = pair(delivery="at-least-once")
-        cls.rt = cls.d.runtime
+class AtLeastOnceTest(OnePair, unittest.TestCase):
+    keys = {"delivery": "at-least-once"}
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.stop()
+        super().tearDownClass()
         log = cls.d.log_text()
         assert "not acknowledged yet at shutdown" not in log, log
 
@@ -278,16 +281,7 @@ class AtLeastOnceTest(unittest.TestCase):
         a.close()
 
 
-class AsyncTest(unittest.IsolatedAsyncioTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = pair()
-        cls.rt = cls.d.runtime
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-
+class AsyncTest(OnePair, unittest.IsolatedAsyncioTestCase):
     async def prime(self, s):
         s.settimeout(0)
         with self.assertRaises(TimeoutError):
