@@ -430,6 +430,17 @@ def hello(identity, version=1):
     return frame(bytes((HELLO, version)) + identity)
 
 
+def split_frame(buf):
+    """The first whole aiomsg frame of buf as ((type, body), rest), or
+    (None, buf) while it is not all there; type -1 for an empty one."""
+    if len(buf) >= 4:
+        n = struct.unpack(">I", buf[:4])[0]
+        if len(buf) >= 4 + n:
+            env = buf[4:4 + n]
+            return (env[0] if env else -1, env[1:]), buf[4 + n:]
+    return None, buf
+
+
 class RawPeer:
     """A hand-driven aiomsg connection for hostile-input tests."""
 
@@ -444,12 +455,9 @@ class RawPeer:
         """(type, body) of the next frame; None on EOF."""
         self.s.settimeout(timeout)
         while True:
-            if len(self.buf) >= 4:
-                n = struct.unpack(">I", self.buf[:4])[0]
-                if len(self.buf) >= 4 + n:
-                    env = self.buf[4:4 + n]
-                    self.buf = self.buf[4 + n:]
-                    return (env[0] if env else -1, env[1:])
+            f, self.buf = split_frame(self.buf)
+            if f is not None:
+                return f
             chunk = self.s.recv(65536)
             if not chunk:
                 return None

@@ -10,8 +10,9 @@ reads the daemon's frames, checking each against the RFC (unmasked, no
 reserved bits, control frames short and whole, continuations only inside
 a message).  The payloads of binary messages are one aiomsg byte stream:
 read_frame() takes aiomsg frames out of it, whatever the WebSocket frame
-boundaries, like harness.RawPeer.  Pings from the daemon are answered,
-pongs and close frames are recorded; a close frame is answered once.
+boundaries (with harness.split_frame, as harness.RawPeer does).  Pings
+from the daemon are answered, pongs and close frames are recorded; a
+close frame is answered once.
 
 Everything is bounded: each read has a timeout, and a violation of the
 RFC by the daemon raises ProtocolError.
@@ -22,6 +23,8 @@ import os
 import socket
 import struct
 import time
+
+from harness import split_frame
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -332,12 +335,9 @@ class WSConn:
         """(type, body) of the next aiomsg frame; None at EOF."""
         end = time.monotonic() + timeout
         while True:
-            if len(self.stream) >= 4:
-                n = struct.unpack(">I", self.stream[:4])[0]
-                if len(self.stream) >= 4 + n:
-                    env = self.stream[4:4 + n]
-                    self.stream = self.stream[4 + n:]
-                    return (env[0] if env else -1, env[1:])
+            f, self.stream = split_frame(self.stream)
+            if f is not None:
+                return f
             if not self.pump(end):
                 return None
 
