@@ -607,57 +607,27 @@ b_too_big_64(struct evbuffer *s)
 	cframe_len64(s, FIN | WS_OP_BINARY, 1001);
 }
 
-static void
-b_close_1_byte(struct evbuffer *s)
-{
-	cframe(s, FIN | WS_OP_CLOSE, "\x03", 1);
-}
-
-static void
-b_close_999(struct evbuffer *s)
-{
-	cframe(s, FIN | WS_OP_CLOSE, "\x03\xe7", 2);
-}
-
-static void
-b_close_1005(struct evbuffer *s)
-{
-	cframe(s, FIN | WS_OP_CLOSE, "\x03\xed", 2);
-}
-
-static void
-b_close_1006(struct evbuffer *s)
-{
-	cframe(s, FIN | WS_OP_CLOSE, "\x03\xee", 2);
-}
-
-static void
-b_close_1015(struct evbuffer *s)
-{
-	cframe(s, FIN | WS_OP_CLOSE, "\x03\xf7", 2);
-}
-
-static void
-b_close_5000(struct evbuffer *s)
-{
-	cframe(s, FIN | WS_OP_CLOSE, "\x13\x88", 2);
-}
-
-/* Close reasons that are not UTF-8 (code 1000 first). */
-#define B_CLOSE_REASON(name, bytes) \
+/* A close frame with this body: a bad code or a reason not UTF-8 (after
+ * code 1000, \x03\xe8). */
+#define B_CLOSE(name, body) \
 	static void \
 	name(struct evbuffer *s) \
 	{ \
-		cframe(s, FIN | WS_OP_CLOSE, "\x03\xe8" bytes, \
-		    2 + sizeof(bytes) - 1); \
+		cframe(s, FIN | WS_OP_CLOSE, body, sizeof(body) - 1); \
 	}
-B_CLOSE_REASON(b_reason_cont, "ok\x80")
-B_CLOSE_REASON(b_reason_overlong, "\xc0\xaf")
-B_CLOSE_REASON(b_reason_overlong3, "\xe0\x80\xaf")
-B_CLOSE_REASON(b_reason_surrogate, "\xed\xa0\x80")
-B_CLOSE_REASON(b_reason_over_max, "\xf4\x90\x80\x80")
-B_CLOSE_REASON(b_reason_cut, "bye \xe2\x9c")
-B_CLOSE_REASON(b_reason_ff, "\xff")
+B_CLOSE(b_close_1_byte, "\x03")
+B_CLOSE(b_close_999, "\x03\xe7")
+B_CLOSE(b_close_1005, "\x03\xed")
+B_CLOSE(b_close_1006, "\x03\xee")
+B_CLOSE(b_close_1015, "\x03\xf7")
+B_CLOSE(b_close_5000, "\x13\x88")
+B_CLOSE(b_reason_cont, "\x03\xe8" "ok\x80")
+B_CLOSE(b_reason_overlong, "\x03\xe8" "\xc0\xaf")
+B_CLOSE(b_reason_overlong3, "\x03\xe8" "\xe0\x80\xaf")
+B_CLOSE(b_reason_surrogate, "\x03\xe8" "\xed\xa0\x80")
+B_CLOSE(b_reason_over_max, "\x03\xe8" "\xf4\x90\x80\x80")
+B_CLOSE(b_reason_cut, "\x03\xe8" "bye \xe2\x9c")
+B_CLOSE(b_reason_ff, "\x03\xe8" "\xff")
 
 static const struct fail_case fails[] = {
 	{ "text", 1003, "text frame (WebSocket close 1003)", b_text },
