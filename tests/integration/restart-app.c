@@ -138,6 +138,22 @@ drain(smartsock *s, char *buf, size_t cap)
 	return n;
 }
 
+/* An epoll set watching fd for input, as an application's loop would. */
+static int
+epoll_of(int fd)
+{
+	struct epoll_event ev;
+	int ep;
+
+	if ((ep = epoll_create1(0)) == -1)
+		die("epoll_create1");
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
+		die("epoll_ctl");
+	return ep;
+}
+
 static int
 main_recv(const char *path)
 {
@@ -148,12 +164,7 @@ main_recv(const char *path)
 	char buf[256];
 
 	smartsock_set_timeout(s, 0);
-	if ((ep = epoll_create1(0)) == -1)
-		die("epoll_create1");
-	memset(&ev, 0, sizeof ev);
-	ev.events = EPOLLIN;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == -1)
-		die("epoll_ctl");
+	ep = epoll_of(fd);
 	while (!stop) {
 		/* The drain rule: nothing buffered before each wait. */
 		got += drain(s, buf, sizeof buf);
@@ -274,12 +285,7 @@ main_gap(const char *in_path, const char *out_path)
 		die("send m1 with a timeout");
 	say("send ok after %d ms", (int)(mono_ms() - t0));
 
-	if ((ep = epoll_create1(0)) == -1)
-		die("epoll_create1");
-	memset(&ev, 0, sizeof ev);
-	ev.events = EPOLLIN;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, in_fd, &ev) == -1)
-		die("epoll_ctl");
+	ep = epoll_of(in_fd);
 	smartsock_set_timeout(in, 0);
 	end = mono_ms() + STEP_MS;
 	for (;;) {
