@@ -60,53 +60,6 @@ def setUpModule():
         raise unittest.SkipTest("no smartsockd in " + harness.BUILD)
 
 
-class LprotoTest(unittest.TestCase):
-    def test_roundtrip(self):
-        cases = [
-            (lproto.hello(), lproto.HELLO, (1,)),
-            (lproto.send(b"xy"), lproto.SEND, (b"xy",)),
-            (lproto.send_to(ID_A, b"p"), lproto.SEND_TO, (ID_A, b"p")),
-            (lproto.confirm(2 ** 40 + 3), lproto.CONFIRM, (2 ** 40 + 3,)),
-            (lproto.credit(1024), lproto.CREDIT, (1024,)),
-            (lproto.welcome(65536, ID_B), lproto.WELCOME, (1, 65536, ID_B)),
-            (lproto.refuse(5, b"no"), lproto.REFUSE, (1, 5, b"no")),
-            (lproto.deliver(ID_A, b""), lproto.DELIVER, (ID_A, b"")),
-            (lproto.deliver_req(7, ID_A, b"m"), lproto.DELIVER_REQ,
-             (7, ID_A, b"m")),
-            (lproto.send_result(1), lproto.SEND_RESULT, (1,)),
-            (lproto.closing(), lproto.CLOSING, ()),
-        ]
-        for raw, t, fields in cases:
-            self.assertEqual(lproto.decode(raw + b"junk"),
-                             (t, fields, len(raw)))
-            self.assertIsNone(lproto.decode(raw[:-1]) if len(raw) > 5
-                              else lproto.decode(raw[:4]))
-
-    def test_bytes_exact(self):
-        self.assertEqual(lproto.hello(), b"\0\0\0\x03\x01\0\x01")
-        self.assertEqual(lproto.credit(1024), b"\0\0\0\x05\x05\0\0\x04\0")
-        self.assertEqual(lproto.confirm(1),
-                         b"\0\0\0\x09\x04" + b"\0" * 7 + b"\x01")
-        self.assertEqual(lproto.closing(), b"\0\0\0\x01\x45")
-
-    def test_bad_frames(self):
-        bad = [
-            b"\0\0\0\0\x42",                        # length 0
-            b"\0\0\0\x01\x63",                      # unknown type 99
-            b"\0\0\0\x05\x42abcd",                  # DELIVER without id
-            b"\0\0\0\x06\x44\0\0\0\0\0",            # SEND_RESULT too long
-            b"\0\0\0\x02\x45\0",                    # CLOSING with a body
-            b"\0\0\x08\x00\x41" + b"\0" * 6,        # REFUSE text > 1024
-        ]
-        for raw in bad:
-            with self.assertRaises(lproto.FrameError, msg=raw):
-                lproto.decode(raw)
-        # Payload over the bound.
-        with self.assertRaises(lproto.FrameError):
-            lproto.decode(lproto.deliver(ID_A, b"x" * 11), max_payload=10)
-        lproto.decode(lproto.deliver(ID_A, b"x" * 10), max_payload=10)
-
-
 class OnePair:
     """A test class's daemon: pair() with the class's `keys`, started once
     for the class; cls.d and cls.rt (its runtime directory)."""

@@ -75,6 +75,12 @@ class FramesTest(unittest.TestCase):
                                  (ftype, len(raw) - 5), where)
                 self.assertEqual(lproto.decode(raw, 1 << 20),
                                  (ftype, fields, len(raw)), where)
+                # Followed by more bytes, it is decoded alone; cut short,
+                # it is not complete yet.
+                self.assertEqual(lproto.decode(raw + b"junk", 1 << 20),
+                                 (ftype, fields, len(raw)), where)
+                self.assertIsNone(lproto.decode(raw[:-1] if len(raw) > 5
+                                                else raw[:4]), where)
                 self.assertEqual(build(*fields), raw, where)
             elif toks[0] == "bad":
                 with self.assertRaises(lproto.FrameError, msg=where):
