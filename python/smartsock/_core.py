@@ -117,12 +117,12 @@ def _too_big():
 
 
 class Ticket:
-    """One SEND_TO waiting for its SEND_RESULT (they come in order)."""
-    __slots__ = ("status", "abandoned")
+    """One SEND_TO waiting for its SEND_RESULT (they come in order; the
+    verdict of one whose caller gave up is set and never looked at)."""
+    __slots__ = ("status",)
 
     def __init__(self):
         self.status = None
-        self.abandoned = False
 
 
 class Core:
@@ -689,12 +689,8 @@ class Core:
                 yield self.want()
                 self.service()
         except Deadline:
-            ticket.abandoned = True
             raise TimeoutError(errno.ETIMEDOUT,
                                "send_to verdict late") from None
-        except BaseException:
-            ticket.abandoned = True
-            raise
         if ticket.status != lproto.OK:
             raise status_error(ticket.status)
 
