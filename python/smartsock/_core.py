@@ -133,6 +133,7 @@ class Core:
         self.sock = None            # the connection, None while detached
         self.watch = None           # called with each new sock (or None)
         self.ready = collections.deque()  # (kind, seq, identity, payload)
+        self.ready_bytes = 0        # their payloads, for the read-ahead cap
         self.err = None             # fatal: every call fails with it
         self.dead = None            # lost, re-attaching off (errno)
         self.max_msg = 0
@@ -299,12 +300,17 @@ class Core:
         return Want(read and has_sock, has_sock and bool(self.out), wake)
 
     # -- reading -------------------------------------------------------
+    def read_ahead(self):
+        """Bytes read and not yet taken: messages ready and a frame begun
+        (what the read-ahead cap bounds, as rlen - roff in stream.c)."""
+        return self.ready_bytes + len(self.rbuf)
+
     def read_nb(self):
         """Read what is there (bounded by the read-ahead cap once
         attached) and handle every complete frame."""
         while self.sock is not None and self.err is None and not self.eof:
             if self.welcomed and not self.closing and \
-                    len(self.rbuf) > READAHEAD_MAX + self.max_msg:
+                    self.read_ahead() > READAHEAD_MAX + self.max_msg:
                 return
             try:
                 data = self.sock.recv(READ_CHUNK)
@@ -350,8 +356,10 @@ class Core:
                 raise lproto.FrameError("delivery before WELCOME")
             if ftype == lproto.DELIVER:
                 self.ready.append((ftype, 0, f[0], f[1]))
+                self.ready_bytes += len(f[1])
             else:
                 self.ready.append((ftype, f[0], f[1], f[2]))
+                self.ready_bytes += len(f[2])
         elif ftype == lproto.SEND_RESULT:
             if not self.welcomed or not self.tickets:
                 raise lproto.FrameError("unexpected SEND_RESULT")
@@ -555,7 +563,7 @@ class Core:
                 if e is not None:
                     raise e
                 try:
-                    yield self.want(len(self.rbuf) < READAHEAD_MAX)
+                    yield self.want(self.read_ahead() < READAHEAD_MAX)
                 except Deadline:
                     if self.gen != gen:
                         break
@@ -729,6 +737,7 @@ class Core:
 
     def take(self):
         kind, seq, ident, payload = self.ready.popleft()
+        self.ready_bytes -= len(payload)
         if kind == OLD:
             return ident, payload
         if kind == lproto.DELIVER_REQ:

@@ -138,6 +138,46 @@ class DamagedFramesTest(unittest.TestCase):
                 core.close()
 
 
+class ReadAheadTest(unittest.TestCase):
+    """Messages read and not taken count against the read-ahead cap (as
+    rlen - roff in libclient/stream.c): a client that does not take them
+    stops reading, and the rest waits in the socket."""
+
+    def test_cap(self):
+        from smartsock import _core
+        a, b = socket.socketpair()
+        self.addCleanup(a.close)
+        b.setblocking(False)
+        a.setblocking(False)
+        core = _core.Core("/nonexistent")
+        core.attach_sock(b)
+        self.addCleanup(core.close)
+        core.opened = core.welcomed = True
+        core.max_msg = 65536
+        frame = lproto.deliver(bytes(16), b"x" * 65000)
+        out = bytearray()
+        sent = 0
+        for _ in range(2000):   # the daemon writes, the client reads
+            if len(out) < len(frame):
+                out += frame * 16
+            try:
+                n = a.send(out)
+                del out[:n]
+                sent += n
+            except BlockingIOError:
+                pass
+            core.read_nb()
+            if sent > 2 * _core.READAHEAD_MAX:
+                break           # nothing held it back
+        cap = _core.READAHEAD_MAX + core.max_msg + _core.READ_CHUNK
+        self.assertLessEqual(core.read_ahead(), cap)
+        self.assertGreater(core.read_ahead(), _core.READAHEAD_MAX)
+        self.assertLess(sent, 2 * _core.READAHEAD_MAX)
+        core.take()
+        self.assertEqual(core.read_ahead(), core.ready_bytes +
+                         len(core.rbuf))
+
+
 class FakeDaemon(threading.Thread):
     """Plays the `c` and `d` lines of a session on one connection."""
 
