@@ -161,6 +161,23 @@ daemon_libevent_log(int severity, const char *msg)
 		log_debug("libevent: %s", msg);
 }
 
+/*
+ * libevent runs some callbacks one pass of the loop after they were queued
+ * (a TLS bufferevent's "written" callback, for one) and holds a reference
+ * on the bufferevent until then; a base freed before that pass leaks each
+ * such bufferevent with its SSL and socket.  Once every object is freed,
+ * run the passes still due (bounded: nothing new is queued by then).
+ */
+static void
+daemon_drain_loop(struct event_base *base)
+{
+	int i;
+
+	for (i = 0; i < 16 && event_base_get_num_events(base,
+	    EVENT_BASE_COUNT_ACTIVE) > 0; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
 static void
 daemon_free(struct daemon *d)
 {
@@ -183,8 +200,10 @@ daemon_free(struct daemon *d)
 	notify_free();
 	if (d->dns != NULL)
 		evdns_base_free(d->dns, 0);
-	if (d->base != NULL)
+	if (d->base != NULL) {
+		daemon_drain_loop(d->base);
 		event_base_free(d->base);
+	}
 	tls_free_config(d->tls, d->cfg.nsockets);
 	config_free(&d->cfg);
 }
