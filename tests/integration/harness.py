@@ -183,6 +183,38 @@ def wait_for(pred, timeout=10.0, what="condition"):
     fail("timed out waiting for " + what)
 
 
+class Tools:
+    """Copies of the build's programs that any user may run."""
+
+
+def tools_for_any_user():
+    """smartsockd, smartsockctl and smartsock-cat copied, with the client
+    library beside them, into a temporary directory that any user may
+    read and run: tests that run them as another user must not depend on
+    where the tree lives (root's home is 0700).  Returns a Tools with
+    .daemon, .ctl, .cat and .env (the environment to run them in)."""
+    d = tmpdir()
+    os.chmod(d, 0o755)
+    libs = os.path.join(BUILD, ".libs")
+    t = Tools()
+    for attr, name in (("daemon", "smartsockd"), ("ctl", "smartsockctl"),
+                       ("cat", "smartsock-cat")):
+        src = os.path.join(BUILD, name)
+        with open(src, "rb") as f:
+            if f.read(4) != b"\x7fELF":        # a libtool wrapper script
+                src = os.path.join(libs, name)
+        dst = os.path.join(d, name)
+        shutil.copy(src, dst)
+        os.chmod(dst, 0o755)
+        setattr(t, attr, dst)
+    for name in os.listdir(libs) if os.path.isdir(libs) else []:
+        if name.startswith("libsmartsock.so"):
+            shutil.copy(os.path.join(libs, name), os.path.join(d, name))
+            os.chmod(os.path.join(d, name), 0o755)
+    t.env = dict(os.environ, LD_LIBRARY_PATH=d)
+    return t
+
+
 def spawn(args, **kw):
     p = subprocess.Popen(args, **kw)
     _procs.append(p)
@@ -195,9 +227,14 @@ class Daemon:
     sockets: {name: {key: value}}; values may be lists for bind/connect.
     """
 
-    def __init__(self, sockets, daemon=None, start=True, wrapper=None):
-        """wrapper: a command the daemon runs under, e.g. valgrind."""
+    def __init__(self, sockets, daemon=None, start=True, wrapper=None,
+                 program=None, env=None):
+        """wrapper: a command the daemon runs under, e.g. valgrind;
+        program: the smartsockd to run (default the build's); env: its
+        environment (default this one's)."""
         self.wrapper = list(wrapper or [])
+        self.program = program or SMARTSOCKD
+        self.env = env
         self.dir = tmpdir()
         self.runtime = os.path.join(self.dir, "run")
         self.conf = os.path.join(self.dir, "smartsockd.conf")
@@ -231,9 +268,9 @@ class Daemon:
         started = self.log_text().count(" running with ") \
             if os.path.exists(self.logpath) else 0
         self.log = open(self.logpath, "ab")
-        self.proc = spawn(self.wrapper + [SMARTSOCKD, "-f", "-v", "-c",
+        self.proc = spawn(self.wrapper + [self.program, "-f", "-v", "-c",
                                           self.conf],
-                          stdout=self.log, stderr=self.log)
+                          stdout=self.log, stderr=self.log, env=self.env)
         end = time.monotonic() + (60 if self.wrapper else 10)
         while self.log_text().count(" running with ") <= started:
             if self.proc.poll() is not None:

@@ -17,8 +17,8 @@ import shutil
 import stat
 import subprocess
 
-from harness import (CAT, CTL, Daemon, check, collect, fail, free_port,
-                     passed, skip, sock, spawn, step, wait_apps, wait_for,
+from harness import (Daemon, check, collect, fail, free_port, passed, skip,
+                     sock, spawn, step, tools_for_any_user, wait_apps,
                      wait_peers)
 
 if os.geteuid() != 0:
@@ -81,15 +81,21 @@ def as_user(uid, gid, groups=None, init=False):
     return args
 
 
+# The test users run copies of the programs: the build tree may be where
+# they cannot reach it (a clone in root's home).
+TOOLS = tools_for_any_user()
+
+
 def cat_as(d, who, *args, **kw):
     timeout = kw.pop("timeout", 30)
-    return subprocess.run(who + [CAT, "-S", d.runtime] + list(args),
-                          capture_output=True, timeout=timeout, **kw)
+    return subprocess.run(who + [TOOLS.cat, "-S", d.runtime] + list(args),
+                          capture_output=True, timeout=timeout,
+                          env=TOOLS.env, **kw)
 
 
 def ctl_as(d, who, *args):
-    return subprocess.run(who + [CTL, "-S", d.runtime] + list(args),
-                          capture_output=True, timeout=30)
+    return subprocess.run(who + [TOOLS.ctl, "-S", d.runtime] + list(args),
+                          capture_output=True, timeout=30, env=TOOLS.env)
 
 
 def mode_group(path):
@@ -164,9 +170,9 @@ r = cat_as(d, OK, "send", "users", input=b"from-ok\n")
 check(r.returncode == 0, "send as %s: %r" % (U_OK, r))
 r = d.cat("recv", "back", "-n", "1", "--timeout", "10")
 check(r.returncode == 0 and r.stdout == b"from-ok\n", "root's recv: %r" % r)
-recv = spawn(OK + [CAT, "-S", d.runtime, "recv", "users", "-n", "1",
+recv = spawn(OK + [TOOLS.cat, "-S", d.runtime, "recv", "users", "-n", "1",
                    "--timeout", "20"],
-             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=TOOLS.env)
 wait_apps(d, "users", 1)
 r = d.cat("send", "back", input=b"to-ok\n")
 check(r.returncode == 0, "root's send: %r" % r)
@@ -251,7 +257,8 @@ step("a daemon running as %s: its own user may reload, others may not" %
 d2 = Daemon({"own": sock(bind="127.0.0.1:%d" % free_port(),
                          allow_users=U_GRP)},
             daemon={"control_mode": "0666"}, start=False,
-            wrapper=as_user(uid_ok, gid_sock))
+            wrapper=as_user(uid_ok, gid_sock), program=TOOLS.daemon,
+            env=TOOLS.env)
 open_dir(d2)
 os.chown(d2.runtime, uid_ok, gid_sock)
 d2.start()
