@@ -920,12 +920,14 @@ config_begin_section(struct config_ctx *ctx, char *text)
  * no continuation lines), "key=value" or "[section]" or empty.  Returns
  * the line, or NULL after an error.
  */
+/* A line without its comment, indentation and trailing blanks (and the
+ * first line without a UTF-8 byte order mark). */
 static char *
-config_lex(struct config_ctx *ctx, char *s)
+config_strip(char *s, int line)
 {
-	char *p, *eq, *key, *value;
+	char *p;
 
-	if (ctx->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+	if (line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
 		s += 3;
 	s += strspn(s, " \t");
 	if (*s == ';' || *s == '#')
@@ -939,6 +941,16 @@ config_lex(struct config_ctx *ctx, char *s)
 	p = s + strlen(s);
 	while (p > s && strchr(" \t\r\n", p[-1]) != NULL)
 		*--p = '\0';
+	return s;
+}
+
+static char *
+config_lex(struct config_ctx *ctx, char *s)
+{
+	char *p, *eq, *key, *value;
+
+	s = config_strip(s, ctx->line);
+	p = s + strlen(s);
 	if (*s == '\0')
 		return s;
 
@@ -1219,17 +1231,59 @@ config_choice(const char *key, int value)
 	return "?";
 }
 
+/*
+ * Only the [daemon] runtime_dir line is read, and the rest of the file is
+ * not looked at: a tool must find the daemon that serves the configuration
+ * it loaded even while someone edits the file into an error (reload says
+ * what is wrong with it).
+ */
 char *
 config_runtime_dir(const char *path, char *err, size_t errlen)
 {
-	struct config cfg;
-	char *dir;
+	const struct opt *o = config_find_option(OPT_DAEMON, "runtime_dir");
+	struct daemon_conf dc;
+	struct config_ctx ctx;
+	int in_daemon = 0, found = 0;
+	char *s, *v;
 
-	memset(&cfg, 0, sizeof(cfg));
-	if (config_load(path, &cfg, err, errlen) == -1)
+	memset(&dc, 0, sizeof dc);
+	memset(&ctx, 0, sizeof ctx);
+	ctx.file = path;
+	ctx.err = err;
+	ctx.errlen = errlen;
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((ctx.f = fopen(path, "r")) == NULL) {
+		config_error(&ctx, 0, "cannot open: %s", strerror(errno));
 		return NULL;
-	if ((dir = strdup(cfg.daemon.runtime_dir)) == NULL)
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	config_free(&cfg);
-	return dir;
+	}
+	while (!found && getline(&ctx.buf, &ctx.bufsize, ctx.f) != -1) {
+		s = config_strip(ctx.buf, ++ctx.line);
+		if (*s == '[') {
+			in_daemon = strcmp(s, "[daemon]") == 0;
+			continue;
+		}
+		if (!in_daemon || strncmp(s, o->key, strlen(o->key)) != 0)
+			continue;
+		v = s + strlen(o->key);
+		v += strspn(v, " \t");
+		if (*v != '=')
+			continue;
+		v++;
+		v += strspn(v, " \t");
+		found = 1;
+		config_set_path(&ctx, o, &dc, v);
+	}
+	if (!found && ferror(ctx.f))
+		config_error(&ctx, 0, "cannot read: %s", strerror(errno));
+	else if (!found && (dc.runtime_dir = strdup(o->def)) == NULL)
+		config_error(&ctx, 0, "out of memory");
+	fclose(ctx.f);
+	free(ctx.buf);
+	free(ctx.dir);
+	if (ctx.failed) {
+		free(dc.runtime_dir);
+		return NULL;
+	}
+	return dc.runtime_dir;
 }

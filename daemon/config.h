@@ -27,6 +27,10 @@ enum log_facility { LOG_FACILITY_DAEMON, LOG_FACILITY_USER,
 	LOG_FACILITY_LOCAL0, LOG_FACILITY_LOCAL1, LOG_FACILITY_LOCAL2,
 	LOG_FACILITY_LOCAL3, LOG_FACILITY_LOCAL4, LOG_FACILITY_LOCAL5,
 	LOG_FACILITY_LOCAL6, LOG_FACILITY_LOCAL7 };
+/* log_level: the least severe lines logged, in the order of conftab.c's
+ * choices */
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG };
 
 /* One bind or connect endpoint, "host:port" or "[v6]:port". */
 struct endpoint_conf {
@@ -123,6 +127,7 @@ struct daemon_conf {
 	char *socket_group;             /* owned; default group of NAME.sock,
 	                                   NULL: the daemon's */
 	enum log_facility log_facility; /* daemon: syslog, without -f */
+	enum log_level log_level;       /* info; -v makes it debug */
 };
 
 struct config {
@@ -140,8 +145,9 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
 /* The runtime_dir of the config file at `path` (what smartsock-cat -c
- * and smartsockctl -c need), malloc'd; NULL with "path:line: reason" or
- * the system error in err. */
+ * and smartsockctl -c need), malloc'd: its [daemon] runtime_dir line,
+ * whatever else the file holds, or the default; NULL with "path:line:
+ * reason" in err when the file cannot be read or that line is bad. */
 char *config_runtime_dir(const char *path, char *err, size_t errlen);
 
 /* The socket named `name`, or NULL. */

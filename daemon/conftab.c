@@ -44,6 +44,14 @@ static const char *const config_log_facilities[] = {
 	NULL
 };
 
+static const char *const config_log_levels[] = {
+	[LOG_LEVEL_ERROR] = "error",
+	[LOG_LEVEL_WARNING] = "warning",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_DEBUG] = "debug",
+	NULL
+};
+
 static const char *const config_tls_versions[] = {
 	[TLS_VERSION_1_2] = "1.2",
 	[TLS_VERSION_1_3] = "1.3",
@@ -100,6 +108,10 @@ const struct opt config_options[] = {
 	  D(log_facility), 0, config_log_facilities, NULL,
 	  "syslog facility of the daemon's log when it runs without -f "
 	  "(with -f, as under systemd, it logs to standard error)." },
+	{ OPT_DAEMON, "log_level", OPT_ENUM, 0, 0, "info", 1, 0,
+	  D(log_level), 0, config_log_levels, NULL,
+	  "The least severe lines logged: error, warning, info (connections "
+	  "and reloads as well) or debug (everything; -v sets it)." },
 
 	{ OPT_SOCKET, "bind", OPT_ENDPOINTS, 0, 0, NULL, 1,
 	  OPTF_MULTI | OPTF_EXCLUSIVE | OPTF_WILDCARD, S(binds), S(nbinds),

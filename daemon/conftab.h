@@ -26,6 +26,7 @@ _Static_assert(sizeof(enum delivery) == sizeof(int), "enum delivery");
 _Static_assert(sizeof(enum overflow) == sizeof(int), "enum overflow");
 _Static_assert(sizeof(enum tls_version) == sizeof(int), "enum tls_version");
 _Static_assert(sizeof(enum log_facility) == sizeof(int), "enum log_facility");
+_Static_assert(sizeof(enum log_level) == sizeof(int), "enum log_level");
 
 enum opt_section {
 	OPT_DAEMON,
@@ -87,7 +88,7 @@ struct config_type {
 	const char *expect;
 };
 
-#define CONFIG_NOPTIONS 43
+#define CONFIG_NOPTIONS 44
 extern const struct opt config_options[CONFIG_NOPTIONS];
 extern const struct config_type config_types[];
 extern const struct config_unit config_ms_units[];

@@ -22,7 +22,10 @@ struct control;
 struct daemon {
 	struct event_base *base;
 	struct evdns_base *dns;
-	const char *config_path;        /* as given with -c */
+	char *config_path;              /* owned; -c's file, made absolute
+	                                   at start (reload reads it again) */
+	int verbose;                    /* -v: debug lines whatever
+	                                   log_level says */
 	struct config cfg;              /* the config in force */
 	struct tls **tls;               /* its sockets' TLS state, one per
 	                                   cfg.sockets[i] (tls.h) */
@@ -46,6 +49,9 @@ struct daemon {
  * human-readable account of what changed or why it was refused.
  */
 int daemon_reload(struct daemon *d, char *summary, size_t len);
+
+/* The log level of the config in force (log_level, or debug with -v). */
+void daemon_set_log_level(struct daemon *d);
 
 /* The socket named `name`, or NULL. */
 struct ssock *daemon_find_socket(struct daemon *d, const char *name);

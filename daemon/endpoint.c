@@ -54,8 +54,14 @@ struct connector {
 	unsigned failures;              /* in a row, since the last success */
 	int ever_up;
 	char last_error[128];
+	char logged_error[128];         /* the cause the log last gave; ""
+	                                   after a success */
+	struct log_ratelimit rl_cause;  /* lines for changes of cause */
 	unsigned next_addr;             /* rotates over resolved addresses */
 };
+
+/* Lines per LOG_RATELIMIT_MS for a connector whose cause keeps changing. */
+#define CONNECTOR_CAUSE_BURST 3
 
 struct endpoints {
 	struct ssock *ss;
@@ -312,18 +318,34 @@ connector_schedule(struct connector *c)
 		c->delay_ms = conf->reconnect_max_delay_ms;
 }
 
+/*
+ * The first failure in a row is news, and so is each change of its cause;
+ * the same cause again is not.  A change the rate limit held back is
+ * logged at a later failure, so the log's last word on a connector is its
+ * current cause (or its success).
+ */
 static void
 connector_failed(struct connector *c, const char *why)
 {
+	int64_t k;
+
 	c->failures++;
 	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
-	/* The first failure in a row is news; the rest are the same news. */
-	if (c->failures == 1)
-		log_warnx("socket %s: connect to %s failed: %s; retrying "
-		    "with backoff", c->ss->name, c->name, why);
-	else
-		log_debug("socket %s: connect to %s failed again (%u): %s",
-		    c->ss->name, c->name, c->failures, why);
+	if (strcmp(why, c->logged_error) == 0) {
+		log_debug("socket %s: connect to %s failed again (%u in a "
+		    "row): %s", c->ss->name, c->name, c->failures, why);
+	} else if ((k = log_ratelimit_pass(&c->rl_cause, now_ms())) >= 0) {
+		if (c->failures == 1)
+			log_warnx("socket %s: connect to %s failed: %s; "
+			    "retrying with backoff", c->ss->name, c->name, why);
+		else
+			log_warnx("socket %s: connect to %s failed (%u in a "
+			    "row), now: %s; retrying with backoff%s",
+			    c->ss->name, c->name, c->failures, why,
+			    k > 0 ? " (other causes in between not logged)" :
+			    "");
+		snprintf(c->logged_error, sizeof(c->logged_error), "%s", why);
+	}
 	connector_schedule(c);
 }
 
@@ -409,6 +431,7 @@ connector_peer_up(struct connector *c)
 		    "attempt%s", c->ss->name, c->name, c->failures,
 		    c->failures == 1 ? "" : "s");
 	c->failures = 0;
+	c->logged_error[0] = '\0';
 	c->ever_up = 1;
 	c->up_since_ms = now_ms();
 }
@@ -493,6 +516,7 @@ connector_new(struct endpoints *eps, const struct endpoint_conf *ep)
 	c->ss = eps->ss;
 	c->ep = ep;
 	c->delay_ms = eps->ss->conf->reconnect_delay_ms;
+	c->rl_cause.burst = CONNECTOR_CAUSE_BURST;
 	if (strchr(ep->host, ':') != NULL)
 		snprintf(c->name, sizeof(c->name), "[%s]:%s", ep->host,
 		    ep->port);

@@ -93,6 +93,27 @@ mkdir_p(const char *path, mode_t mode)
 }
 
 /*
+ * The config file's path from the working directory of the start: a
+ * daemon without -f moves to / and reads the file again at each reload.
+ * Malloc'd; NULL with errno.
+ */
+static char *
+absolute_path(const char *path)
+{
+	char cwd[PATH_MAX], *abs;
+	size_t len;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return NULL;
+	len = strlen(cwd) + 1 + strlen(path) + 1;
+	if ((abs = malloc(len)) != NULL)
+		snprintf(abs, len, "%s/%s", cwd, path);
+	return abs;
+}
+
+/*
  * Stopping: wait until every application has ended its stream after
  * CLOSING (what it wrote is then handled) and taken what was left for it,
  * and the peers' output is written, or the grace period is over.
@@ -206,6 +227,7 @@ daemon_free(struct daemon *d)
 	}
 	tls_free_config(d->tls, d->cfg.nsockets);
 	config_free(&d->cfg);
+	free(d->config_path);
 }
 
 int
@@ -220,7 +242,7 @@ main(int argc, char **argv)
 	int ch, foreground = 0, check_only = 0, verbose = 0;
 	struct daemon d;
 	struct ssock *ss;
-	char err[1024];
+	char err[1024], *abs_path;
 	size_t i;
 
 	while ((ch = getopt_long(argc, argv, "c:ftvh", longopts, NULL)) != -1) {
@@ -255,25 +277,33 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	TAILQ_INIT(&d.sockets);
-	d.config_path = path;
+	if ((abs_path = absolute_path(path)) == NULL) {
+		fprintf(stderr, "smartsockd: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	d.config_path = abs_path;
 	d.generation = 1;
+	d.verbose = verbose;
 	if (config_load(path, &d.cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "smartsockd: %s\n", err);
+		free(abs_path);
 		return 1;
 	}
 	if (tls_load_config(&d.cfg, &d.tls, err, sizeof(err)) == -1) {
 		fprintf(stderr, "smartsockd: %s\n", err);
 		config_free(&d.cfg);
+		free(abs_path);
 		return 1;
 	}
 	if (check_only) {
-		printf("smartsockd: %s: configuration OK (%zu sockets)\n",
-		    path, d.cfg.nsockets);
+		printf("smartsockd: %s: configuration OK (%zu socket%s)\n",
+		    path, d.cfg.nsockets, d.cfg.nsockets == 1 ? "" : "s");
 		daemon_free(&d);
 		return 0;
 	}
 
-	log_init(1, verbose, LOG_DAEMON);
+	log_to_stderr();
+	daemon_set_log_level(&d);
 	signal(SIGPIPE, SIG_IGN);
 	/*
 	 * Socket reads allocate buffers of up to BEV_MAX_SINGLE_IO and free
@@ -283,21 +313,21 @@ main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
 	if (mkdir_p(d.cfg.daemon.runtime_dir, 0755) == -1) {
-		log_warn("cannot create runtime_dir %s",
+		log_err("cannot create runtime_dir %s",
 		    d.cfg.daemon.runtime_dir);
 		config_free(&d.cfg);
 		return 1;
 	}
 	event_set_log_callback(daemon_libevent_log);
 	if ((d.base = event_base_new()) == NULL) {
-		log_warnx("cannot create the event loop");
+		log_errx("cannot create the event loop");
 		config_free(&d.cfg);
 		return 1;
 	}
 	/* Connect endpoints are resolved without blocking the loop. */
 	if ((d.dns = evdns_base_new(d.base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL) {
-		log_warnx("cannot set up the DNS resolver");
+		log_errx("cannot set up the DNS resolver");
 		daemon_free(&d);
 		return 1;
 	}
@@ -306,7 +336,7 @@ main(int argc, char **argv)
 	 * runtime_dir, and must be found before any TCP port is taken.
 	 */
 	if ((d.control = control_new(&d)) == NULL) {
-		log_warnx("not starting: no control socket in %s",
+		log_errx("not starting: no control socket in %s",
 		    d.cfg.daemon.runtime_dir);
 		daemon_free(&d);
 		return 1;
@@ -316,7 +346,7 @@ main(int argc, char **argv)
 		    d.cfg.daemon.runtime_dir,
 		    (size_t)d.cfg.daemon.max_message_size);
 		if (ss == NULL) {
-			log_warnx("not starting: socket %s could not be set up",
+			log_errx("not starting: socket %s could not be set up",
 			    d.cfg.sockets[i].name);
 			daemon_free(&d);
 			return 1;
@@ -330,7 +360,7 @@ main(int argc, char **argv)
 	d.grace_ev = evtimer_new(d.base, daemon_grace, &d);
 	if (d.sig_term == NULL || d.sig_int == NULL || d.sig_hup == NULL ||
 	    d.grace_ev == NULL) {
-		log_warnx("cannot set up signal handling");
+		log_errx("cannot set up signal handling");
 		daemon_free(&d);
 		return 1;
 	}
@@ -339,14 +369,18 @@ main(int argc, char **argv)
 	evsignal_add(d.sig_hup, NULL);
 
 	if (!foreground) {
-		/* Every socket is up and any error was on the terminal. */
+		/* Every socket is up and any error was on the terminal; the
+		 * log goes to syslog from now on, which may not be there. */
+		if (log_syslog_check(err, sizeof(err)) == -1)
+			log_warnx("syslog cannot be reached (%s): the log is lost "
+			    "once smartsockd detaches; run it with -f to log to "
+			    "standard error", err);
 		if (daemon(0, 0) == -1) {
-			log_warn("daemon");
+			log_err("daemon");
 			daemon_free(&d);
 			return 1;
 		}
-		log_init(0, verbose,
-		    log_facility_value(d.cfg.daemon.log_facility));
+		log_to_syslog(log_facility_value(d.cfg.daemon.log_facility));
 		if (event_reinit(d.base) == -1)
 			fatalx("cannot reinitialise the event loop");
 	}
@@ -362,10 +396,12 @@ main(int argc, char **argv)
 	 * The control socket, every Unix socket and every bind endpoint are
 	 * listening (set up above, synchronously): ready.
 	 */
-	log_info("smartsockd %s running with %s (%zu sockets, runtime_dir %s)",
-	    PACKAGE_VERSION, path, d.cfg.nsockets, d.cfg.daemon.runtime_dir);
-	notify_ready("running with %s: %zu sockets, runtime_dir %s", path,
-	    d.cfg.nsockets, d.cfg.daemon.runtime_dir);
+	log_info("smartsockd %s running with %s (%zu socket%s, runtime_dir "
+	    "%s)", PACKAGE_VERSION, d.config_path, d.cfg.nsockets,
+	    d.cfg.nsockets == 1 ? "" : "s", d.cfg.daemon.runtime_dir);
+	notify_ready("running with %s: %zu socket%s, runtime_dir %s",
+	    d.config_path, d.cfg.nsockets, d.cfg.nsockets == 1 ? "" : "s",
+	    d.cfg.daemon.runtime_dir);
 	event_base_dispatch(d.base);
 	log_info("stopped");
 	daemon_free(&d);

@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "conftab.h"
 #include "daemon.h"
@@ -24,6 +25,20 @@ daemon_find_socket(struct daemon *d, const char *name)
 		if (strcmp(ss->name, name) == 0)
 			return ss;
 	return NULL;
+}
+
+void
+daemon_set_log_level(struct daemon *d)
+{
+	static const int priority[] = {
+		[LOG_LEVEL_ERROR] = LOG_ERR,
+		[LOG_LEVEL_WARNING] = LOG_WARNING,
+		[LOG_LEVEL_INFO] = LOG_INFO,
+		[LOG_LEVEL_DEBUG] = LOG_DEBUG,
+	};
+
+	log_set_level(d->verbose ? LOG_DEBUG :
+	    priority[d->cfg.daemon.log_level]);
 }
 
 static int
@@ -123,7 +138,7 @@ reload_refuse(struct daemon *d, char *summary, size_t len, const char *why)
 {
 	snprintf(summary, len, "%s", why);
 	snprintf(d->reload_error, sizeof(d->reload_error), "%s", why);
-	log_warnx("reload refused, the running configuration stays: %s", why);
+	log_errx("reload refused, the running configuration stays: %s", why);
 	return -1;
 }
 
@@ -225,6 +240,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	d->cfg = cfg;
 	d->tls = tls;
 	routes_apply(&d->cfg, &d->sockets);
+	daemon_set_log_level(d);
 	d->generation++;
 	d->reload_error[0] = '\0';
 	if (summary[0] == '\0')
@@ -235,8 +251,8 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 		snprintf(d->reload_error, sizeof(d->reload_error), "%s",
 		    summary);
 	}
-	log_info("reload: generation %u: %s (%d sockets unchanged)",
-	    d->generation, summary, unchanged);
+	log_info("reload: generation %u: %s (%d socket%s unchanged)",
+	    d->generation, summary, unchanged, unchanged == 1 ? "" : "s");
 	return failed > 0 ? -1 : 0;
 }
 
@@ -249,11 +265,13 @@ daemon_reload(struct daemon *d, char *summary, size_t len)
 	notify_reloading("reloading %s", d->config_path);
 	rc = reload_apply(d, summary, len);
 	if (d->generation == generation)
-		notify_ready("running generation %u, %zu sockets; reload "
-		    "refused: %s", d->generation, d->cfg.nsockets, summary);
+		notify_ready("running generation %u, %zu socket%s; reload "
+		    "refused: %s", d->generation, d->cfg.nsockets,
+		    d->cfg.nsockets == 1 ? "" : "s", summary);
 	else
-		notify_ready("running generation %u, %zu sockets; reloaded%s: "
-		    "%s", d->generation, d->cfg.nsockets, rc == -1 ?
+		notify_ready("running generation %u, %zu socket%s; reloaded%s: "
+		    "%s", d->generation, d->cfg.nsockets,
+		    d->cfg.nsockets == 1 ? "" : "s", rc == -1 ?
 		    " with errors" : "", summary);
 	return rc;
 }

@@ -6,6 +6,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <getopt.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -17,6 +18,10 @@
 #include "monotime.h"
 #include "parse.h"
 #include "smartsock.h"
+
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
 
 #define CAT_PATH_MAX 4096
 /* Longest wait between looks at the attachment while not attached. */
@@ -69,7 +74,9 @@ cat_usage(FILE *f, int status)
 	size_t i;
 
 	fprintf(f, "usage: smartsock-cat [-c FILE | -S RUNTIME_DIR] [-x] COMMAND "
-	    "SOCKET ...\n");
+	    "SOCKET ...\n"
+	    "       (options may come anywhere; -- ends them, before a "
+	    "MSG that starts with -)\n");
 	for (i = 0; i < nitems(cat_cmds); i++)
 		fprintf(f, "       smartsock-cat [-c FILE | -S DIR] [-x] %s\n",
 		    cat_cmds[i].usage);
@@ -128,87 +135,133 @@ cat_parse_timeout(const char *s, int *ms)
 	return 1;
 }
 
-/*
- * An option's value: "--opt=V", "-nV" or the next argument.  Returns NULL
- * when `arg` is not option `name`.
- */
-static const char *
-cat_optval(const char *name, int argc, char **argv, int *i)
-{
-	const char *arg = argv[*i];
-	size_t len = strlen(name);
+/* The options, in any order and anywhere among the words (getopt_long
+ * permutes them); which command takes which is checked afterwards. */
+static const struct option cat_longopts[] = {
+	{ "to", required_argument, NULL, 'T' },
+	{ "identity", no_argument, NULL, 'I' },
+	{ "timeout", required_argument, NULL, 'W' },
+	{ "exit-on-detach", no_argument, NULL, 'x' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
 
-	if (strncmp(arg, name, len) != 0)
-		return NULL;
-	if (arg[len] == '=' && name[1] == '-')
-		return arg + len + 1;
-	if (arg[len] != '\0' && name[1] != '-')
-		return arg + len;
-	if (arg[len] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		warnx("%s needs a value", name);
-		cat_usage(stderr, 2);
+/* Which command option each option letter is, 0 for global ones. */
+static int
+cat_opt_bit(int ch)
+{
+	switch (ch) {
+	case 'T':
+		return CAT_OPT_TO;
+	case 'n':
+		return CAT_OPT_COUNT;
+	case 'I':
+		return CAT_OPT_IDENTITY;
+	case 'W':
+		return CAT_OPT_TIMEOUT;
+	default:
+		return 0;
 	}
-	return argv[++*i];
 }
 
-/* The arguments after COMMAND; usage errors exit 2. */
-static void
-cat_parse(const struct cat_cmd *cmd, int argc, char **argv,
+static const char *
+cat_opt_name(int bit)
+{
+	switch (bit) {
+	case CAT_OPT_TO:
+		return "--to";
+	case CAT_OPT_COUNT:
+		return "-n";
+	case CAT_OPT_IDENTITY:
+		return "--identity";
+	default:
+		return "--timeout";
+	}
+}
+
+/*
+ * The whole command line: [-c FILE | -S DIR] [-x] COMMAND SOCKET [MSG...]
+ * with the command's options anywhere; usage errors exit 2.
+ */
+static const struct cat_cmd *
+cat_parse(int argc, char **argv, const char **conf, const char **dirarg,
     struct cat_args *a)
 {
-	const char *v;
-	int i;
+	const struct cat_cmd *cmd = NULL;
+	int ch, given = 0, bit;
+	size_t i;
 
 	memset(a, 0, sizeof *a);
 	a->timeout_ms = -1;
-	if (argc < 1 || strcmp(argv[0], "--help") == 0)
-		cat_usage(argc < 1 ? stderr : stdout, argc < 1 ? 2 : 0);
-	a->socket = argv[0];
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0)
+	while ((ch = getopt_long(argc, argv, "c:S:n:xh", cat_longopts,
+	    NULL)) != -1) {
+		given |= bit = cat_opt_bit(ch);
+		switch (ch) {
+		case 'c':
+			*conf = optarg;
+			break;
+		case 'S':
+			*dirarg = optarg;
+			break;
+		case 'x':
+			a->exit_on_detach = 1;
+			break;
+		case 'h':
 			cat_usage(stdout, 0);
-		if (strcmp(argv[i], "--") == 0) {
-			i++;
-			break;
-		}
-		if (argv[i][0] != '-' || argv[i][1] == '\0')
-			break;
-		if ((cmd->opts & CAT_OPT_TO) &&
-		    (v = cat_optval("--to", argc, argv, &i)) != NULL) {
-			if (!parse_identity(v, a->to)) {
-				warnx("--to: not 32 hex digits: %s", v);
+		case 'T':
+			if (!parse_identity(optarg, a->to)) {
+				warnx("--to: not 32 hex digits: %s", optarg);
 				cat_usage(stderr, 2);
 			}
 			a->has_to = 1;
-		} else if ((cmd->opts & CAT_OPT_COUNT) &&
-		    (v = cat_optval("-n", argc, argv, &i)) != NULL) {
-			if (!parse_u64(v, &a->count) || a->count == 0) {
-				warnx("-n: not a positive count: %s", v);
+			break;
+		case 'n':
+			if (!parse_u64(optarg, &a->count) || a->count == 0) {
+				warnx("-n: not a positive count: %s", optarg);
 				cat_usage(stderr, 2);
 			}
-		} else if ((cmd->opts & CAT_OPT_IDENTITY) &&
-		    strcmp(argv[i], "--identity") == 0)
+			break;
+		case 'I':
 			a->identity = 1;
-		else if ((cmd->opts & CAT_OPT_TIMEOUT) &&
-		    (v = cat_optval("--timeout", argc, argv, &i)) != NULL) {
-			if (!cat_parse_timeout(v, &a->timeout_ms)) {
-				warnx("--timeout: not a duration: %s", v);
+			break;
+		case 'W':
+			if (!cat_parse_timeout(optarg, &a->timeout_ms)) {
+				warnx("--timeout: not a duration: %s", optarg);
 				cat_usage(stderr, 2);
 			}
-		} else {
-			warnx("%s: unknown option for %s", argv[i],
+			break;
+		default:
+			cat_usage(stderr, 2);
+		}
+	}
+	if (optind >= argc)
+		cat_usage(stderr, 2);
+	for (i = 0; i < nitems(cat_cmds); i++)
+		if (strcmp(argv[optind], cat_cmds[i].name) == 0)
+			cmd = &cat_cmds[i];
+	if (cmd == NULL) {
+		warnx("%s: unknown command", argv[optind]);
+		cat_usage(stderr, 2);
+	}
+	for (bit = CAT_OPT_TO; bit <= CAT_OPT_TIMEOUT; bit <<= 1) {
+		if ((given & bit) && !(cmd->opts & bit)) {
+			warnx("%s is not an option of %s", cat_opt_name(bit),
 			    cmd->name);
 			cat_usage(stderr, 2);
 		}
 	}
-	if (i < argc && !(cmd->opts & CAT_OPT_MSGS)) {
-		warnx("%s: unexpected argument", argv[i]);
+	if (++optind >= argc) {
+		warnx("%s: which socket?", cmd->name);
 		cat_usage(stderr, 2);
 	}
-	a->msgs = argv + i;
-	a->nmsgs = argc - i;
+	a->socket = argv[optind++];
+	if (optind < argc && !(cmd->opts & CAT_OPT_MSGS)) {
+		warnx("%s: unexpected argument", argv[optind]);
+		cat_usage(stderr, 2);
+	}
+	a->msgs = argv + optind;
+	a->nmsgs = argc - optind;
+	return cmd;
 }
 
 /*
@@ -454,60 +507,35 @@ cat_config_dir(const char *file)
 int
 main(int argc, char **argv)
 {
-	const struct cat_cmd *cmd = NULL;
-	const char *conf = NULL, *dirarg = NULL, *target;
+	const struct cat_cmd *cmd;
+	const char *conf = NULL, *dirarg = NULL, *target, *from = NULL;
 	char *dir = NULL, path[CAT_PATH_MAX];
 	struct cat_args a;
 	smartsock *s;
-	size_t i;
-	int c, status, n, exit_on_detach = 0;
+	int status, n, err;
 
-	for (c = 1; c < argc && argv[c][0] == '-'; c++) {
-		if (strcmp(argv[c], "--") == 0) {
-			c++;
-			break;
-		}
-		if (strcmp(argv[c], "--help") == 0 ||
-		    strcmp(argv[c], "-h") == 0)
-			cat_usage(stdout, 0);
-		if (strncmp(argv[c], "-c", 2) == 0 && conf == NULL) {
-			conf = argv[c][2] != '\0' ? argv[c] + 2 : argv[++c];
-			if (conf == NULL)
-				cat_usage(stderr, 2);
-		} else if (strncmp(argv[c], "-S", 2) == 0 && dirarg == NULL) {
-			dirarg = argv[c][2] != '\0' ? argv[c] + 2 : argv[++c];
-			if (dirarg == NULL)
-				cat_usage(stderr, 2);
-		} else if (strcmp(argv[c], "-x") == 0 ||
-		    strcmp(argv[c], "--exit-on-detach") == 0)
-			exit_on_detach = 1;
-		else
-			cat_usage(stderr, 2);
-	}
+	cmd = cat_parse(argc, argv, &conf, &dirarg, &a);
 	if (conf != NULL && dirarg != NULL) {
 		warnx("-c and -S exclude each other");
 		cat_usage(stderr, 2);
 	}
-	if (c >= argc)
-		cat_usage(stderr, 2);
-	for (i = 0; i < nitems(cat_cmds); i++)
-		if (strcmp(argv[c], cat_cmds[i].name) == 0)
-			cmd = &cat_cmds[i];
-	if (cmd == NULL) {
-		warnx("%s: unknown command", argv[c]);
-		cat_usage(stderr, 2);
-	}
-	cat_parse(cmd, argc - c - 1, argv + c + 1, &a);
-	a.exit_on_detach = exit_on_detach;
-
 	if (conf != NULL && (dir = cat_config_dir(conf)) == NULL)
 		return 1;
-	if (dirarg != NULL && (dir = strdup(dirarg)) == NULL) {
+	/* Without -c or -S, where the library would look (smartsock(3)). */
+	if (conf == NULL && dirarg == NULL) {
+		dirarg = getenv("SMARTSOCK_RUNTIME_DIR");
+		from = "$SMARTSOCK_RUNTIME_DIR";
+		if (dirarg == NULL || *dirarg == '\0') {
+			dirarg = RUNSTATEDIR "/smartsock";
+			from = "the default runtime directory";
+		}
+	}
+	if (dir == NULL && (dir = strdup(dirarg)) == NULL) {
 		cat_warn("%s", dirarg);
 		return 1;
 	}
 	target = a.socket;
-	if (dir != NULL && strchr(a.socket, '/') == NULL) {
+	if (strchr(a.socket, '/') == NULL) {
 		n = snprintf(path, sizeof path, "%s/%s.sock", dir, a.socket);
 		if (n < 0 || (size_t)n >= sizeof path) {
 			errno = ENAMETOOLONG;
@@ -517,11 +545,18 @@ main(int argc, char **argv)
 		}
 		target = path;
 	}
-	free(dir);
 	if ((s = smartsock_open(target)) == NULL) {
+		err = errno;
 		cat_warn("%s", target);
+		if (err == ENOENT && target == path && from != NULL)
+			fprintf(stderr, "smartsock-cat: no socket %s in %s "
+			    "(%s); name the daemon's runtime directory with -S "
+			    "DIR or its configuration with -c FILE\n",
+			    a.socket, dir, from);
+		free(dir);
 		return 1;
 	}
+	free(dir);
 	if (a.exit_on_detach)
 		smartsock_set_reconnect(s, 0);
 	status = cmd->run(s, &a);

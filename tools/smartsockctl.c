@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <err.h>
 #include <errno.h>
+#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -55,6 +56,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 
+static const struct option ctl_longopts[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
 
 static void __attribute__((noreturn))
 ctl_usage(FILE *f, int status)
@@ -63,6 +69,7 @@ ctl_usage(FILE *f, int status)
 
 	fprintf(f, "usage: smartsockctl [-c FILE | -S RUNTIME_DIR] [--json] "
 	    "[COMMAND [ARG]]\n"
+	    "  (options may come anywhere; -- ends them)\n"
 	    "  -c FILE         read runtime_dir from this smartsockd.conf\n"
 	    "  -S RUNTIME_DIR  talk to RUNTIME_DIR/%s\n"
 	    "  --json          print the daemon's answer as JSON\n"
@@ -291,29 +298,27 @@ main(int argc, char **argv)
 	size_t i;
 	int c, json = 0, ok = 0, status, n;
 
-	for (c = 1; c < argc && argv[c][0] == '-'; c++) {
-		if (strcmp(argv[c], "--") == 0) {
-			c++;
+	/* Options anywhere: smartsockctl status --json is smartsockctl
+	 * --json status. */
+	while ((c = getopt_long(argc, argv, "c:S:h", ctl_longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			conf = optarg;
 			break;
-		}
-		if (strcmp(argv[c], "--help") == 0 ||
-		    strcmp(argv[c], "-h") == 0)
-			ctl_usage(stdout, CTL_EXIT_OK);
-		if (strcmp(argv[c], "--json") == 0)
+		case 'S':
+			dirarg = optarg;
+			break;
+		case 'j':
 			json = 1;
-		else if (strncmp(argv[c], "-c", 2) == 0 && conf == NULL) {
-			conf = argv[c][2] != '\0' ? argv[c] + 2 : argv[++c];
-			if (conf == NULL)
-				ctl_usage(stderr, CTL_EXIT_USAGE);
-		} else if (strncmp(argv[c], "-S", 2) == 0 && dirarg == NULL) {
-			dirarg = argv[c][2] != '\0' ? argv[c] + 2 : argv[++c];
-			if (dirarg == NULL)
-				ctl_usage(stderr, CTL_EXIT_USAGE);
-		} else {
-			warnx("%s: unknown option", argv[c]);
+			break;
+		case 'h':
+			ctl_usage(stdout, CTL_EXIT_OK);
+		default:
 			ctl_usage(stderr, CTL_EXIT_USAGE);
 		}
 	}
+	c = optind;
 	if (conf != NULL && dirarg != NULL) {
 		warnx("-c and -S exclude each other");
 		ctl_usage(stderr, CTL_EXIT_USAGE);

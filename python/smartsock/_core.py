@@ -96,6 +96,15 @@ def connect_unix(path):
     try:
         s.setblocking(False)
         s.connect(path)
+    except BlockingIOError:
+        s.close()
+        raise
+    except OSError as e:
+        s.close()
+        if e.filename is not None:
+            raise
+        # Say where it looked: socket.connect() names no file.
+        raise OSError(e.errno, e.strerror, path) from None
     except BaseException:
         s.close()
         raise

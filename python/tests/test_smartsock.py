@@ -91,8 +91,16 @@ class SyncTest(OnePair, unittest.TestCase):
             del os.environ["SMARTSOCK_RUNTIME_DIR"]
         with smartsock.Socket(self.d.sock_path("b")) as s:
             self.assertEqual(s.identity, ID_B)
-        with self.assertRaises(FileNotFoundError):
+        # The error says where it looked, as open(2)'s would.
+        where = os.path.join(self.rt, "nosuch.sock")
+        with self.assertRaises(FileNotFoundError) as cm:
             smartsock.Socket("nosuch", runtime_dir=self.rt)
+        self.assertEqual(cm.exception.filename, where)
+        self.assertIn(where, str(cm.exception))
+        with self.assertRaises(FileNotFoundError) as cm:
+            asyncio.run(smartsock.AsyncSocket.open("nosuch",
+                                                   runtime_dir=self.rt))
+        self.assertEqual(cm.exception.filename, where)
 
     def test_send_recv(self):
         a, b = self.open("a", timeout=10), self.open("b", timeout=10)

@@ -122,6 +122,26 @@ out = run(["readelf", "-d", so], "readelf -d")
 check("Library soname: [%s]" % os.path.basename(so) in out,
       "the soname of %s is not its name:\n%s" % (so, out))
 
+# --- the installed man pages name this build's paths -----------------------
+step("the installed man pages name sysconfdir and runstatedir")
+pages = {}
+for page in v["dist_man_MANS"].split():
+    name = os.path.basename(page)
+    with open("%s/man%s/%s" % (inst(v["mandir"]), name.rsplit(".", 1)[1],
+                               name)) as f:
+        pages[name] = f.read()
+conf_path = v["sysconfdir"] + "/smartsock/smartsockd.conf"
+run_path = v["runstatedir"] + "/smartsock"
+check(conf_path in pages["smartsockd.8"] and
+      run_path + "/control.sock" in pages["smartsockd.8"],
+      "smartsockd(8) does not name %s and %s" % (conf_path, run_path))
+for name, text in pages.items():
+    for debian, ours in (("/etc/smartsock", v["sysconfdir"] + "/smartsock"),
+                         ("/run/smartsock", run_path)):
+        check(debian == ours or debian not in text.replace(ours, ""),
+              "installed %s names %s, not this build's %s" %
+              (name, debian, ours))
+
 # --- the installed configuration ------------------------------------------
 step("the installed configuration")
 with open(os.path.join(SRC, "conf", "smartsockd.conf")) as f:

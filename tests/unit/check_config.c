@@ -1115,23 +1115,70 @@ START_TEST(test_relative_runtime_dir_absolute_file)
 }
 END_TEST
 
+/*
+ * config_runtime_dir() reads only [daemon] runtime_dir: smartsockctl -c
+ * and smartsock-cat -c find the daemon while the rest of the file has an
+ * error (one an operator is in the middle of editing, say).
+ */
+static const struct {
+	const char *text;
+	const char *dir;                /* NULL: an error at err_at */
+	const char *err_at;
+} runtime_dir_cases[] = {
+	{ "[daemon]\nruntime_dir = /srv/ss\n", "/srv/ss", NULL },
+	{ "[daemon]\nruntime_dir = /srv/ss ; here\nbogus = 1\n", "/srv/ss",
+	  NULL },
+	{ "[daemon]\nruntime_dir=/srv/ss\n[socket a]\nbind = nowhere\n"
+	  "this is not ini\n", "/srv/ss", NULL },
+	{ "garbage first\n[socket a]\nruntime_dir = /elsewhere\n[daemon]\n"
+	  "max_message_size = huge\n  runtime_dir = /srv/x/../ss/\n",
+	  "/srv/ss", NULL },
+	{ "[daemon]\nlog_level = loud\n", RUNSTATEDIR "/smartsock", NULL },
+	{ "", RUNSTATEDIR "/smartsock", NULL },
+	{ "[daemon]\nruntime_dir =\n", NULL, ":2: " },
+};
+
 START_TEST(test_config_runtime_dir)
 {
 	char path[PATH_MAX], err[512], *dir;
-	const char *ok = "[daemon]\nruntime_dir = /srv/ss\n";
-	const char *bad = "[daemon]\nruntime_dir = /srv/ss\nbogus = 1\n";
+	const char *text = runtime_dir_cases[_i].text;
+	const char *want = runtime_dir_cases[_i].dir;
 
-	write_temp(ok, strlen(ok), path, sizeof path);
+	write_temp(text, strlen(text), path, sizeof path);
 	dir = config_runtime_dir(path, err, sizeof err);
 	unlink(path);
-	ck_assert_ptr_nonnull(dir);
-	ck_assert_str_eq(dir, "/srv/ss");
+	if (want == NULL) {
+		ck_assert_ptr_null(dir);
+		ck_assert_msg(strstr(err, runtime_dir_cases[_i].err_at) != NULL
+		    && strncmp(err, path, strlen(path)) == 0, "err: %s", err);
+		return;
+	}
+	ck_assert_msg(dir != NULL, "%s", err);
+	ck_assert_str_eq(dir, want);
 	free(dir);
-	write_temp(bad, strlen(bad), path, sizeof path);
+}
+END_TEST
+
+/* A relative runtime_dir is taken from the file's directory; a file that
+ * is not there says so, with its name. */
+START_TEST(test_config_runtime_dir_paths)
+{
+	char path[PATH_MAX], err[512], want[PATH_MAX], *dir, *real;
+	const char *text = "[daemon]\nruntime_dir = run\n";
+
+	write_temp(text, strlen(text), path, sizeof path);
 	dir = config_runtime_dir(path, err, sizeof err);
 	unlink(path);
-	ck_assert_ptr_null(dir);
-	ck_assert_ptr_nonnull(strstr(err, ":3: "));
+	ck_assert_ptr_nonnull(real = realpath(test_tmpdir(), NULL));
+	snprintf(want, sizeof want, "%s/run", real);
+	free(real);
+	ck_assert_msg(dir != NULL, "%s", err);
+	ck_assert_str_eq(dir, want);
+	free(dir);
+	ck_assert_ptr_null(config_runtime_dir("/nonexistent/smartsockd.conf",
+	    err, sizeof err));
+	ck_assert_str_eq(err, "/nonexistent/smartsockd.conf:0: cannot open: "
+	    "No such file or directory");
 }
 END_TEST
 
@@ -1364,7 +1411,9 @@ config_suite(void)
 	tcase_add_test(tc, test_free);
 	tcase_add_test(tc, test_relative_runtime_dir);
 	tcase_add_test(tc, test_relative_runtime_dir_absolute_file);
-	tcase_add_test(tc, test_config_runtime_dir);
+	tcase_add_loop_test(tc, test_config_runtime_dir, 0,
+	    (int)nitems(runtime_dir_cases));
+	tcase_add_test(tc, test_config_runtime_dir_paths);
 	tcase_add_test(tc, test_print_defaults);
 	tcase_add_test(tc, test_shipped_conf);
 	tcase_add_test(tc, test_shipped_defaults);
