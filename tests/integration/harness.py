@@ -228,11 +228,13 @@ class Daemon:
     """
 
     def __init__(self, sockets, daemon=None, start=True, wrapper=None,
-                 program=None, env=None):
+                 program=None, env=None, verbose=True):
         """wrapper: a command the daemon runs under, e.g. valgrind;
         program: the smartsockd to run (default the build's); env: its
-        environment (default this one's)."""
+        environment (default this one's); verbose: run it with -v (debug
+        lines, whatever log_level says)."""
         self.wrapper = list(wrapper or [])
+        self.verbose = verbose
         self.program = program or SMARTSOCKD
         self.env = env
         self.dir = tmpdir()
@@ -268,8 +270,9 @@ class Daemon:
         started = self.log_text().count(" running with ") \
             if os.path.exists(self.logpath) else 0
         self.log = open(self.logpath, "ab")
-        self.proc = spawn(self.wrapper + [self.program, "-f", "-v", "-c",
-                                          self.conf],
+        flags = ["-f", "-v"] if self.verbose else ["-f"]
+        self.proc = spawn(self.wrapper + [self.program] + flags +
+                          ["-c", self.conf],
                           stdout=self.log, stderr=self.log, env=self.env)
         end = time.monotonic() + (60 if self.wrapper else 10)
         while self.log_text().count(" running with ") <= started:
