@@ -5,6 +5,12 @@ Each test file is a script run by `make check` (exit 0 pass, 1 fail,
 runtime directory, talks to them through smartsock-cat (the real client
 library) and through raw TCP sockets, and cleans up on every path: every
 process started here is killed at exit, and every wait is bounded.
+
+A deadline only ends a test that is stuck; it never measures speed (that
+is bench/'s job).  The timeouts tests give the functions here are meant
+for a normal build on a busy 2-core machine, and the functions stretch
+them by SLOWDOWN (patience()) for a sanitizer build; a test that keeps a
+deadline of its own asks patience() for it too.
 """
 import atexit
 import json
@@ -33,12 +39,48 @@ AIOMSG_PEER = os.path.join(SHARED, "tools", "aiomsg-peer")
 
 HELLO, HEARTBEAT, DATA, DATA_REQ, ACK = 1, 2, 3, 4, 5
 DEADLINE = 60.0         # no single wait in a test is longer than this
+                        # (times SLOWDOWN)
 
 # Socket settings that make failures and recoveries quick to observe.
 FAST = {"heartbeat_interval": "500ms", "heartbeat_timeout": "3s",
         "reconnect_delay": "50ms", "reconnect_max_delay": "500ms",
         "resend_timeout": "500ms"}
 T0 = time.monotonic()
+
+
+def _sanitized_build():
+    """Whether the build's smartsockd (or libtool's real one) carries a
+    sanitizer runtime: then everything it and the build's tools do is
+    several times slower."""
+    d, b = os.path.split(SMARTSOCKD)
+    for path in (SMARTSOCKD, os.path.join(d, ".libs", b)):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        if data[:4] == b"\x7fELF":
+            return any(m in data for m in (b"__asan_init", b"__ubsan_handle",
+                                           b"__tsan_init"))
+    return False
+
+
+# How much longer than on a normal build any wait may take: 3 on a
+# sanitizer build; SMARTSOCK_TEST_SLOWDOWN overrides (e.g. under emulation).
+SLOWDOWN = float(os.environ.get("SMARTSOCK_TEST_SLOWDOWN") or
+                 (3 if _sanitized_build() else 1))
+
+
+def patience(seconds):
+    """A deadline of `seconds` (generous on a normal build, for a busy
+    2-core machine) stretched for this build: how long a test waits before
+    it calls something stuck."""
+    return seconds * SLOWDOWN
+
+
+def cat_timeout(seconds):
+    """patience(seconds) as a --timeout argument of smartsock-cat."""
+    return "%gs" % patience(seconds)
 
 _procs = []
 _dirs = []
@@ -115,7 +157,7 @@ def wait_apps(d, name, n, timeout=10.0):
         log = d.log_text()
         return (len(re.findall(pat + "attached", log)) -
                 len(re.findall(pat + "(detached|dropped)", log)))
-    end = time.monotonic() + timeout
+    end = time.monotonic() + patience(timeout)
     while attached() != n:
         if time.monotonic() > end:
             fail("socket %s: %d apps attached, not %d:\n%s" %
@@ -131,7 +173,7 @@ def peers_up(d, name):
 
 def wait_peers(d, name, ids, timeout=10.0):
     """Wait until every identity in ids has been up on socket name."""
-    end = time.monotonic() + timeout
+    end = time.monotonic() + patience(timeout)
     while time.monotonic() < end:
         if all(i in peers_up(d, name) for i in ids):
             return
@@ -175,7 +217,7 @@ def free_port6():
 
 
 def wait_for(pred, timeout=10.0, what="condition"):
-    end = time.monotonic() + timeout
+    end = time.monotonic() + patience(timeout)
     while time.monotonic() < end:
         if pred():
             return
@@ -274,7 +316,7 @@ class Daemon:
         self.proc = spawn(self.wrapper + [self.program] + flags +
                           ["-c", self.conf],
                           stdout=self.log, stderr=self.log, env=self.env)
-        end = time.monotonic() + (60 if self.wrapper else 10)
+        end = time.monotonic() + patience(60 if self.wrapper else 10)
         while self.log_text().count(" running with ") <= started:
             if self.proc.poll() is not None:
                 fail("smartsockd exited %s at start:\n%s" %
@@ -301,7 +343,7 @@ class Daemon:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(patience(timeout))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             fail("smartsockd did not stop on signal %d:\n%s" % (sig, self.log_text()))
@@ -326,7 +368,7 @@ class Daemon:
                                                free_port()))
         try:
             return subprocess.run([SMARTSOCKD, "-f", "-c", other],
-                                  capture_output=True, timeout=10)
+                                  capture_output=True, timeout=patience(10))
         except subprocess.TimeoutExpired:
             fail("a second smartsockd on a live runtime dir kept running")
 
@@ -335,13 +377,13 @@ class Daemon:
 
     def cat(self, *args, **kw):
         """Run smartsock-cat -S RUNTIME ARGS; returns CompletedProcess."""
-        timeout = kw.pop("timeout", 30)
+        timeout = patience(kw.pop("timeout", 30))
         return subprocess.run([CAT, "-S", self.runtime] + list(args),
                               capture_output=True, timeout=timeout, **kw)
 
     def ctl(self, *args, **kw):
         """Run smartsockctl -S RUNTIME ARGS; returns CompletedProcess."""
-        timeout = kw.pop("timeout", 30)
+        timeout = patience(kw.pop("timeout", 30))
         return subprocess.run([CTL, "-S", self.runtime] + list(args),
                               capture_output=True, timeout=timeout, **kw)
 
@@ -378,7 +420,7 @@ class Daemon:
 def check_conf(path):
     """`smartsockd -t -c path`: its CompletedProcess."""
     return subprocess.run([SMARTSOCKD, "-t", "-c", path], capture_output=True,
-                          timeout=30)
+                          timeout=patience(30))
 
 
 def send_lines(d, sock, lines, *extra):
@@ -389,7 +431,7 @@ def send_lines(d, sock, lines, *extra):
 def collect(proc, timeout=30):
     """Wait for a background smartsock-cat; return its stdout lines."""
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=patience(timeout))
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
@@ -402,7 +444,8 @@ def stream_lines(src, src_sock, dst, dst_sock, n, interval=0.005):
     every interval seconds in the background, while dst_sock of daemon dst
     receives them.  Returns a function that waits for the end and fails
     the test unless all came, in order."""
-    recv = dst.cat_bg("recv", dst_sock, "-n", str(n), "--timeout", "30")
+    recv = dst.cat_bg("recv", dst_sock, "-n", str(n), "--timeout",
+                      cat_timeout(30))
     feeder = src.cat_bg("send", src_sock, stdin=subprocess.PIPE)
 
     def feed():
@@ -415,8 +458,9 @@ def stream_lines(src, src_sock, dst, dst_sock, n, interval=0.005):
     t.start()
 
     def done():
-        t.join(DEADLINE)
-        check(feeder.wait(DEADLINE) == 0, "the sender on %s failed" % src_sock)
+        t.join(patience(DEADLINE))
+        check(feeder.wait(patience(DEADLINE)) == 0,
+              "the sender on %s failed" % src_sock)
         got = collect(recv, DEADLINE)
         check(got == ["s%d" % i for i in range(n)], "stream %s -> %s: %d of "
               "%d, ends %r" % (src_sock, dst_sock, len(got), n, got[-3:]))
@@ -426,7 +470,7 @@ def stream_lines(src, src_sock, dst, dst_sock, n, interval=0.005):
 def finish(p, what, timeout=20):
     """Wait for a process to exit 0 by itself: (stdout lines, stderr)."""
     try:
-        out, err = p.communicate(timeout=timeout)
+        out, err = p.communicate(timeout=patience(timeout))
     except subprocess.TimeoutExpired:
         p.kill()
         out, err = p.communicate()
@@ -443,7 +487,7 @@ def head_lines(p, n, timeout=20.0):
     stderr text)."""
     fd = p.stdout.fileno()
     buf = b""
-    end = time.monotonic() + timeout
+    end = time.monotonic() + patience(timeout)
     while buf.count(b"\n") < n:
         left = end - time.monotonic()
         if left <= 0:
@@ -456,7 +500,7 @@ def head_lines(p, n, timeout=20.0):
             buf += chunk
     if p.poll() is None:
         p.kill()
-    out, err = p.communicate(timeout=10)
+    out, err = p.communicate(timeout=patience(10))
     return (buf + out).decode().splitlines()[:n], err.decode(errors="replace")
 
 
@@ -485,7 +529,8 @@ class RawPeer:
     """A hand-driven aiomsg connection for hostile-input tests."""
 
     def __init__(self, port, host="127.0.0.1"):
-        self.s = socket.create_connection((host, port), timeout=10)
+        self.s = socket.create_connection((host, port),
+                                          timeout=patience(10))
         self.buf = b""
 
     def send(self, data):
@@ -493,7 +538,10 @@ class RawPeer:
 
     def read_frame(self, timeout=10.0):
         """(type, body) of the next frame; None on EOF."""
-        self.s.settimeout(timeout)
+        return self._frame(patience(timeout))
+
+    def _frame(self, seconds):
+        self.s.settimeout(seconds)
         while True:
             f, self.buf = split_frame(self.buf)
             if f is not None:
@@ -504,9 +552,9 @@ class RawPeer:
             self.buf += chunk
 
     def read_until(self, ftype, timeout=10.0):
-        end = time.monotonic() + timeout
+        end = time.monotonic() + patience(timeout)
         while time.monotonic() < end:
-            f = self.read_frame(max(0.01, end - time.monotonic()))
+            f = self._frame(max(0.01, end - time.monotonic()))
             if f is None:
                 return None
             if f[0] == ftype:
@@ -515,10 +563,10 @@ class RawPeer:
 
     def closed(self, timeout=10.0):
         """True when the daemon closes this connection within timeout."""
-        end = time.monotonic() + timeout
+        end = time.monotonic() + patience(timeout)
         try:
             while time.monotonic() < end:
-                if self.read_frame(max(0.01, end - time.monotonic())) is None:
+                if self._frame(max(0.01, end - time.monotonic())) is None:
                     return True
         except (ConnectionResetError, BrokenPipeError):
             return True
