@@ -1100,6 +1100,33 @@ config_check_sun_paths(struct config_ctx *ctx)
 	return -1;
 }
 
+/* A fresh reading context on the file at path: 0, or -1 with the error
+ * in err. */
+static int
+config_open(struct config_ctx *ctx, const char *path, char *err,
+    size_t errlen)
+{
+	memset(ctx, 0, sizeof *ctx);
+	ctx->file = path;
+	ctx->err = err;
+	ctx->errlen = errlen;
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((ctx->f = fopen(path, "r")) == NULL) {
+		config_error(ctx, 0, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+config_close(struct config_ctx *ctx)
+{
+	fclose(ctx->f);
+	free(ctx->buf);
+	free(ctx->dir);
+}
+
 int
 config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 {
@@ -1107,18 +1134,9 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	int rc;
 
 	memset(cfg, 0, sizeof *cfg);
-	memset(&ctx, 0, sizeof ctx);
-	ctx.cfg = cfg;
-	ctx.file = path;
-	ctx.err = err;
-	ctx.errlen = errlen;
-	if (errlen > 0)
-		err[0] = '\0';
-
-	if ((ctx.f = fopen(path, "r")) == NULL) {
-		config_error(&ctx, 0, "cannot open: %s", strerror(errno));
+	if (config_open(&ctx, path, err, errlen) == -1)
 		return -1;
-	}
+	ctx.cfg = cfg;
 	if (config_set_defaults(&ctx, OPT_DAEMON) == 0) {
 		rc = ini_parse_stream(config_read, &ctx, config_handler, &ctx);
 		if (rc == -2)
@@ -1134,9 +1152,7 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	if (!ctx.failed && (cfg->path = strdup(path)) == NULL)
 		config_error(&ctx, 0, "out of memory");
 
-	fclose(ctx.f);
-	free(ctx.buf);
-	free(ctx.dir);
+	config_close(&ctx);
 	if (ctx.failed) {
 		config_free(cfg);
 		return -1;
@@ -1247,16 +1263,8 @@ config_runtime_dir(const char *path, char *err, size_t errlen)
 	char *s, *v;
 
 	memset(&dc, 0, sizeof dc);
-	memset(&ctx, 0, sizeof ctx);
-	ctx.file = path;
-	ctx.err = err;
-	ctx.errlen = errlen;
-	if (errlen > 0)
-		err[0] = '\0';
-	if ((ctx.f = fopen(path, "r")) == NULL) {
-		config_error(&ctx, 0, "cannot open: %s", strerror(errno));
+	if (config_open(&ctx, path, err, errlen) == -1)
 		return NULL;
-	}
 	while (!found && getline(&ctx.buf, &ctx.bufsize, ctx.f) != -1) {
 		s = config_strip(ctx.buf, ++ctx.line);
 		if (*s == '[') {
@@ -1278,9 +1286,7 @@ config_runtime_dir(const char *path, char *err, size_t errlen)
 		config_error(&ctx, 0, "cannot read: %s", strerror(errno));
 	else if (!found && (dc.runtime_dir = strdup(o->def)) == NULL)
 		config_error(&ctx, 0, "out of memory");
-	fclose(ctx.f);
-	free(ctx.buf);
-	free(ctx.dir);
+	config_close(&ctx);
 	if (ctx.failed) {
 		free(dc.runtime_dir);
 		return NULL;
