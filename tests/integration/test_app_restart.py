@@ -7,10 +7,12 @@ daemons are.
   gap       what the library's calls do while the daemon is away: poll()
             wakes for LOST, a send with a zero timeout fails at once with
             ENOTCONN, a recv with a timeout fails with EAGAIN, a send with
-            a timeout blocks until the daemon is back and succeeds, an
+            a timeout blocks until the daemon is back and succeeds (it has
+            not returned when the daemon starts again), an
             epoll loop wakes for BACK, smartsock_fd() and the configured
-            identity stay the same; the SIGTERMed daemon waits for the
-            application to end its stream, not for its grace period.
+            identity stay the same; the SIGTERMed daemon does not wait
+            out its grace period for the application (it logs when it
+            does).
   load      a sending application on daemon A (connected to B) and a
             receiving one on B, at-least-once, about 2000 messages/s:
             SIGTERM restarts of A, of B, of both (A down, then B, then
@@ -28,15 +30,15 @@ import signal
 import subprocess
 import time
 
-from harness import (BUILD, Daemon, check, fail, free_port, passed, sock,
-                     spawn, step, tmpdir, wait_for, wait_peers)
+from harness import (BUILD, Daemon, check, fail, free_port, passed,
+                     patience, sock, spawn, step, tmpdir, wait_for,
+                     wait_peers)
 
 APP = os.path.join(BUILD, "tests", "integration", "restart-app")
 ID_IN = "1a" * 16
 ID_OUT = "2b" * 16
 ID_A = "3c" * 16
 ID_B = "4d" * 16
-GRACE = 2.0             # SHUTDOWN_GRACE_MS of daemon/main.c
 
 if not os.access(APP, os.X_OK):
     fail("%s is not built (check_PROGRAMS in Makefile.am)" % APP)
@@ -50,7 +52,7 @@ class Lines:
         self.buf = b""
 
     def expect(self, prefix, timeout=30.0):
-        end = time.monotonic() + timeout
+        end = time.monotonic() + patience(timeout)
         fd = self.p.stdout.fileno()
         while b"\n" not in self.buf:
             left = end - time.monotonic()
@@ -65,6 +67,12 @@ class Lines:
         check(line.startswith(prefix), "restart-app said %r, not %r" %
               (line, prefix))
         return line
+
+    def nothing_yet(self):
+        """No line printed so far (it does not wait)."""
+        while self._more(self.p.stdout.fileno(), 0):
+            pass
+        return b"\n" not in self.buf
 
     def _more(self, fd, timeout):
         import select
@@ -96,26 +104,28 @@ out = Lines(app)
 out.expect("ready")
 took = stop_timed(d)
 step("SIGTERM: stopped in %.2f s" % took)
-check(took < GRACE - 0.3, "the daemon waited %.2f s: the application did not "
-      "end its stream after CLOSING" % took)
-check("not finished" not in d.log_text(), "applications not finished:\n" +
+# Had the application not ended its stream after CLOSING, the daemon would
+# have waited out its grace period and said so.
+check("not finished" not in d.log_text(), "the daemon waited for the "
+      "application (it did not end its stream after CLOSING):\n" +
       d.log_text())
 out.expect("lost")
 out.expect("send0 ENOTCONN")
 out.expect("recv300 EAGAIN")
 out.expect("blocking")
 time.sleep(0.7)
+check(out.nothing_yet(), "the send returned while the daemon was away: %r" %
+      out.buf)
 d.start()
 line = out.expect("send ok after ")
 ms = int(re.search(r"after (\d+) ms", line).group(1))
 step("the blocked send returned after %d ms, once the daemon was back" % ms)
-check(ms >= 500, "the send returned after %d ms, before the daemon was "
-      "back" % ms)
 out.expect("back")
 out.expect("fd same")
 out.expect("identity same")
 out.expect("done")
-check(app.wait(10) == 0, "restart-app gap exit %r" % app.returncode)
+check(app.wait(patience(10)) == 0, "restart-app gap exit %r" %
+      app.returncode)
 check(d.stop() == 0, "gap daemon stop")
 
 # --- load ----------------------------------------------------------------------
@@ -189,7 +199,7 @@ carry_on("SIGKILL of A")
 
 sender.send_signal(signal.SIGUSR1)
 try:
-    out, _ = sender.communicate(timeout=30)
+    out, _ = sender.communicate(timeout=patience(30))
 except subprocess.TimeoutExpired:
     fail("the sender did not stop")
 m = re.match(r"sent (\d+) lost (\d+) back (\d+) fd (\w+)", out.decode())
@@ -214,7 +224,7 @@ def missing():
 wait_for(lambda: all(kill_window[0] < i < kill_window[1] for i in missing()),
          60, "every id outside the SIGKILL window to arrive")
 receiver.send_signal(signal.SIGUSR1)
-check(receiver.wait(30) == 0, "receiver exit %r" % receiver.returncode)
+check(receiver.wait(patience(30)) == 0, "receiver exit %r" % receiver.returncode)
 recv_out.close()
 with open(os.path.join(wdir, "recv.out")) as f:
     summary = [l for l in f.read().splitlines() if l.startswith("#")]
@@ -269,7 +279,7 @@ for i, (what, sig) in enumerate((("SIGTERM", signal.SIGTERM),
 csend.stdin.close()
 for p, what in ((csend, "send"), (crecv, "recv")):
     try:
-        p.wait(20)
+        p.wait(patience(20))
     except subprocess.TimeoutExpired:
         fail("smartsock-cat %s did not finish" % what)
     err = p.stderr.read().decode()

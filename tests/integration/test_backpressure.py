@@ -3,7 +3,8 @@
 A stalled subscriber on a publish socket (it keeps its TCP connection and
 its heartbeats but stops reading): with overflow = drop-new its queue stops
 at about peer_buffer, its copies are dropped and counted, and the other
-subscribers get every message as fast as without it; with overflow = block
+subscribers get every message meanwhile (how fast is printed, for
+comparison: speed is bench/'s to judge); with overflow = block
 the sending application waits instead, nothing is dropped, and all resumes
 when the subscriber reads again.
 
@@ -21,9 +22,9 @@ import threading
 import time
 
 import procstat
-from harness import (DATA, HEARTBEAT, Daemon, RawPeer, check,
+from harness import (DATA, HEARTBEAT, Daemon, RawPeer, cat_timeout, check,
                      collect, fail, finish, frame, free_port, hello, passed,
-                     sock, step, wait_for, wait_peers)
+                     patience, sock, step, wait_for, wait_peers)
 
 SIZE = 1000             # payload bytes: an 8-digit id, then padding
 PEER_BUFFER = 128 * 1024
@@ -153,8 +154,10 @@ def connect_subs(d, port, n, first_byte, stalled=False):
 
 
 def settle(probe, what, quiet=1.0, timeout=20.0):
-    """Wait until probe() returns the same value for `quiet` seconds."""
-    end = time.monotonic() + timeout
+    """Wait until probe() returns the same value for `quiet` seconds (both
+    stretched by patience())."""
+    quiet = patience(quiet)
+    end = time.monotonic() + patience(timeout)
     last, since = probe(), time.monotonic()
     while time.monotonic() - since < quiet:
         if time.monotonic() > end:
@@ -174,7 +177,7 @@ def windowed(feeder, first, n, subs, window=50, on_window=None):
         end = min(start + window, first + n)
         feeder.stdin.write(lines(start, end))
         feeder.stdin.flush()
-        limit = time.monotonic() + 20
+        limit = time.monotonic() + patience(20)
         while not all(s.ids and s.ids[-1] == end - 1 for s in subs):
             if time.monotonic() > limit:
                 fail("window %d..%d: subscribers got %r" %
@@ -211,8 +214,6 @@ print("fast subscribers: %.0f msg/s alone, %.0f msg/s beside a stalled one"
 for s in fast:
     check(s.ids == list(range(2 * N)), "beside the stalled one: a "
           "subscriber got %d of %d" % (len(s.ids), 2 * N))
-check(t_stall <= 3 * t_base + 1.0, "a stalled subscriber slowed the others: "
-      "%.2fs, against %.2fs without it" % (t_stall, t_base))
 p = peer_entry(d, "pub", stalled)
 queued.append(p["queued_bytes"])
 print("stalled subscriber: queued_bytes samples %r, %d sent to it, %d dropped"
@@ -266,7 +267,7 @@ def progress():
 # The kernel may still take some bytes for the stalled connection while
 # its send buffer grows; the stall is what follows.
 before = settle(progress, "the publish socket to stall")
-time.sleep(1.0)         # a stall is seen only by waiting
+time.sleep(patience(1.0))       # a stall is seen only by waiting
 st = d.status_of("pub")
 after = (fed[0], st["counters"]["messages.out"], [len(s.ids) for s in fast])
 print("blocked: fed %d of %d, queued_to_send %d, stalled queue %d bytes" %
@@ -280,7 +281,7 @@ check(st["queued_to_send"] == SEND_BUFFER, "queued_to_send %d, not %d" %
 check(peer_entry(d, "pub", stalled)["queued_bytes"] <=
       PEER_BUFFER + STALL_SLACK, "stalled queue over peer_buffer")
 stalled.resume()
-feeding.join(30)
+feeding.join(patience(30))
 check(not feeding.is_alive(), "the feeder is still blocked after the "
       "subscriber read again (fed %d of %d)" % (fed[0], N2))
 end_feed(feeder, "smartsock-cat send (block)")
@@ -317,7 +318,8 @@ def outage(overflow):
 
 def peer_returns(port, want, what):
     a = Daemon({"in": sock(bind="127.0.0.1:%d" % port)})
-    r = a.cat_bg("recv", "in", "-n", str(len(want)), "--timeout", "20")
+    r = a.cat_bg("recv", "in", "-n", str(len(want)), "--timeout",
+                 cat_timeout(20))
     got = collect(r, 40)
     check(r.returncode == 0 and got == ["%08d%s" % (i, "x" * (SIZE - 8))
                                         for i in want],
@@ -383,7 +385,7 @@ check(fed[0] == fed0 and fed[0] < N3 and feeder.poll() is None,
 check(st["queued_to_send"] == OUT_BUFFER and
       st["counters"]["drops.overflow"] == 0, "block: %r" % st)
 a = peer_returns(port, list(range(N3)), "block")
-feeding.join(30)
+feeding.join(patience(30))
 end_feed(feeder, "smartsock-cat send (outage, block)")
 check(b.stop() == 0 and a.stop() == 0, "daemons did not stop cleanly")
 step("done")

@@ -12,8 +12,9 @@ import threading
 import time
 
 import procstat
-from harness import (DATA, HELLO, Daemon, RawPeer, check, collect, fail,
-                     frame, free_port, hello, passed, sock, step)
+from harness import (DATA, HELLO, Daemon, RawPeer, cat_timeout, check,
+                     collect, fail, frame, free_port, hello, passed, patience,
+                     sock, step)
 
 PEER_CYCLES = 10000
 APP_CYCLES = 10000
@@ -59,6 +60,8 @@ asan = procstat.sanitized(pid)
 slack = ASAN_RSS_SLACK_KB if asan else RSS_SLACK_KB
 path = d.sock_path("churn")
 errors = []
+cycles_done = [0]       # by every worker: progress, whatever the speed
+STUCK_S = 30            # no cycle finished for this long (x SLOWDOWN): stuck
 
 
 def read_n(s, n):
@@ -80,7 +83,7 @@ def kind(i, n):
 def peek_n(s, n):
     """Wait until n bytes are there, without reading them: closing then
     leaves them unread (a TCP reset)."""
-    end = time.monotonic() + 10
+    end = time.monotonic() + patience(10)
     while len(s.recv(n, socket.MSG_PEEK)) < n:
         if time.monotonic() > end:
             raise AssertionError("no %d bytes from the daemon" % n)
@@ -93,7 +96,7 @@ def peek_n(s, n):
 # connection or two, so how many connections are open at once, and what
 # they hold in memory, is the same in the warm-up and afterwards.
 def peer_cycle(i):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = socket.create_connection(("127.0.0.1", port), timeout=patience(10))
     try:
         k = kind(i, 5)
         if k == 0:              # handshake, then an orderly close
@@ -120,7 +123,7 @@ def peer_cycle(i):
 
 def connect_unix(s):
     """As libsmartsock does: a full listen queue (EAGAIN) is retried."""
-    end = time.monotonic() + 10
+    end = time.monotonic() + patience(10)
     while True:
         try:
             return s.connect(path)
@@ -132,7 +135,7 @@ def connect_unix(s):
 
 def app_cycle(i):
     s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
+    s.settimeout(patience(10))
     try:
         connect_unix(s)
         k = kind(i, 4)
@@ -156,6 +159,7 @@ def run(cycle, first, last):
         try:
             for i in range(first + k, last, PARALLEL):
                 cycle(i)
+                cycles_done[0] += 1
         except Exception as e:          # reported by the main thread
             errors.append("%s: %r" % (cycle.__name__, e))
     return [threading.Thread(target=worker, args=(k,), daemon=True)
@@ -167,16 +171,22 @@ def churn(first_peer, last_peer, first_app, last_app):
         run(app_cycle, first_app, last_app)
     for t in ts:
         t.start()
-    end = time.monotonic() + 60
-    for t in ts:
-        t.join(max(0.1, end - time.monotonic()))
-    check(not any(t.is_alive() for t in ts), "churn workers stuck")
+    # However long the churn takes, it must keep moving: stuck is no cycle
+    # finished for STUCK_S.
+    seen, since = cycles_done[0], time.monotonic()
+    while any(t.is_alive() for t in ts):
+        if cycles_done[0] != seen:
+            seen, since = cycles_done[0], time.monotonic()
+        elif time.monotonic() - since > patience(STUCK_S):
+            fail("churn workers stuck: no cycle finished for %.0f s (%d "
+                 "done in all)" % (patience(STUCK_S), seen))
+        ts[0].join(0.1)
     check(not errors, "churn: %s" % errors[:5])
     check(d.proc.poll() is None, "smartsockd died during the churn")
 
 
 def quiet_fds(base, what):
-    n = procstat.wait_fds(pid, base, timeout=10)
+    n = procstat.wait_fds(pid, base, timeout=patience(10))
     if n != base:
         fail("%s: the daemon has %d descriptors, not %d:\nbefore %r\nnow %r"
              % (what, n, base, fds0, procstat.fd_targets(pid)))
@@ -210,7 +220,7 @@ mid_p = (WARMUP + PEER_CYCLES) // 2
 mid_a = (WARMUP + APP_CYCLES) // 2
 churn(WARMUP, mid_p, WARMUP, mid_a)
 rss_mid = procstat.rss_kb(pid)
-recv = d.cat_bg("recv", "churn", "-n", "1", "--timeout", "10")
+recv = d.cat_bg("recv", "churn", "-n", "1", "--timeout", cat_timeout(30))
 sender = RawPeer(port)
 sender.send(hello(b"\xc1" * 16) + frame(bytes((DATA,)) + b"mid-churn"))
 churn(mid_p, PEER_CYCLES, mid_a, APP_CYCLES)
@@ -262,7 +272,7 @@ step("counters: %s" % ", ".join("%s %d" % kv for kv in sorted(c.items())
                                 if kv[1]))
 
 # And the socket still works after it all.
-recv = d.cat_bg("recv", "churn", "-n", "1", "--timeout", "10")
+recv = d.cat_bg("recv", "churn", "-n", "1", "--timeout", cat_timeout(30))
 sender = RawPeer(port)
 sender.send(hello(b"\xc2" * 16) + frame(bytes((DATA,)) + b"after-churn"))
 got = collect(recv, 20)
