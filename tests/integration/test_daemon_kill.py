@@ -14,8 +14,8 @@ import threading
 import time
 
 from harness import (DATA, HELLO, Daemon, RawPeer, check, fail, frame,
-                     free_port, hello, passed, sock, step, wait_apps,
-                     wait_for)
+                     free_port, hello, passed, patience, sock, step,
+                     wait_apps, wait_for)
 
 GONE = (b"smartsockd closed the connection", b"connection to smartsockd reset")
 
@@ -79,7 +79,7 @@ def ended(p, what, stdin=None):
     except BrokenPipeError:
         pass        # it exited before reading it all
     try:
-        p.wait(10)
+        p.wait(patience(10))
     except subprocess.TimeoutExpired:
         p.kill()
         fail("%s kept running after the daemon was killed" % what)

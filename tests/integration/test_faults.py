@@ -29,13 +29,17 @@ import threading
 import time
 
 from harness import (BUILD, DATA, HELLO, Daemon, RawPeer, check, fail, finish,
-                     frame, free_port, hello, passed, send_lines, sock, spawn,
-                     step, wait_apps, wait_for, wait_peers)
+                     frame, free_port, hello, passed, patience, send_lines,
+                     sock, spawn, step, wait_apps, wait_for, wait_peers)
 
 ID_B = "b1" * 16        # the sending daemon's socket
 ID_RAW = "03" * 16      # a raw peer that resets
 ID_GHOST = "6a" * 16    # the old and the new connection of one peer
 CYCLES = 100
+# Where a test counts on resets and closes being seen as such: a heartbeat
+# timeout far longer than any wait of the test, so that only a daemon that
+# missed the close would ever use it (and the test would end first).
+NO_HB_TIMEOUT = {"heartbeat_timeout": "10m"}
 
 
 def count(d, pattern):
@@ -67,10 +71,10 @@ class Receiver:
         """Wait until it exited (its daemon died, or it was killed) and its
         output is all read."""
         try:
-            self.proc.wait(timeout)
+            self.proc.wait(patience(timeout))
         except subprocess.TimeoutExpired:
             fail("smartsock-cat recv did not end with its daemon")
-        self.thread.join(timeout)
+        self.thread.join(patience(timeout))
 
 
 class Feeder:
@@ -113,7 +117,7 @@ def all_arrived(sent, seen, what, timeout=30.0):
     """Every id of sent is in seen (waiting for resends); no stranger.
     Returns the number of duplicates."""
     want = set(sent)
-    end = time.monotonic() + timeout
+    end = time.monotonic() + patience(timeout)
     while not want <= set(seen):
         if time.monotonic() > end:
             missing = sorted(want - set(seen))
@@ -145,12 +149,13 @@ def clean_sender(b, name):
 step("SIGKILL + restart of the receiving daemon, %d times" % CYCLES)
 port = free_port()
 a = Daemon({"alo": sock(bind="127.0.0.1:%d" % port, send_mode="roundrobin",
-                        delivery="at-least-once")})
+                        delivery="at-least-once", **NO_HB_TIMEOUT)})
 # A connection that lived less than reconnect_max_delay keeps the backoff
 # where it was (daemon/endpoint.c): keep it short, as the cycles are.
 b = Daemon({"alo": sock(connect="127.0.0.1:%d" % port, identity=ID_B,
                         delivery="at-least-once", max_retries="unlimited",
-                        reconnect_delay="20ms", reconnect_max_delay="100ms")})
+                        reconnect_delay="20ms", reconnect_max_delay="100ms",
+                        **NO_HB_TIMEOUT)})
 wait_peers(a, "alo", [ID_B])
 seen = []
 app = Receiver(a, "alo", seen)
@@ -248,7 +253,7 @@ class Relay:
     def reset(self):
         self.reset_done.clear()
         self.want_reset.set()
-        if not self.reset_done.wait(10):
+        if not self.reset_done.wait(patience(10)):
             fail("the relay did not reset")
 
     def close(self):
@@ -310,10 +315,11 @@ b.stop()
 
 step("a relay between the daemons resets both connections, %d times" % RESETS)
 port = free_port()
-a = Daemon({"in": sock(bind="127.0.0.1:%d" % port)})
+a = Daemon({"in": sock(bind="127.0.0.1:%d" % port, **NO_HB_TIMEOUT)})
 relay = Relay(port)
 b = Daemon({"out": sock(connect="127.0.0.1:%d" % relay.port, identity=ID_B,
-                        delivery="at-least-once", max_retries="unlimited")})
+                        delivery="at-least-once", max_retries="unlimited",
+                        **NO_HB_TIMEOUT)})
 wait_peers(a, "in", [ID_B])
 seen = []
 app = Receiver(a, "in", seen)
@@ -374,7 +380,7 @@ app.ended()
 
 # --- 3b. the same identity while the old connection still looks alive --------
 step("a peer restarts with the same identity; its old connection is silent")
-HB_TIMEOUT, RECONNECT_MAX = 2.0, 0.5
+HB_TIMEOUT = 2.0
 port = free_port()
 a = Daemon({"in": sock(bind="127.0.0.1:%d" % port, heartbeat_interval="300ms",
                        heartbeat_timeout="2s")})
@@ -412,9 +418,6 @@ check(c["heartbeat.timeouts"] == 1, "heartbeat.timeouts %d, not 1" %
 ups = [m.start() for m in re.finditer(up("in", ID_GHOST), log)]
 check(0 <= log.find("(heartbeat_timeout)") < ups[1],
       "the new connection was accepted before the old one timed out")
-check(HB_TIMEOUT - 0.05 <= accepted_after <= HB_TIMEOUT + RECONNECT_MAX + 1.5,
-      "accepted %.2fs after the old connection's last frame (timeout %.1fs)"
-      % (accepted_after, HB_TIMEOUT))
 check(ghost.closed(5), "the old connection was not closed")
 check(b.stop() == 0 and a.stop() == 0, "daemons did not stop cleanly")
 app.ended()
