@@ -3,9 +3,10 @@ the daemon closes only the offending connection and keeps serving everyone
 else.  Also replays the recorded aiomsg Python session byte for byte."""
 import socket
 import struct
+import threading
 
 from harness import (passed, ACK, DATA, DATA_REQ, HEARTBEAT, HELLO, Daemon, RawPeer,
-                     check, collect, frame, free_port, hello)
+                     check, collect, frame, free_port, hello, patience)
 
 port = free_port()
 d = Daemon({"in": {"bind": "127.0.0.1:%d" % port,
@@ -19,6 +20,21 @@ good.send(hello(b"\x01" * 16))
 f = good.read_frame()
 check(f is not None and f[0] == HELLO and len(f[1]) == 17 and f[1][0] == 1,
       "daemon HELLO malformed: %r" % (f,))
+# It says HEARTBEAT as a live peer does, until the test wants it silent:
+# however long the steps take, heartbeat_timeout is not what they test.
+quiet = threading.Event()
+
+
+def beat():
+    while not quiet.wait(0.3):
+        try:
+            good.send(frame(bytes((HEARTBEAT,))))
+        except OSError:
+            return
+
+
+beater = threading.Thread(target=beat, daemon=True)
+beater.start()
 
 recv = d.cat_bg("recv", "in", "-n", "5", "--identity", "--timeout", "20")
 
@@ -85,10 +101,12 @@ check(a is not None and a[1] == msg_id, "no ACK for the DATA_REQ: %r" % (a,))
 
 # Heartbeats: an idle connection gets HEARTBEATs, and is torn down after
 # heartbeat_timeout of silence from its side.
+quiet.set()
+beater.join(patience(5))
 hb = good.read_until(HEARTBEAT, timeout=5)
 check(hb is not None, "no HEARTBEAT from the daemon")
-check(good.closed(timeout=5), "silent peer not torn down")
-d.wait_log("heartbeat_timeout")
+check(good.closed(timeout=20), "silent peer not torn down")
+d.wait_log("(heartbeat_timeout)")
 
 # Hostile application clients: garbage, a wrong version, an oversized frame.
 for junk in (b"\xff\xff\xff\xff\x01", b"\x00\x00\x00\x03\x01\x00\x09",
@@ -96,7 +114,7 @@ for junk in (b"\xff\xff\xff\xff\x01", b"\x00\x00\x00\x03\x01\x00\x09",
     c = socket.socket(socket.AF_UNIX)
     c.connect(d.sock_path("in"))
     c.sendall(junk)
-    c.settimeout(5)
+    c.settimeout(patience(5))
     try:
         while c.recv(4096):
             pass

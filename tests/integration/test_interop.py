@@ -9,9 +9,9 @@ import sys
 import time
 
 import harness
-from harness import (passed, AIOMSG_PEER, Daemon, check, fail, finish,
-                     free_port, peers_up, send_lines, step, wait_apps,
-                     wait_peers)
+from harness import (passed, AIOMSG_PEER, Daemon, cat_timeout, check, fail,
+                     finish, free_port, patience, peers_up, send_lines, step,
+                     wait_apps, wait_peers)
 
 harness.need_shared()
 
@@ -44,7 +44,7 @@ def stop_peer(p):
     """End a peer that is still running (see read_lines) and reap it."""
     if p.poll() is None:
         p.kill()
-    out, err = p.communicate(timeout=10)
+    out, err = p.communicate(timeout=patience(10))
     return out.decode().splitlines(), err.decode()
 
 
@@ -58,7 +58,7 @@ def read_lines(p, n, what, timeout=20):
     """
     fd = p.stdout.fileno()
     buf = b""
-    end = time.monotonic() + timeout
+    end = time.monotonic() + patience(timeout)
     while buf.count(b"\n") < n:
         left = end - time.monotonic()
         if left <= 0:
@@ -78,6 +78,7 @@ def read_lines(p, n, what, timeout=20):
 
 
 def recv_lines(proc, what, timeout=30):
+    timeout = patience(timeout)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -109,8 +110,9 @@ d = Daemon({
 step("aiomsg source (connect) -> smartsockd bind, both delivery modes")
 N = 50
 # At-least-once: the peer lingers past its fixed 5 s resend timer, and the
-# app listens until 6 s of silence: a missing ACK would show as a duplicate.
-recv_alo = d.cat_bg("recv", "in_alo", "--timeout", "6")
+# app listens until 6 s (or more: patience) of silence: a missing ACK would
+# show as a duplicate.
+recv_alo = d.cat_bg("recv", "in_alo", "--timeout", cat_timeout(6))
 src_alo = peer("--role", "connect", "--port", p_in_alo, "--behavior", "source",
                "--count", N, "--prefix", "a", "--delivery", "at-least-once",
                "--linger", "6.5")
@@ -135,7 +137,7 @@ sink_amo = peer("--role", "bind", "--port", p_out_amo, "--behavior", "sink",
                 "--count", 2 * K)
 sink_alo = peer("--role", "bind", "--port", p_out_alo, "--behavior", "sink",
                 "--count", 2 * K)
-end = time.monotonic() + 10
+end = time.monotonic() + patience(10)
 while not (peers_up(d, "out_amo") and peers_up(d, "out_alo")):
     if time.monotonic() > end:
         fail("smartsockd never connected to the sinks:\n" + d.log_text())
