@@ -1,17 +1,18 @@
 """Limits per socket: max_peers (a raw peer over the limit is closed at
-once, logged and counted, the first ones keep working, a freed place is
+once, not by a timeout, logged and counted, the first ones keep working, a freed place is
 taken again; a connect endpoint's connection counts too), max_clients (an
 attach over it is refused with a clear message, counted; a freed place is
 taken again), a reload that raises a limit, and the descriptor limit
 logged at start with a warning when the limits obviously exceed it."""
-import subprocess
-import time
-
 from harness import (DATA, HELLO, Daemon, RawPeer, check, collect,
                      finish, frame, free_port, hello, passed, sock, spawn,
                      step, wait_apps, wait_for, wait_peers, CAT)
 
 ID = [bytes([0x10 + i]) * 16 for i in range(4)]
+# On the sockets whose peers are closed "at once": a hello and heartbeat
+# timeout far longer than the test waits for a close, so a close it sees
+# is the limit's doing (and silent raw peers are not dropped meanwhile).
+LONG = {"heartbeat_timeout": "10m"}
 
 
 def ports(n):
@@ -39,11 +40,12 @@ def data(payload):
 
 lim_port, srv_port, both_port = ports(3)
 d = Daemon({
-    "lim": sock(bind="127.0.0.1:%d" % lim_port, max_peers=2, max_clients=2),
+    "lim": sock(bind="127.0.0.1:%d" % lim_port, max_peers=2, max_clients=2,
+                **LONG),
     # both: its one connection is the one its connect endpoint makes
     "srv": sock(bind="127.0.0.1:%d" % srv_port),
     "both": sock(bind="127.0.0.1:%d" % both_port,
-                 connect="127.0.0.1:%d" % srv_port, max_peers=1),
+                 connect="127.0.0.1:%d" % srv_port, max_peers=1, **LONG),
 })
 
 step("the descriptor limit is logged at start")
@@ -57,9 +59,7 @@ p1 = raw_peer(lim_port, ID[0])
 p2 = raw_peer(lim_port, ID[1])
 wait_peers(d, "lim", [ID[0].hex(), ID[1].hex()])
 p3 = RawPeer(lim_port)
-t0 = time.monotonic()
-check(p3.closed(5), "a third peer over max_peers = 2 stays open")
-check(time.monotonic() - t0 < 2, "the third peer was not closed at once")
+check(p3.closed(20), "a third peer over max_peers = 2 stays open")
 p3.close()
 d.wait_log("socket lim: closed connection from 127.0.0.1:")
 check("max_peers (2) connections are open" in d.log_text(),
@@ -90,7 +90,7 @@ p4 = raw_peer(lim_port, ID[2])
 wait_peers(d, "lim", [ID[2].hex()])
 check(d.counter("lim", "rejected.max_peers") == 1, "p4 was rejected")
 p5 = RawPeer(lim_port)
-check(p5.closed(5), "over the limit again, a peer stays open")
+check(p5.closed(20), "over the limit again, a peer stays open")
 p5.close()
 wait_for(lambda: d.counter("lim", "rejected.max_peers") == 2, 10,
          "rejected.max_peers to be 2")
@@ -100,7 +100,7 @@ step("max_peers = 1 with a connect endpoint up: an accepted peer is "
 wait_for(lambda: d.status_of("both")["endpoints"][1]["state"] ==
          "connected", 10, "both's connect endpoint to be up")
 p6 = RawPeer(both_port)
-check(p6.closed(5), "an accepted peer next to the connect endpoint's "
+check(p6.closed(20), "an accepted peer next to the connect endpoint's "
       "connection stays open")
 p6.close()
 wait_for(lambda: d.counter("both", "rejected.max_peers") == 1, 10,
@@ -136,10 +136,11 @@ check(r.returncode == 0, "an attach under the limit again: %r" % r)
 
 step("a reload raises max_peers: the next peer stays")
 d.write_conf({
-    "lim": sock(bind="127.0.0.1:%d" % lim_port, max_peers=3, max_clients=2),
+    "lim": sock(bind="127.0.0.1:%d" % lim_port, max_peers=3, max_clients=2,
+                **LONG),
     "srv": sock(bind="127.0.0.1:%d" % srv_port),
     "both": sock(bind="127.0.0.1:%d" % both_port,
-                 connect="127.0.0.1:%d" % srv_port, max_peers=1),
+                 connect="127.0.0.1:%d" % srv_port, max_peers=1, **LONG),
 })
 r = d.ctl("reload")
 check(r.returncode == 0 and b"max_peers" in r.stdout, "reload: %r" % r)

@@ -2,7 +2,7 @@
 mode (round-robin, publish, send-to-identity, echo replies) and both
 delivery modes (at-most-once, at-least-once in both directions)."""
 
-from harness import (passed, Daemon, check, collect, free_port,
+from harness import (passed, Daemon, cat_timeout, check, collect, free_port,
                      send_lines, sock, step, wait_apps, wait_peers)
 
 ID_W1 = "11" * 16
@@ -19,9 +19,10 @@ def nothing_more(d, name, wait="700ms"):
 
 
 def recv_all(proc, what, timeout=30):
-    """Lines of a `recv --timeout` run that ends by its idle timeout."""
+    """Lines of a `recv -n COUNT` run, which must get them all."""
     lines = collect(proc, timeout)
-    check(proc.returncode in (0, 1), "%s: recv exit %d" % (what, proc.returncode))
+    check(proc.returncode == 0, "%s: recv exit %d after %d lines" %
+          (what, proc.returncode, len(lines)))
     return lines
 
 
@@ -144,12 +145,15 @@ step("round-robin at-least-once, bind side sends")
 a, b = pair({"send_mode": "roundrobin", "delivery": "at-least-once"},
             {"w1": {"delivery": "at-least-once"}})
 N = 200
-# Each recv runs until 2 s of silence: 4 resend_timeouts with no duplicate.
-r1 = b.cat_bg("recv", "w1", "--timeout", "2")
-r2 = b.cat_bg("recv", "w2", "--timeout", "2")
+# Each recv takes its half (a duplicate among them would leave a message
+# out); then 2 s of silence, 4 resend_timeouts, show no duplicate after.
+r1 = b.cat_bg("recv", "w1", "-n", str(N // 2), "--timeout", cat_timeout(10))
+r2 = b.cat_bg("recv", "w2", "-n", str(N // 2), "--timeout", cat_timeout(10))
 msgs = ["alo%d" % i for i in range(N)]
 send_lines(a, "work", msgs)
 l1, l2 = recv_all(r1, "w1"), recv_all(r2, "w2")
+nothing_more(b, "w1", "2s")
+nothing_more(b, "w2", "2s")
 dups = len(l1 + l2) - len(set(l1 + l2))
 check(sorted(set(l1 + l2)) == sorted(msgs),
       "at-least-once lost %r" % sorted(set(msgs) - set(l1 + l2)))
@@ -159,10 +163,12 @@ check(len(l1) == N // 2 and len(l2) == N // 2,
       "at-least-once round-robin split %d / %d" % (len(l1), len(l2)))
 
 step("at-least-once, connect side sends")
-ra = a.cat_bg("recv", "work", "--identity", "--timeout", "2")
+ra = a.cat_bg("recv", "work", "-n", str(N), "--identity", "--timeout",
+              cat_timeout(10))
 msgs = ["rev%d" % i for i in range(N)]
 send_lines(b, "w1", msgs)
 la = recv_all(ra, "work")
+nothing_more(a, "work", "2s")
 check(all(l.startswith(ID_W1 + "\t") for l in la),
       "reverse at-least-once: not all from w1: %r" % la[:5])
 got = [l.split("\t", 1)[1] for l in la]
