@@ -7,7 +7,8 @@ import os
 import re
 import subprocess
 
-from harness import (BUILD, Daemon, check, free_port, passed, spawn)
+from harness import (BUILD, Daemon, check, free_port, passed, patience,
+                     spawn)
 
 PERF = os.path.join(BUILD, "smartsock-perf")
 port = free_port()
@@ -25,9 +26,10 @@ for size, count in ((0, 1000), (16, 50000), (300, 20000), (9000, 2000),
     b.wait_log("socket dst: application", count=b.log_text().count(
         "socket dst: application") + 1)
     r = subprocess.run([PERF, "-S", a.runtime, "thr-send", "src", str(size),
-                        str(count)], capture_output=True, timeout=60)
+                        str(count)], capture_output=True,
+                       timeout=patience(60))
     check(r.returncode == 0, "thr-send %d: %r" % (size, r.stderr))
-    out, err = recv.communicate(timeout=60)
+    out, err = recv.communicate(timeout=patience(60))
     m = THR.match(out.decode().strip())
     check(recv.returncode == 0 and m is not None and
           int(m.group(1)) == count and int(m.group(2)) == size,
@@ -36,12 +38,12 @@ for size, count in ((0, 1000), (16, 50000), (300, 20000), (9000, 2000),
 echo = spawn([PERF, "-S", b.runtime, "lat-echo", "dst", "1100"],
              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 r = subprocess.run([PERF, "-S", a.runtime, "lat-ping", "src", "16", "1000"],
-                   capture_output=True, timeout=60)
+                   capture_output=True, timeout=patience(60))
 check(r.returncode == 0 and re.match(
     r"^lat-ping: 1000 x 16 B round trips: p50 [\d.]+ us, p99 [\d.]+ us, "
     r"max [\d.]+ us$", r.stdout.decode().strip()) is not None,
     "lat-ping: %r" % (r,))
-check(echo.wait(30) == 0, "lat-echo did not finish")
+check(echo.wait(patience(30)) == 0, "lat-echo did not finish")
 
 r = subprocess.run([PERF, "thr-send"], capture_output=True, timeout=10)
 check(r.returncode == 2 and b"usage" in r.stderr, "usage error: %r" % (r,))

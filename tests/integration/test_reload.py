@@ -9,8 +9,8 @@ import subprocess
 import threading
 import time
 
-from harness import (Daemon, check, collect, free_port, passed, send_lines,
-                     sock, step, wait_peers)
+from harness import (Daemon, cat_timeout, check, collect, free_port, passed,
+                     patience, send_lines, sock, step, wait_peers)
 
 ID_KEEP = "1e" * 16
 ID_CHG = "c0" * 16
@@ -47,7 +47,7 @@ wait_peers(b, "rst", [ID_RST])
 
 step("traffic on keep while A reloads")
 N = 400
-recv = b.cat_bg("recv", "keep", "-n", str(N), "--timeout", "20")
+recv = b.cat_bg("recv", "keep", "-n", str(N), "--timeout", cat_timeout(20))
 feeder = a.cat_bg("send", "keep", stdin=subprocess.PIPE)
 
 
@@ -73,8 +73,8 @@ r = a.ctl("reload")                     # the same as SIGHUP
 check(r.returncode == 0 and b"added new" in r.stdout,
       "smartsockctl reload: %r" % (r,))
 a.wait_log("reload: generation 2")
-t.join(30)
-check(feeder.wait(30) == 0, "the sender on keep failed")
+t.join(patience(30))
+check(feeder.wait(patience(30)) == 0, "the sender on keep failed")
 got = collect(recv)
 check(got == ["k%d" % i for i in range(N)],
       "keep lost or reordered messages across the reload: %d of %d" %
