@@ -8,10 +8,12 @@ route, and routes changed by reload."""
 import os
 import re
 import subprocess
+import threading
+import time
 
-from harness import (passed, DATA, HELLO, SRC, Daemon, RawPeer, check,
-                     collect, fail, frame, free_port, hello, send_lines,
-                     sock, step, wait_for)
+from harness import (passed, DATA, HELLO, SRC, Daemon, RawPeer, cat_timeout,
+                     check, collect, fail, frame, free_port, hello, patience,
+                     send_lines, sock, step, wait_for)
 
 EXAMPLES = os.path.join(SRC, "conf", "examples")
 EXAMPLE_PORTS = range(25100, 25106)
@@ -50,9 +52,33 @@ def route(d, name, to):
                                                 d.status_of(name)))
 
 
-def recv_idle(d, name, idle="1.5"):
-    """Start a recv that ends after `idle` seconds without a message."""
-    return d.cat_bg("recv", name, "--timeout", idle)
+class Taker:
+    """smartsock-cat recv on a socket, taking what comes (its lines read
+    by a thread) until stop(), which returns them."""
+
+    def __init__(self, d, name):
+        self.p = d.cat_bg("recv", name)
+        self.lines = []
+        self.t = threading.Thread(target=lambda: self.lines.extend(
+            l.decode().rstrip("\n") for l in self.p.stdout), daemon=True)
+        self.t.start()
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait(patience(10))
+        self.t.join(patience(10))
+        return self.lines
+
+
+def take_all(takers, n, d, name, what):
+    """Wait until the takers got n messages in all and socket name of d has
+    every one acknowledged (each taker confirmed what it took: no resend
+    can follow); stop them; their lines."""
+    wait_for(lambda: sum(len(t.lines) for t in takers) >= n, 20,
+             "%d %s to arrive" % (n, what))
+    wait_for(lambda: d.status_of(name)["awaiting_ack"] == 0, 20,
+             "the %s to be acknowledged" % what)
+    return [t.stop() for t in takers]
 
 
 def recv_lines(proc, what):
@@ -120,8 +146,8 @@ wait_for(lambda: wq.status_of("workers")["queued_to_send"] == 300, 10,
          "300 jobs queued for workers")
 workers = Daemon({"w%d" % i: sock(connect="127.0.0.1:%d" % P["workers"])
                   for i in range(3)})
-recvs = [recv_idle(workers, "w%d" % i) for i in range(3)]
-got = [recv_lines(p, "worker %d" % i) for i, p in enumerate(recvs)]
+takers = [Taker(workers, "w%d" % i) for i in range(3)]
+got = take_all(takers, 300, wq, "workers", "queued jobs")
 everything = sorted(sum(got, []))
 check(everything == sorted(jobs[0] + jobs[1]),
       "queued jobs: %d received, %d distinct, of 300" %
@@ -136,10 +162,10 @@ for i in range(2):
 
 step("work queue: with three workers up, round-robin shares the jobs")
 wait_npeers(wq, "workers", 3)
-recvs = [recv_idle(workers, "w%d" % i, "2") for i in range(3)]
+takers = [Taker(workers, "w%d" % i) for i in range(3)]
 more = ["m%d" % k for k in range(300)]
 send_lines(prod, "p0", more)
-got = [recv_lines(p, "worker %d" % i) for i, p in enumerate(recvs)]
+got = take_all(takers, 300, wq, "workers", "more jobs")
 check(sorted(sum(got, [])) == sorted(more), "300 more jobs: %d arrived" %
       len(sum(got, [])))
 check(all(len(g) > 0 for g in got), "a worker got no job: %r" %
@@ -298,11 +324,19 @@ check(hub.status_of("a")["routes"] == [], "a route before any forward")
 
 
 def lands(msg):
-    """Send msg from x; where does it arrive: 'a' (a's app) or 'y'?"""
-    ra = hub.cat_bg("recv", "a", "-n", "1", "--timeout", "1.5")
-    ry = edge.cat_bg("recv", "y", "-n", "1", "--timeout", "1.5")
+    """Send msg from x; where does it arrive: 'a' (a's app) or 'y'?  Once
+    it arrived at one, the other has a moment more to get a copy."""
+    ra = hub.cat_bg("recv", "a", "-n", "1", "--timeout", cat_timeout(20))
+    ry = edge.cat_bg("recv", "y", "-n", "1", "--timeout", cat_timeout(20))
     send_lines(edge, "x", [msg])
-    at_a, at_y = recv_lines(ra, "a"), recv_lines(ry, "y")
+    wait_for(lambda: ra.poll() is not None or ry.poll() is not None, 30,
+             "%s to arrive at a or y" % msg)
+    time.sleep(0.5)
+    for p in (ra, ry):
+        if p.poll() is None:
+            p.terminate()
+    at_a, at_y = [[l for l in p.communicate(timeout=patience(10))[0].decode()
+                   .splitlines()] for p in (ra, ry)]
     check((at_a, at_y) in (([msg], []), ([], [msg])),
           "%s arrived at a %r and y %r" % (msg, at_a, at_y))
     return "a" if at_a else "y"
