@@ -14,10 +14,11 @@ import ssl
 import subprocess
 
 import tlscerts
-from harness import (CTL, HELLO, DATA, SMARTSOCKD, Daemon, RawPeer, check,
-                     check_conf, collect, fail, frame, free_port, free_port6,
-                     hello, passed, peers_up, send_lines, sock, spawn, step,
-                     stream_lines, wait_apps, wait_for, wait_peers)
+from harness import (CTL, HELLO, DATA, SMARTSOCKD, Daemon, RawPeer, cat_timeout,
+                     check, check_conf, collect, fail, frame, free_port,
+                     free_port6, hello, passed, patience, peers_up, send_lines,
+                     sock, spawn, step, stream_lines, wait_apps, wait_for,
+                     wait_peers)
 
 tlscerts.need_openssl()
 C = tlscerts.make()
@@ -224,19 +225,24 @@ step("mutual TLS, round-robin at-least-once both ways")
 a, b = mutual_pair({"tls_client_ca": C.ca_a, "delivery": "at-least-once"},
                    {"delivery": "at-least-once"})
 N = 200
-r1 = b.cat_bg("recv", "w1", "--timeout", "2")
-r2 = b.cat_bg("recv", "w2", "--timeout", "2")
+# Each takes its half; then 2 s of silence (4 resend_timeouts) must bring
+# no duplicate.
+r1 = b.cat_bg("recv", "w1", "-n", str(N // 2), "--timeout", cat_timeout(10))
+r2 = b.cat_bg("recv", "w2", "-n", str(N // 2), "--timeout", cat_timeout(10))
 msgs = ["alo%d" % i for i in range(N)]
 send_lines(a, "work", msgs)
 l1, l2 = collect(r1), collect(r2)
+nothing_more(b, "w1", "2s")
+nothing_more(b, "w2", "2s")
 check(sorted(l1 + l2) == sorted(msgs) and len(l1) == len(l2) == N // 2,
       "at-least-once A -> B: %d + %d of %d, %d distinct; A resent %d" %
       (len(l1), len(l2), N, len(set(l1 + l2)), a.counter("work",
                                                          "alo.resends")))
-ra = a.cat_bg("recv", "work", "--timeout", "2")
+ra = a.cat_bg("recv", "work", "-n", str(N), "--timeout", cat_timeout(10))
 wait_apps(a, "work", 1)
 send_lines(b, "w1", ["back%d" % i for i in range(N)])
 got = collect(ra)
+nothing_more(a, "work", "2s")
 check(got == ["back%d" % i for i in range(N)],
       "at-least-once B -> A: %d lines, %d distinct; B resent %d" %
       (len(got), len(set(got)), b.counter("w1", "alo.resends")))
@@ -332,7 +338,7 @@ for what, keys, key in (
     check(r.returncode != 0 and conf_line(d, key).encode() in r.stderr,
           "-t with %s: want %s in %r" % (what, conf_line(d, key), r))
 r = subprocess.run([SMARTSOCKD, "-f", "-c", d.conf], capture_output=True,
-                   timeout=10)
+                   timeout=patience(10))
 check(r.returncode != 0 and conf_line(d, "tls_client_ca").encode() in
       r.stderr, "start with a missing CA: %r" % (r,))
 d = Daemon({"s": sock(bind=addr(free_port()), send_mode="publish",
@@ -381,7 +387,7 @@ done = stream_lines(b, "svc", a, "svc", 300)
 wait_for(lambda: a.counter("svc", "messages.in") >= 20, 10, "the stream")
 install(C.server2, C.server2_key)
 r = subprocess.run([CTL, "-c", a.conf, "reload"], capture_output=True,
-                   timeout=30)
+                   timeout=patience(30))
 check(r.returncode == 0, "reload with a new certificate: %r" % (r,))
 a.wait_log("reload: generation 2")
 done()

@@ -10,7 +10,7 @@ import sys
 
 import harness
 import tlscerts
-from harness import (AIOMSG_PEER, Daemon, check, collect, finish,
+from harness import (AIOMSG_PEER, Daemon, cat_timeout, check, collect, finish,
                      free_port, head_lines, passed, send_lines, sock, step,
                      wait_apps, wait_for, wait_peers)
 
@@ -108,9 +108,10 @@ for host in ("127.0.0.1", "localhost"):
 for delivery in ("at-most-once", "at-least-once"):
     step("aiomsg source (connect, TLS, %s) -> smartsockd bind" % delivery)
     # At-least-once: the peer lingers past its 5 s resend timer and the
-    # app listens until 6 s of silence, so a lost ACK shows as a duplicate.
+    # app listens until 6 s (or more: patience) of silence, so a lost ACK
+    # shows as a duplicate.
     alo = delivery == "at-least-once"
-    recv = d.cat_bg("recv", "in", "--timeout", "6") if alo else \
+    recv = d.cat_bg("recv", "in", "--timeout", cat_timeout(6)) if alo else \
         d.cat_bg("recv", "in", "-n", str(N), "--timeout", "15")
     src = peer("connect", p_in, "--behavior", "source", "--count", N,
                "--delivery", delivery, "--prefix", delivery[:3],
