@@ -14,6 +14,7 @@ heartbeats only; the config rule (websocket needs a bind); the counters;
 and every socket still serving at the end."""
 import base64
 import os
+import re
 import socket
 import ssl
 import struct
@@ -22,7 +23,7 @@ import time
 import tlscerts
 from harness import (ACK, DATA, DATA_REQ, HEARTBEAT, HELLO, Daemon, RawPeer,
                      check, check_conf, collect, fail, frame, free_port,
-                     hello, passed, sock, step, tmpdir, wait_peers)
+                     hello, passed, patience, sock, step, tmpdir, wait_peers)
 from wsclient import (BINARY, CLOSE, CONT, PING, PONG, TEXT, WSConn,
                       accept_of, encode, new_key, request)
 
@@ -119,7 +120,7 @@ def frames_for(w, seconds):
 def datas(w, n, timeout=10.0):
     """The payloads of the next n DATA frames (HEARTBEATs skipped)."""
     got = []
-    end = time.monotonic() + timeout
+    end = time.monotonic() + patience(timeout)
     while len(got) < n:
         f = w.read_until(DATA, max(0.01, end - time.monotonic()))
         if f is None:
@@ -248,7 +249,7 @@ w.send_frame(CONT, s56[3:9], fin=False)
 w.send_frame(PING, b"p2")
 w.send_frame(CONT, s56[9:12], fin=True)
 w.send_frame(BINARY, s56[12:])
-check(w.wait_for(lambda: len(w.pongs) >= 2, 10) and
+check(w.wait_for(lambda: len(w.pongs) >= 2, patience(10)) and
       w.pongs == [b"p1", b"p2"], "pongs between fragments: %r" % w.pongs)
 # Two WebSocket frames cut across TCP segments: inside the header, the
 # mask key, the payload, and between the frames.
@@ -281,7 +282,7 @@ check(d.cat("send", "alo", "alo-out").returncode == 0, "send on alo")
 f = w.read_until(DATA_REQ)
 check(f is not None and f[1][16:] == b"alo-out", "no DATA_REQ: %r" % (f,))
 mid = f[1][:16]
-f = w.read_until(DATA_REQ, 5)           # not acked: sent again, same id
+f = w.read_until(DATA_REQ, patience(5))  # not acked: sent again, same id
 check(f is not None and f[1][:16] == mid and f[1][16:] == b"alo-out",
       "no resend of the unacknowledged DATA_REQ: %r" % (f,))
 w.send(frame(bytes((ACK,)) + mid))
@@ -305,13 +306,13 @@ step("first bytes other than 0x00 and 'G' are closed, silently")
 for first in (b"\x01", b"X", b"\x16\x03\x01\x00\xa5", b"POST / HTTP/1.1\r\n"):
     c = WSConn(P["bad"])
     c.send_raw(first)
-    check(c.eof_within(5) and c.buf == b"",
+    check(c.eof_within(patience(5)) and c.buf == b"",
           "first byte %r: closed %s, got %r" % (first, c.eof, c.buf[:80]))
     c.close()
 step("'G' on a socket without websocket is refused as before")
 c = WSConn(P["plain"])
 c.send_raw(request(port=P["plain"]))
-check(c.eof_within(5) and b"HTTP/" not in c.buf,
+check(c.eof_within(patience(5)) and b"HTTP/" not in c.buf,
       "a plain socket answered an upgrade: %r" % c.buf[:80])
 check(d.counter("plain", "websocket.upgrades") == 0, "plain socket upgraded")
 
@@ -349,26 +350,26 @@ bad = [
 for what, req, statuses in bad:
     c = WSConn(P["bad"])
     c.send_raw(req)
-    status, h = c.http_response(5)
+    status, h = c.http_response(patience(5))
     check(status in statuses, "%s: answered %r, not %r" % (what, status,
                                                            statuses))
     if status == 426:
         check("13" in h.get("sec-websocket-version", ""),
               "426 without Sec-WebSocket-Version: 13: %r" % h)
-    check(c.eof_within(5), "%s: not closed after %d" % (what, status))
+    check(c.eof_within(patience(5)), "%s: not closed after %d" % (what, status))
     c.close()
 n_refused = len(bad)
 
 step("an oversized request head: refused at once")
+# The head never ends: an answer proves the daemon refused it for its size
+# (its deadline closes without one, as below).
 c = WSConn(P["bad"])
-t0 = time.monotonic()
 c.send_raw(b"GET / HTTP/1.1\r\nHost: x\r\n" +
            b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000)
                     for i in range(100)))
-status, h = c.http_response(5)
-check(status in (400, 431) and time.monotonic() - t0 < HB_TIMEOUT - 0.5,
-      "oversized head: %r after %.1f s" % (status, time.monotonic() - t0))
-check(c.eof_within(5), "oversized head: not closed")
+status, h = c.http_response(patience(5))
+check(status in (400, 431), "oversized head: answered %r" % (status,))
+check(c.eof_within(patience(5)), "oversized head: not closed")
 n_refused += 1
 
 step("valid upgrades in other shapes are accepted")
@@ -387,7 +388,7 @@ for extra in variants:
     omit = [n.lower() for n, _ in extra]
     c.send_raw(request(port=P["bad"], key=key, omit=omit, extra=extra),
                cuts=(1, 5, 30))
-    status, h = c.http_response(5)
+    status, h = c.http_response(patience(5))
     check(status == 101 and h.get("sec-websocket-accept") == accept_of(key)
           and "sec-websocket-extensions" not in h and
           "sec-websocket-protocol" not in h,
@@ -401,14 +402,15 @@ step("a request never finished is closed in time, even trickled")
 c = WSConn(P["bad"])
 c.send_raw(b"GET / HTTP/1.1\r\nHost: x\r\n")
 t0 = time.monotonic()
-check(c.eof_within(HB_TIMEOUT + 10), "an unfinished request kept open")
+check(c.eof_within(patience(HB_TIMEOUT + 10)),
+      "an unfinished request kept open")
 check(b"101" not in c.buf, "an unfinished request upgraded: %r" % c.buf)
 slow = time.monotonic() - t0
 c = WSConn(P["bad"])
 t0 = time.monotonic()
 c.send_raw(b"GET / HTTP/1.1\r\n")
 trickle = None
-while time.monotonic() - t0 < HB_TIMEOUT + 10:
+while time.monotonic() - t0 < patience(HB_TIMEOUT + 10):
     if not c.send_raw(b"X-Slow: 1\r\n") or c.eof_within(0.3):
         trickle = time.monotonic() - t0
         break
@@ -431,8 +433,8 @@ for origin in ("https://evil.example", "https://a.example.evil.example",
                None):
     c = WSConn(P["orig"])
     c.send_raw(request(port=P["orig"], origin=origin))
-    status, _ = c.http_response(5)
-    check(status == 403 and c.eof_within(5), "Origin %r: %r" % (origin,
+    status, _ = c.http_response(patience(5))
+    check(status == 403 and c.eof_within(patience(5)), "Origin %r: %r" % (origin,
                                                                status))
 check(counters("orig") == (UPGRADES["orig"], 3, 0), "orig's counters %r" %
       (counters("orig"),))
@@ -462,34 +464,33 @@ errs = [
     ("a close reason not UTF-8", lambda w: w.send_frame(
         CLOSE, b"\x03\xe8bye \xc0\xaf"), 1007),
 ]
+# The close code says why: the error, not a timeout.
 for what, act, code in errs:
     w = ws_peer("err", new_id())
-    t0 = time.monotonic()
     act(w)
-    check(w.closed(5), "%s: not closed" % what)
+    check(w.closed(patience(5)), "%s: not closed" % what)
     check(w.close_code == code, "%s: close code %r, not %d" %
           (what, w.close_code, code))
-    check(time.monotonic() - t0 < HB_TIMEOUT - 0.5, "%s: closed late" % what)
     w.close()
 
 step("a close from the client is answered")
 w = ws_peer("err", new_id())
 w.send_close(1000, b"bye")
-check(w.closed(5) and w.close_code in (1000, 1005),
+check(w.closed(patience(5)) and w.close_code in (1000, 1005),
       "close answered with %r" % (w.close_code,))
 w = upgraded("err")
 w.send_close(1001)              # before any aiomsg byte
-check(w.closed(5) and w.close_code is not None, "close before HELLO")
+check(w.closed(patience(5)) and w.close_code is not None, "close before HELLO")
 check(counters("err")[2] == len(errs), "websocket.errors on err: %r, not "
       "%d (a clean close is no error)" % (counters("err"), len(errs)))
 
 step("aiomsg errors inside WebSocket close the connection")
 w = upgraded("err")
 w.send(hello(new_id(), version=2))
-check(w.closed(5), "a version-2 HELLO over WebSocket kept")
+check(w.closed(patience(5)), "a version-2 HELLO over WebSocket kept")
 w = ws_peer("err", new_id())
 w.send(struct.pack(">I", 1 << 30) + b"\x03")
-check(w.closed(5), "an oversized aiomsg frame over WebSocket kept")
+check(w.closed(patience(5)), "an oversized aiomsg frame over WebSocket kept")
 
 # --- wss ---------------------------------------------------------------------
 step("wss: WebSocket and raw aiomsg inside TLS on one port")
@@ -499,8 +500,14 @@ ID_S, ID_T = new_id(), new_id()
 ws = ws_peer("wss", ID_S, ssl_context=ctx)
 t = WSConn(P["wss"], ssl_context=ctx)
 t.send_raw(hello(ID_T))
-check(t.read_raw(1.0)[:6] == b"\x00\x00\x00\x12\x01\x01",
-      "no HELLO for a raw TLS peer on a wss port")
+end = time.monotonic() + patience(10)
+try:
+    while len(t.buf) < 6 and t._fill(end):
+        pass
+except socket.timeout:
+    pass
+check(t.buf[:6] == b"\x00\x00\x00\x12\x01\x01",
+      "no HELLO for a raw TLS peer on a wss port: %r" % t.buf[:20])
 wait_peers(d, "wss", [ID_S.hex(), ID_T.hex()])
 pe = {p["identity"]: p for p in d.ctl_json("peers", "wss")["peers"]}
 check(pe[ID_S.hex()].get("transport") == "websocket" and
@@ -514,12 +521,12 @@ check(d.cat("send", "wss", "--to", ID_S.hex(), "wss-back").returncode == 0,
 check(datas(ws, 1) == [b"wss-back"], "daemon -> wss")
 c = WSConn(P["wss"])
 c.send_raw(request(port=P["wss"]))
-check(c.eof_within(10) and b"HTTP/1.1 101" not in c.buf,
+check(c.eof_within(patience(10)) and b"HTTP/1.1 101" not in c.buf,
       "plain WebSocket on a TLS port: %r" % c.buf[:60])
 # A protocol error over TLS still gets its close frame before the end.
 x = ws_peer("wss", new_id(), ssl_context=ctx)
 x.send_frame(1, b"text over wss")
-check(x.closed(5) and x.close_code == 1003,
+check(x.closed(patience(5)) and x.close_code == 1003,
       "a text frame over wss: closed %r with code %r" %
       (x.closed(0.1), x.close_code))
 check(counters("wss")[0] == UPGRADES["wss"] and counters("wss")[2] == 1,
@@ -529,9 +536,15 @@ check(counters("wss")[0] == UPGRADES["wss"] and counters("wss")[2] == 1,
 step("liveness: aiomsg HEARTBEATs keep a WebSocket peer; WS pings do not")
 ID_H, ID_P = new_id(), new_id()
 wh, wp = ws_peer("hb", ID_H), ws_peer("hb", ID_P)
+# Both from the same moment: wh says HEARTBEAT, wp only pings.  Until wp is
+# closed, and then for one more heartbeat_timeout, wh must stay.
 t0 = time.monotonic()
-got_hb, closed_p, pings = 0, None, 0
-while time.monotonic() - t0 < 2 * HB_TIMEOUT + 1:
+end = t0 + patience(2 * HB_TIMEOUT + 20)
+got_hb, closed_p, pings, until = 0, None, 0, None
+while until is None or time.monotonic() < until:
+    check(time.monotonic() < end, "a peer sending only pings still open "
+          "after %.0f s (heartbeat_timeout %.0f s)" %
+          (time.monotonic() - t0, HB_TIMEOUT))
     wh.send(frame(bytes((HEARTBEAT,))))
     if closed_p is None:
         pings += 1
@@ -544,16 +557,21 @@ while time.monotonic() - t0 < 2 * HB_TIMEOUT + 1:
         _, eof = frames_for(wp, 0.25)
         if eof:
             closed_p = time.monotonic() - t0
+            until = time.monotonic() + HB_TIMEOUT + 1
     else:
         time.sleep(0.25)
-check(closed_p is not None and HB_TIMEOUT - 0.8 < closed_p < HB_TIMEOUT + 2,
-      "a peer sending only pings closed after %r s (heartbeat_timeout %.0f s)"
-      % (closed_p, HB_TIMEOUT))
+print("note: the peer sending only pings closed after %.1f s "
+      "(heartbeat_timeout %.0f s)" % (closed_p, HB_TIMEOUT))
+check(re.search(r"socket hb: peer %s \([^)]*\) down: nothing received for "
+                r"\d+ ms \(heartbeat_timeout\)" % ID_P.hex(), d.log_text())
+      and not re.search(r"socket hb: peer %s \([^)]*\) down" % ID_H.hex(),
+                        d.log_text()),
+      "the pinging peer was not closed by heartbeat_timeout, or the "
+      "heartbeating one was closed:\n" + d.log_text())
 check(len(wp.pongs) >= 3 and wp.pongs == [b"%d" % i for i in
                                           range(1, len(wp.pongs) + 1)],
       "pings not answered in order: %r" % wp.pongs)
 check(got_hb >= 5, "only %d HEARTBEATs from the daemon" % got_hb)
-d.wait_log("heartbeat_timeout")
 check(d.cat("send", "hb", "--to", ID_H.hex(), "alive").returncode == 0,
       "send to the live peer")
 check(datas(wh, 1) == [b"alive"], "the heartbeating peer gets no DATA")
