@@ -22,7 +22,7 @@ import harness  # noqa: E402
 
 EXAMPLES = os.path.join(SRC, "python", "examples")
 EXAMPLE_PORTS = range(25300, 25304)     # the ports examples.conf uses
-TIMEOUT = 30                            # for any one program to finish
+TIMEOUT = harness.patience(30)          # for any one program to finish
 
 daemon = None
 
@@ -81,7 +81,7 @@ class ExamplesTest(unittest.TestCase):
     def wait_status(self, name, key, n):
         """Wait until smartsockctl status shows socket name with key
         ("peers", "applications") at n."""
-        end = time.monotonic() + 10
+        end = time.monotonic() + harness.patience(10)
         while daemon.status_of(name)[key] != n:
             if time.monotonic() > end:
                 self.fail("socket %s: %s %r, not %d" %
@@ -118,7 +118,10 @@ class ExamplesTest(unittest.TestCase):
         n = 12
         names = ["worker%d" % i for i in range(3)]
         self.wait_status("jobs", "peers", 3)
-        workers = {w: start("worker.py", w, "--idle", "3") for w in names}
+        # A worker leaves after --idle seconds without a job: longer than
+        # the producer may take to start on a loaded machine.
+        workers = {w: start("worker.py", w, "--idle",
+                            str(harness.patience(5))) for w in names}
         for w in names:
             self.wait_status(w, "applications", 1)
         out = self.finish(start("producer.py", "--count", str(n)),
