@@ -97,7 +97,9 @@ b = Daemon({"toplain": tls_client(connect="127.0.0.1:%d" % pplain, **CHURN),
             "stall": tls_client(connect="127.0.0.1:%d" % silent.port,
                                 **CHURN)})
 # Each connector holds at most one connection (one descriptor) at a time,
-# and A a few it is closing: a leak shows as a count that keeps growing.
+# the status queries of this loop one control connection each, and A a few
+# connections it is closing: a few descriptors come and go, while a leak
+# of each failed handshake would add hundreds.
 fds_b, fds_a = [], []
 end = time.monotonic() + 240
 while (endpoint(b, "toplain")["failures"] < FAILED_HANDSHAKES or
@@ -113,10 +115,10 @@ check("TLS handshake" in toplain["last_error"],
       "toplain failed for another reason: %r" % toplain)
 check("not complete in time" in stall["last_error"],
       "stall failed for another reason: %r" % stall)
-check(max(fds_b) - min(fds_b) <= 2, "B's descriptors grew while its "
+check(max(fds_b) - min(fds_b) <= 8, "B's descriptors grew while its "
       "handshakes failed: %d .. %d (%d samples)" %
       (min(fds_b), max(fds_b), len(fds_b)))
-check(max(fds_a) - min(fds_a) <= 4, "A's descriptors grew while it closed "
+check(max(fds_a) - min(fds_a) <= 8, "A's descriptors grew while it closed "
       "TLS handshakes: %d .. %d" % (min(fds_a), max(fds_a)))
 b.stop()
 silent_accepted = silent.accepted
