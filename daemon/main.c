@@ -137,8 +137,9 @@ daemon_grace(evutil_socket_t fd, short what, void *arg)
 			log_warnx("%zu bytes still unsent after the %d ms "
 			    "grace period", left, SHUTDOWN_GRACE_MS);
 		if (apps > 0)
-			log_warnx("%zu applications not finished after the %d "
-			    "ms grace period", apps, SHUTDOWN_GRACE_MS);
+			log_warnx("%zu application%s not finished after the %d "
+			    "ms grace period", apps, apps == 1 ? "" : "s",
+			    SHUTDOWN_GRACE_MS);
 		event_base_loopbreak(d->base);
 		return;
 	}

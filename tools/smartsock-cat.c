@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "monotime.h"
@@ -330,32 +331,94 @@ cat_send_one(smartsock *s, const struct cat_args *a, const void *p,
 	return 0;
 }
 
+/* Standard input, read in chunks and cut into lines. */
+struct cat_lines {
+	char *buf;
+	size_t len, cap;        /* bytes held, allocated */
+	size_t off;             /* the next line starts here */
+	int eof;
+};
+
+/*
+ * The next line of standard input, without its newline (the last one may
+ * have none), in *line with its length; 0 at the end, -1 on an error.
+ * While it waits for input it lets the library look at the attachment
+ * every CAT_WATCH_MS: a daemon that is stopping must see this sender end
+ * its stream, not wait for the next line.
+ */
+static int
+cat_next_line(struct cat_lines *l, smartsock *s, const struct cat_args *a,
+    char **line, size_t *n)
+{
+	struct pollfd pfd;
+	char *nl, *grown;
+	ssize_t r;
+
+	for (;;) {
+		nl = memchr(l->buf + l->off, '\n', l->len - l->off);
+		if (nl != NULL || (l->eof && l->off < l->len)) {
+			*line = l->buf + l->off;
+			*n = (nl != NULL ? (size_t)(nl - *line) : l->len - l->off);
+			l->off += *n + (nl != NULL);
+			return 1;
+		}
+		if (l->eof)
+			return 0;
+		/* Keep the line begun, drop what was used. */
+		memmove(l->buf, l->buf + l->off, l->len - l->off);
+		l->len -= l->off;
+		l->off = 0;
+		if (l->cap - l->len < 65536) {
+			if ((grown = realloc(l->buf, l->cap + 65536)) == NULL)
+				return -1;
+			l->buf = grown;
+			l->cap += 65536;
+		}
+		pfd.fd = STDIN_FILENO;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, CAT_WATCH_MS) == 0) {
+			if (a->exit_on_detach)
+				smartsock_events(s);
+			else
+				cat_watch(s, a);
+			continue;
+		}
+		if ((r = read(STDIN_FILENO, l->buf + l->len,
+		    l->cap - l->len)) == -1) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			l->eof = 1;
+		l->len += (size_t)r;
+	}
+}
+
 static int
 cat_send(smartsock *s, const struct cat_args *a)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int i, status = 0;
+	struct cat_lines l = { NULL, 0, 0, 0, 0 };
+	char *line;
+	size_t len;
+	int i, r, status = 0;
 
 	for (i = 0; i < a->nmsgs; i++)
 		if (cat_send_one(s, a, a->msgs[i], strlen(a->msgs[i])) == -1)
 			return 1;
 	if (a->nmsgs > 0)
 		return 0;
-	while ((len = getline(&line, &cap, stdin)) != -1) {
-		if (len > 0 && line[len - 1] == '\n')
-			len--;
-		if (cat_send_one(s, a, line, (size_t)len) == -1) {
+	while ((r = cat_next_line(&l, s, a, &line, &len)) == 1) {
+		if (cat_send_one(s, a, line, len) == -1) {
 			status = 1;
 			break;
 		}
 	}
-	if (status == 0 && ferror(stdin)) {
+	if (r == -1) {
 		warnx("stdin: %s", strerror(errno));
 		status = 1;
 	}
-	free(line);
+	free(l.buf);
 	return status;
 }
 

@@ -214,4 +214,25 @@ j.stop()
 r = run([SMARTSOCKD, "-t", "-c", j.conf])
 check(r.returncode == 0 and b"(1 socket)" in r.stdout, "-t: %r" % (r,))
 
+# --- a sender waiting on its input, when the daemon stops -------------------
+step("smartsock-cat send waiting on stdin ends its stream when the daemon "
+     "stops")
+w = Daemon({"w": sock(bind="127.0.0.1:%d" % free_port())})
+sender = spawn([CAT, "-S", w.runtime, "send", "w"], stdin=subprocess.PIPE,
+               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+sender.stdin.write(b"one\n")
+sender.stdin.flush()
+wait_for(lambda: re.search(r"socket w: application \d+ .*attached",
+                           w.log_text()), DEADLINE, "the sender attached")
+w.stop()
+check("not finished" not in w.log_text(), "the daemon waited out its grace "
+      "for a sender idle on stdin:\n" + w.log_text())
+sender.stdin.close()
+try:
+    rc = sender.wait(DEADLINE)
+except subprocess.TimeoutExpired:
+    rc = None
+check(rc == 0, "the sender, its input ended with no daemon to reach: exit "
+      "%r, %r" % (rc, sender.stderr.read() if rc is not None else ""))
+
 passed("test_operator")
