@@ -355,7 +355,9 @@ cat_next_line(struct cat_lines *l, smartsock *s, const struct cat_args *a,
 	ssize_t r;
 
 	for (;;) {
-		nl = memchr(l->buf + l->off, '\n', l->len - l->off);
+		nl = NULL;
+		if (l->off < l->len)
+			nl = memchr(l->buf + l->off, '\n', l->len - l->off);
 		if (nl != NULL || (l->eof && l->off < l->len)) {
 			*line = l->buf + l->off;
 			*n = (nl != NULL ? (size_t)(nl - *line) : l->len - l->off);
@@ -365,7 +367,8 @@ cat_next_line(struct cat_lines *l, smartsock *s, const struct cat_args *a,
 		if (l->eof)
 			return 0;
 		/* Keep the line begun, drop what was used. */
-		memmove(l->buf, l->buf + l->off, l->len - l->off);
+		if (l->off > 0)
+			memmove(l->buf, l->buf + l->off, l->len - l->off);
 		l->len -= l->off;
 		l->off = 0;
 		if (l->cap - l->len < 65536) {
