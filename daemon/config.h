@@ -87,8 +87,12 @@ struct socket_conf {
 	uint64_t resend_timeout_ms;     /* 5s */
 	uint64_t max_retries;           /* 10; CONFIG_UNLIMITED allowed */
 	uint64_t send_buffer;           /* 100000 messages; CONFIG_UNLIMITED ok */
+	uint64_t send_buffer_size;      /* 64M bytes: sendq + awaiting ACK */
 	uint64_t recv_buffer;           /* 100000 messages awaiting an app */
+	uint64_t recv_buffer_size;      /* 64M bytes of those */
 	uint64_t peer_buffer;           /* 4M bytes queued per peer connection */
+	uint64_t subscriber_timeout_ms; /* 2s: publish, full and taking
+	                                   nothing this long: disconnected */
 	uint64_t max_peers;             /* connections, both directions;
 	                                   CONFIG_UNLIMITED (the default) */
 	uint64_t max_clients;           /* attached applications; unlimited */
@@ -120,6 +124,7 @@ struct daemon_conf {
 	                                   directory); default RUNSTATEDIR
 	                                   "/smartsock" */
 	uint64_t max_message_size;      /* 16M bytes, 1 .. 2^31 */
+	uint64_t max_memory;            /* 1G bytes: every message held */
 	uint64_t control_mode;          /* 0660: permissions of control.sock */
 	char *control_owner;            /* owned; user name or uid, or NULL */
 	char *control_group;            /* owned; group name or gid, or NULL */

@@ -81,6 +81,11 @@ const struct opt config_options[] = {
 	{ OPT_DAEMON, "max_message_size", OPT_SIZE, 1, 2 * GIB, "16M", 0, 0,
 	  D(max_message_size), 0, NULL, NULL,
 	  "Largest message accepted from a peer or an application, in bytes." },
+	{ OPT_DAEMON, "max_memory", OPT_SIZE, 1, 1ULL << 40, "1G", 1, 0,
+	  D(max_memory), 0, NULL, NULL,
+	  "Ceiling on the memory all messages take in the daemon, every "
+	  "queue of every socket together; reached, every socket acts as if "
+	  "its own buffers were full until use is back to 7/8 of it." },
 	{ OPT_DAEMON, "control_mode", OPT_MODE, 0, 0777, "0660", 0, 0,
 	  D(control_mode), 0, NULL, NULL,
 	  "Permissions of runtime_dir/control.sock, through which "
@@ -151,18 +156,35 @@ const struct opt config_options[] = {
 	    "With at-least-once, resend a message not acknowledged within "
 	    "this time."),
 	COUNT("max_retries", 0, "10", 1, max_retries,
-	    "With at-least-once, resend a message at most this many times "
-	    "before dropping it; 0 never resends."),
+	    "With at-least-once, give a message up (counted and logged) once "
+	    "this many connections closed while it was on them without its "
+	    "ACK: a message no receiver survives. Resends on a connection "
+	    "that is up never count: a slow receiver is back-pressure."),
 	COUNT("send_buffer", 1, "100000", 1, send_buffer,
-	    "Messages from applications waiting for a peer."),
+	    "Messages from applications the socket holds: waiting for a peer, "
+	    "or, with at-least-once, sent and awaiting their ACK."),
+	{ OPT_SOCKET, "send_buffer_size", OPT_SIZE, 1, 1ULL << 40, "64M", 1, 0,
+	  S(send_buffer_size), 0, NULL, NULL,
+	  "Bytes of the messages send_buffer counts (each with about 120 "
+	  "bytes of bookkeeping); either limit full applies overflow." },
 	COUNT("recv_buffer", 1, "100000", 1, recv_buffer,
 	    "Messages from peers waiting for an application."),
+	{ OPT_SOCKET, "recv_buffer_size", OPT_SIZE, 1, 1ULL << 40, "64M", 1, 0,
+	  S(recv_buffer_size), 0, NULL, NULL,
+	  "Bytes of the messages recv_buffer counts; either limit full, the "
+	  "socket stops reading from its peers until applications take "
+	  "some." },
 	{ OPT_SOCKET, "peer_buffer", OPT_SIZE, 1, 2 * GIB, "4M", 1, 0,
 	  S(peer_buffer), 0, NULL, NULL,
 	  "Bytes queued on one peer connection before it counts as full." },
+	DURATION("subscriber_timeout", "2s", 1, subscriber_timeout_ms,
+	    "publish: a subscriber whose queue stays full this long, taking "
+	    "nothing, is disconnected; meanwhile messages wait for it "
+	    "(overflow = block) or its copies are dropped."),
 	ENUM("overflow", config_overflows, "block", 1, overflow,
-	    "When send_buffer is full, block the sending application, drop "
-	    "the new message (drop-new) or the oldest one (drop-old)."),
+	    "When send_buffer or send_buffer_size is full, block the sending "
+	    "application, drop the new message (drop-new) or the oldest one "
+	    "(drop-old)."),
 	COUNT("max_peers", 1, "unlimited", 1, max_peers,
 	    "Connections of this socket at once, those of connect endpoints "
 	    "included; an accepted connection past it is closed at once."),

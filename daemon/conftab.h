@@ -88,7 +88,7 @@ struct config_type {
 	const char *expect;
 };
 
-#define CONFIG_NOPTIONS 44
+#define CONFIG_NOPTIONS 48
 extern const struct opt config_options[CONFIG_NOPTIONS];
 extern const struct config_type config_types[];
 extern const struct config_unit config_ms_units[];

@@ -20,6 +20,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "budget.h"
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
@@ -173,6 +174,17 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 	daemon_grace(-1, 0, d);
 }
 
+/* Message memory is back under max_memory: every socket may go on. */
+static void
+daemon_budget_relief(void *arg)
+{
+	struct daemon *d = arg;
+	struct ssock *ss;
+
+	TAILQ_FOREACH(ss, &d->sockets, entry)
+		ssock_budget_relief(ss);
+}
+
 /* libevent's own warnings (the DNS resolver's, for one) go to our log. */
 static void
 daemon_libevent_log(int severity, const char *msg)
@@ -220,6 +232,7 @@ daemon_free(struct daemon *d)
 	if (d->grace_ev != NULL)
 		event_free(d->grace_ev);
 	notify_free();
+	budget_free();
 	if (d->dns != NULL)
 		evdns_base_free(d->dns, 0);
 	if (d->base != NULL) {
@@ -325,6 +338,12 @@ main(int argc, char **argv)
 		config_free(&d.cfg);
 		return 1;
 	}
+	if (budget_init(d.base, daemon_budget_relief, &d) == -1) {
+		log_errx("cannot set up the memory budget");
+		daemon_free(&d);
+		return 1;
+	}
+	budget_set_max(d.cfg.daemon.max_memory);
 	/* Connect endpoints are resolved without blocking the loop. */
 	if ((d.dns = evdns_base_new(d.base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL) {

@@ -4,6 +4,7 @@
 
 #include <event2/buffer.h>
 
+#include "budget.h"
 #include "msg.h"
 
 /* Below this a copy is cheaper than a reference chain. */
@@ -20,6 +21,7 @@ msg_new(size_t len)
 	m->refs = 1;
 	m->len = len;
 	m->data = (uint8_t *)(m + 1);
+	budget_add(msg_footprint(m));
 	return m;
 }
 
@@ -33,6 +35,12 @@ msg_new_copy(const void *data, size_t len)
 	return m;
 }
 
+size_t
+msg_footprint(const struct msg *m)
+{
+	return sizeof(*m) + m->len;
+}
+
 struct msg *
 msg_ref(struct msg *m)
 {
@@ -43,8 +51,10 @@ msg_ref(struct msg *m)
 void
 msg_unref(struct msg *m)
 {
-	if (m != NULL && !(m->flags & MSG_BORROWED) && --m->refs == 0)
+	if (m != NULL && !(m->flags & MSG_BORROWED) && --m->refs == 0) {
+		budget_sub(msg_footprint(m));
 		free(m);
+	}
 }
 
 void
@@ -69,7 +79,8 @@ msg_keep(struct msg *m)
 	copy->flags = m->flags & ~MSG_BORROWED;
 	memcpy(copy->msg_id, m->msg_id, sizeof(copy->msg_id));
 	memcpy(copy->peer_id, m->peer_id, sizeof(copy->peer_id));
-	copy->retries = m->retries;
+	copy->lost = m->lost;
+	copy->resends = m->resends;
 	copy->route_id = m->route_id;
 	return copy;
 }

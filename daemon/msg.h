@@ -37,7 +37,10 @@ struct msg {
 	uint8_t peer_id[MSG_ID_LEN];    /* target, or the sender if incoming */
 	uint64_t seq;                   /* delivery number to an application */
 	uint64_t deadline_ms;           /* at-least-once resend time */
-	uint64_t retries;
+	uint32_t lost;                  /* at-least-once: connections that
+	                                   closed with it unacknowledged */
+	uint32_t resends;               /* ... resends since it last went
+	                                   out: the backoff's exponent */
 	const void *sent_to;            /* peer holding the pending copy */
 	uint32_t route_id;              /* outgoing: its reply goes back by
 	                                   this route (route.h); 0: none */
@@ -51,6 +54,8 @@ struct msg *msg_new(size_t len);
 /* A message holding a copy of data. */
 struct msg *msg_new_copy(const void *data, size_t len);
 struct msg *msg_ref(struct msg *);
+/* The memory a message holds, as queue limits and budget.h count it. */
+size_t msg_footprint(const struct msg *);
 void msg_unref(struct msg *);           /* NULL and borrowed: no-op */
 
 /* Make *m a borrowed view of data (valid only until the caller returns). */

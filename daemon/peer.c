@@ -32,6 +32,7 @@ static void peer_hello_timeout(evutil_socket_t, short, void *);
 static void peer_heartbeat(evutil_socket_t, short, void *);
 static void peer_silence(evutil_socket_t, short, void *);
 static void peer_batch_flush(evutil_socket_t, short, void *);
+static void peer_pause(struct peer *, unsigned);
 static void peer_sniff(struct peer *, uint8_t);
 static int peer_upgrade(struct peer *);
 
@@ -171,6 +172,18 @@ peer_close(struct peer *p, const char *why)
 	peer_end(p, why, 0);
 }
 
+void
+peer_close_soon(struct peer *p, const char *why)
+{
+	if (p->closing != NULL)
+		return;
+	snprintf(p->closing_why, sizeof(p->closing_why), "%s", why);
+	p->closing = p->closing_why;
+	peer_pause(p, PEER_PAUSE_SOCKET | PEER_PAUSE_OUTPUT);
+	/* The handshake timer's callback closes a peer marked closing. */
+	event_active(p->hello_ev, EV_TIMEOUT, 0);
+}
+
 /*
  * Where frames are written.  A TLS bufferevent encrypts and sends every
  * addition to its output at once, one record and one system call per
@@ -258,22 +271,42 @@ peer_send_ack(struct peer *p, const uint8_t msg_id[16])
 	return 0;
 }
 
-void
-peer_pause_reading(struct peer *p)
+static void
+peer_pause(struct peer *p, unsigned why)
 {
-	bufferevent_disable(p->bev, EV_READ);
-	p->paused_ms = now_ms();
+	if (p->paused == 0) {
+		bufferevent_disable(p->bev, EV_READ);
+		p->paused_ms = now_ms();
+	}
+	p->paused |= why;
 }
 
-void
-peer_resume_reading(struct peer *p)
+static void
+peer_unpause(struct peer *p, unsigned why)
 {
+	if (!(p->paused & why))
+		return;
+	p->paused &= ~why;
+	if (p->paused != 0 || p->closing != NULL)
+		return;
 	bufferevent_enable(p->bev, EV_READ);
 	/* The pause was ours, not its silence. */
 	p->last_frame_ms += now_ms() - p->paused_ms;
 	/* Frames already buffered are decoded from the loop, not from here. */
 	bufferevent_trigger(p->bev, EV_READ,
 	    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void
+peer_pause_reading(struct peer *p)
+{
+	peer_pause(p, PEER_PAUSE_SOCKET);
+}
+
+void
+peer_resume_reading(struct peer *p)
+{
+	peer_unpause(p, PEER_PAUSE_SOCKET);
 }
 
 static void
@@ -307,8 +340,8 @@ peer_silence(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* While we do not read it, its silence is not counted (see
-	 * peer_resume_reading()). */
-	if (p->ss->reading_paused)
+	 * peer_unpause()). */
+	if (p->paused != 0)
 		quiet = now - p->paused_ms > quiet ? 0 :
 		    quiet - (now - p->paused_ms);
 	if (quiet < timeout) {
@@ -531,6 +564,35 @@ peer_not_aiomsg(struct peer *p, uint8_t first)
 	return -1;
 }
 
+/*
+ * Before the handshake only a HELLO may come, whose length is known: a
+ * connection whose first length prefix says otherwise is closed at once,
+ * before it makes us hold more than those few bytes.  -1 when closed.
+ */
+static int
+peer_hello_prefix(struct peer *p, struct evbuffer *in)
+{
+	uint8_t b[WIRE_LEN_PREFIX];
+	uint32_t n;
+	char why[96];
+
+	if (evbuffer_copyout(in, b, 1) < 1)
+		return 0;
+	if (b[0] != 0)
+		return peer_not_aiomsg(p, b[0]);
+	if (evbuffer_copyout(in, b, sizeof(b)) < (ev_ssize_t)sizeof(b))
+		return 0;
+	n = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+	    b[3];
+	if (n == WIRE_HELLO_ENV)
+		return 0;
+	STATS_INC(&p->ss->stats, rejected_bad_hello);
+	snprintf(why, sizeof(why), "first frame is %" PRIu32 " bytes long, "
+	    "not a HELLO (%d)", n, WIRE_HELLO_ENV);
+	peer_close(p, why);
+	return -1;
+}
+
 /* The first byte on a WebSocket port: 0 a raw peer, 'G' a browser. */
 static void
 peer_sniff(struct peer *p, uint8_t first)
@@ -619,10 +681,19 @@ peer_upgrade(struct peer *p)
 	return 0;
 }
 
+/*
+ * Stop decoding (unless `all`: the peer is closing) while the socket takes
+ * nothing, or while this peer's output is full: what it sends makes us
+ * queue more for it (ACKs), and it does not read.
+ */
 static int
-peer_paused(const struct peer *p, int all)
+peer_paused(struct peer *p, int all)
 {
-	return !all && p->state == PEER_ACTIVE && p->ss->reading_paused;
+	if (all || p->state != PEER_ACTIVE)
+		return 0;
+	if (!(p->paused & PEER_PAUSE_OUTPUT) && !peer_writable(p))
+		peer_pause(p, PEER_PAUSE_OUTPUT);
+	return p->ss->reading_paused || (p->paused & PEER_PAUSE_OUTPUT);
 }
 
 /*
@@ -653,8 +724,8 @@ peer_decode(struct peer *p, int all)
 			peer_sniff(p, b[0]);
 		if (p->ws == PEER_WS_UPGRADE)
 			return peer_upgrade(p);
-		if (p->state == PEER_HELLO && v.iov_len > 0 && b[0] != 0)
-			return peer_not_aiomsg(p, b[0]);
+		if (p->state == PEER_HELLO && peer_hello_prefix(p, in) == -1)
+			return -1;
 		used = 0;
 		while (v.iov_len - used >= WIRE_LEN_PREFIX) {
 			n = ((size_t)b[used] << 24) | ((size_t)b[used + 1] << 16) |
@@ -721,8 +792,10 @@ peer_writecb(struct bufferevent *bev, void *arg)
 			peer_close(p, p->closing);
 		return;
 	}
-	if (p->state == PEER_ACTIVE)
-		ssock_peer_writable(p->ss, p);
+	if (p->state != PEER_ACTIVE)
+		return;
+	peer_unpause(p, PEER_PAUSE_OUTPUT);
+	ssock_peer_writable(p->ss, p);
 }
 
 /* Is the TCP connection established (not still connecting, not reset)? */

@@ -50,7 +50,9 @@ struct peer {
 	enum peer_ws ws;
 	const char *closing;            /* closes once its output is written,
 	                                   for this reason (a refused
-	                                   upgrade's answer) */
+	                                   upgrade's answer), or soon
+	                                   (peer_close_soon()) */
+	char closing_why[160];          /* peer_close_soon()'s reason */
 	uint8_t identity[16];
 	char identity_hex[33];
 	char addr[64];                  /* "host:port" of the other end */
@@ -65,7 +67,10 @@ struct peer {
 	uint64_t last_recv_ms;          /* last read from it, 0: never */
 	uint64_t last_frame_ms;         /* last whole frame from it, moved
 	                                   on by the time reading was paused */
+	unsigned paused;                /* why it is not read: PEER_PAUSE_* */
 	uint64_t paused_ms;             /* when reading was paused */
+	uint64_t full_since_ms;         /* publish: its output full since
+	                                   (0: it has room) */
 	uint64_t since;                 /* wall clock, seconds: connected */
 	uint64_t msgs_in, msgs_out;
 	uint64_t bytes_in, bytes_out;   /* payload bytes, as in stats.h */
@@ -83,6 +88,10 @@ struct peer *peer_new(struct ssock *ss, struct bufferevent *bev,
     struct connector *c, const char *addr, uint64_t hello_ms);
 /* Close with a logged reason; the peer is freed.  `why` is a short text. */
 void peer_close(struct peer *, const char *why);
+/* The same from the event loop, soon: for callers that walk the socket's
+ * peers.  It is not routed to meanwhile (p->closing is set); why is
+ * copied. */
+void peer_close_soon(struct peer *, const char *why);
 /* Close without logging per peer (daemon shutdown). */
 void peer_free(struct peer *);
 
@@ -99,7 +108,15 @@ size_t peer_unflushed(const struct peer *);
 /* The socket's settings changed (reload): apply timeouts and limits. */
 void peer_reconfigure(struct peer *);
 
-/* Back-pressure from the receive queue. */
+/*
+ * Reading stops while any reason holds: the socket's receive queue is full
+ * (PEER_PAUSE_SOCKET, set through these two), or the peer's own output is
+ * (PEER_PAUSE_OUTPUT, by the peer itself: one that does not read what we
+ * send, ACKs included, is not read either, so what it makes us queue stays
+ * within peer_buffer).  Time spent paused is not silence.
+ */
+#define PEER_PAUSE_SOCKET 0x1
+#define PEER_PAUSE_OUTPUT 0x2
 void peer_pause_reading(struct peer *);
 void peer_resume_reading(struct peer *);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "budget.h"
 #include "conftab.h"
 #include "daemon.h"
 #include "endpoint.h"
@@ -241,6 +242,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	d->tls = tls;
 	routes_apply(&d->cfg, &d->sockets);
 	daemon_set_log_level(d);
+	budget_set_max(d->cfg.daemon.max_memory);
 	d->generation++;
 	d->reload_error[0] = '\0';
 	if (summary[0] == '\0')

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "budget.h"
 #include "endpoint.h"
 #include "idmap.h"
 #include "local.h"
@@ -25,9 +26,14 @@ enum route_result {
 	ROUTE_UNREACHABLE,      /* targeted at an identity that is not here */
 };
 
+/* Longest wait between resends of a message on a connection that is up. */
+#define SSOCK_RESEND_MAX_MS (60 * 1000)
+
 static void ssock_resend(evutil_socket_t, short, void *);
 static void ssock_flush_sendq(struct ssock *);
+static void ssock_slow_check(evutil_socket_t, short, void *);
 static void ssock_pause_reading(struct ssock *);
+static int ssock_recv_full(const struct ssock *);
 
 static int
 ssock_at_least_once(const struct ssock *ss)
@@ -75,8 +81,10 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 	ss->pending_by_id = idmap_new();
 	ss->inbound_by_id = idmap_new();
 	ss->resend_ev = evtimer_new(base, ssock_resend, ss);
+	ss->slow_ev = evtimer_new(base, ssock_slow_check, ss);
 	if (ss->active_by_id == NULL || ss->pending_by_id == NULL ||
-	    ss->inbound_by_id == NULL || ss->resend_ev == NULL) {
+	    ss->inbound_by_id == NULL || ss->resend_ev == NULL ||
+	    ss->slow_ev == NULL) {
 		log_warnx("socket %s: out of memory", ss->name);
 		ssock_free(ss);
 		return NULL;
@@ -117,9 +125,15 @@ ssock_conf_applied(struct ssock *ss)
 	 * buffer may resume reading, a smaller one may pause it. */
 	ssock_flush_sendq(ss);
 	ssock_deliver_queued(ss);
-	if (!ss->reading_paused && ss->conf->recv_buffer != CONFIG_UNLIMITED &&
-	    ss->recvq_len >= ss->conf->recv_buffer)
+	if (!ss->reading_paused && ssock_recv_full(ss))
 		ssock_pause_reading(ss);
+}
+
+void
+ssock_budget_relief(struct ssock *ss)
+{
+	ssock_flush_sendq(ss);
+	ssock_deliver_queued(ss);
 }
 
 /* Descriptors besides the sockets' own: standard streams, the event loop,
@@ -199,15 +213,116 @@ ssock_unflushed(const struct ssock *ss)
 	return n;
 }
 
-static size_t
-queue_length(const struct msg_queue *q)
-{
-	const struct msg *m;
-	size_t n = 0;
+/* --- the queues and their limits --------------------------------------- */
 
-	TAILQ_FOREACH(m, q, entry)
-		n++;
-	return n;
+static void
+sendq_push(struct ssock *ss, struct msg *m, int at_head)
+{
+	if (at_head)
+		TAILQ_INSERT_HEAD(&ss->sendq, m, entry);
+	else
+		TAILQ_INSERT_TAIL(&ss->sendq, m, entry);
+	ss->sendq_len++;
+	ss->sendq_bytes += msg_footprint(m);
+}
+
+static struct msg *
+sendq_pop(struct ssock *ss)
+{
+	struct msg *m = TAILQ_FIRST(&ss->sendq);
+
+	if (m != NULL) {
+		TAILQ_REMOVE(&ss->sendq, m, entry);
+		ss->sendq_len--;
+		ss->sendq_bytes -= msg_footprint(m);
+	}
+	return m;
+}
+
+/* Into pending, in deadline order (nearly always at the end). */
+static void
+pending_insert(struct ssock *ss, struct msg *m)
+{
+	struct msg *at = TAILQ_LAST(&ss->pending, msg_queue);
+
+	while (at != NULL && at->deadline_ms > m->deadline_ms)
+		at = TAILQ_PREV(at, msg_queue, entry);
+	if (at == NULL)
+		TAILQ_INSERT_HEAD(&ss->pending, m, entry);
+	else
+		TAILQ_INSERT_AFTER(&ss->pending, at, m, entry);
+	ss->pending_len++;
+	ss->pending_bytes += msg_footprint(m);
+}
+
+/* Out of pending (and its index); the reference stays the caller's. */
+static void
+pending_remove(struct ssock *ss, struct msg *m)
+{
+	TAILQ_REMOVE(&ss->pending, m, entry);
+	idmap_del(ss->pending_by_id, m->msg_id);
+	ss->pending_len--;
+	ss->pending_bytes -= msg_footprint(m);
+}
+
+static void
+recvq_push(struct ssock *ss, struct msg *m, int at_head)
+{
+	if (at_head)
+		TAILQ_INSERT_HEAD(&ss->recvq, m, entry);
+	else
+		TAILQ_INSERT_TAIL(&ss->recvq, m, entry);
+	ss->recvq_len++;
+	ss->recvq_bytes += msg_footprint(m);
+}
+
+static struct msg *
+recvq_pop(struct ssock *ss)
+{
+	struct msg *m = TAILQ_FIRST(&ss->recvq);
+
+	if (m != NULL) {
+		TAILQ_REMOVE(&ss->recvq, m, entry);
+		ss->recvq_len--;
+		ss->recvq_bytes -= msg_footprint(m);
+	}
+	return m;
+}
+
+/* What the socket holds for peers has reached send_buffer(_size), or the
+ * daemon its max_memory. */
+static int
+ssock_send_full(const struct ssock *ss)
+{
+	const struct socket_conf *c = ss->conf;
+
+	return (c->send_buffer != CONFIG_UNLIMITED &&
+	    ss->sendq_len + ss->pending_len >= c->send_buffer) ||
+	    ss->sendq_bytes + ss->pending_bytes >= c->send_buffer_size ||
+	    budget_over();
+}
+
+/* What waits for applications has reached recv_buffer(_size), or the
+ * daemon its max_memory. */
+static int
+ssock_recv_full(const struct ssock *ss)
+{
+	const struct socket_conf *c = ss->conf;
+
+	return (c->recv_buffer != CONFIG_UNLIMITED &&
+	    ss->recvq_len >= c->recv_buffer) ||
+	    ss->recvq_bytes >= c->recv_buffer_size || budget_over();
+}
+
+/* ... and is back to 3/4 of both limits (so reading does not flap). */
+static int
+ssock_recv_roomy(const struct ssock *ss)
+{
+	const struct socket_conf *c = ss->conf;
+
+	return (c->recv_buffer == CONFIG_UNLIMITED ||
+	    ss->recvq_len <= c->recv_buffer / 4 * 3) &&
+	    ss->recvq_bytes <= c->recv_buffer_size / 4 * 3 && !budget_over();
 }
 
 void
@@ -226,7 +341,7 @@ ssock_free(struct ssock *ss)
 		log_warnx("socket %s: %zu messages not delivered to any peer "
 		    "at shutdown", ss->name, lost);
 	}
-	if ((unacked = queue_length(&ss->pending)) > 0)
+	if ((unacked = ss->pending_len) > 0)
 		log_info("socket %s: %zu messages sent to a peer and not "
 		    "acknowledged yet at shutdown (the peer may have them)",
 		    ss->name, unacked);
@@ -248,6 +363,8 @@ ssock_free(struct ssock *ss)
 	idmap_free(ss->inbound_by_id);
 	if (ss->resend_ev != NULL)
 		event_free(ss->resend_ev);
+	if (ss->slow_ev != NULL)
+		event_free(ss->slow_ev);
 	free(ss);
 }
 
@@ -279,6 +396,24 @@ ssock_arm_resend(struct ssock *ss)
 	evtimer_add(ss->resend_ev, &tv);
 }
 
+/*
+ * How long a message just written waits for its ACK before it goes out
+ * again: resend_timeout, doubled by each resend since it last went out, up
+ * to SSOCK_RESEND_MAX_MS (or resend_timeout, if longer).  A receiver that
+ * is slow to take what it has is asked again ever more rarely.
+ */
+static uint64_t
+ssock_resend_after(const struct ssock *ss, const struct msg *m)
+{
+	uint64_t t = ss->conf->resend_timeout_ms;
+	uint64_t cap = t > SSOCK_RESEND_MAX_MS ? t : SSOCK_RESEND_MAX_MS;
+	unsigned k;
+
+	for (k = 0; k < m->resends && t < cap; k++)
+		t *= 2;
+	return t < cap ? t : cap;
+}
+
 /* Write to one peer; at-least-once keeps the message pending. */
 static void
 ssock_write(struct ssock *ss, struct peer *p, struct msg *m)
@@ -305,13 +440,13 @@ ssock_write(struct ssock *ss, struct peer *p, struct msg *m)
 	}
 	peer_send_msg(p, m);
 	m->sent_to = p;
-	m->deadline_ms = now_ms() + ss->conf->resend_timeout_ms;
+	m->deadline_ms = now_ms() + ssock_resend_after(ss, m);
 	if (idmap_put(ss->pending_by_id, m->msg_id, m) == -1) {
 		/* Cannot track it: it was sent once, at most once. */
 		msg_unref(m);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&ss->pending, m, entry);
+	pending_insert(ss, m);
 	ssock_arm_resend(ss);
 }
 
@@ -336,28 +471,99 @@ ssock_pick(struct ssock *ss)
 	return NULL;
 }
 
+/*
+ * Publish with overflow = block: a message waits while any subscriber's
+ * queue is full.  A full subscriber that holds the others back (one of
+ * them has room) and has taken nothing (its output not drained to half)
+ * for subscriber_timeout is disconnected.  Returns how many subscribers
+ * are full and stay; arms slow_ev for the first of them to reach the
+ * timeout.  When every subscriber is full nobody is held back by another:
+ * that is back-pressure, and no clock runs.
+ */
+static size_t
+ssock_slow_subscribers(struct ssock *ss)
+{
+	uint64_t now = now_ms(), limit = ss->conf->subscriber_timeout_ms;
+	uint64_t next = 0;
+	struct peer *p;
+	struct timeval tv;
+	size_t full = 0, room = 0;
+	char why[160];
+
+	TAILQ_FOREACH(p, &ss->active, active_entry)
+		if (p->closing == NULL && peer_writable(p))
+			room++;
+	TAILQ_FOREACH(p, &ss->active, active_entry) {
+		if (p->closing != NULL || peer_writable(p))
+			continue;
+		if (room == 0 || p->full_since_ms == 0)
+			p->full_since_ms = now;
+		if (now - p->full_since_ms >= limit) {
+			STATS_INC(&ss->stats, slow_peers_closed);
+			snprintf(why, sizeof(why), "a subscriber that does not "
+			    "read: %zu bytes queued, nothing taken for %" PRIu64
+			    " ms while others waited", peer_unflushed(p),
+			    now - p->full_since_ms);
+			peer_close_soon(p, why);
+			continue;
+		}
+		full++;
+		if (next == 0 || p->full_since_ms + limit < next)
+			next = p->full_since_ms + limit;
+	}
+	if (room > 0 && next != 0) {
+		tv.tv_sec = (next - now) / 1000;
+		tv.tv_usec = (next - now) % 1000 * 1000;
+		evtimer_add(ss->slow_ev, &tv);
+	}
+	return full;
+}
+
+/* A subscriber may have reached subscriber_timeout: look, and go on. */
+static void
+ssock_slow_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct ssock *ss = arg;
+
+	(void)fd;
+	(void)what;
+	if (!TAILQ_EMPTY(&ss->sendq) && ssock_slow_subscribers(ss) == 0)
+		ssock_flush_sendq(ss);
+}
+
+/*
+ * A copy for every subscriber.  With overflow = block the message waits
+ * while a subscriber is full, so none that reads loses anything, and one
+ * that does not is disconnected after subscriber_timeout (above).  With
+ * drop-new and drop-old a full subscriber loses its copy instead
+ * (counted), so it never holds back the others.
+ */
 static enum route_result
 ssock_publish(struct ssock *ss, struct msg *m)
 {
 	struct peer *p;
+	size_t staying = 0;
 
-	if (ss->nactive == 0)
+	TAILQ_FOREACH(p, &ss->active, active_entry)
+		if (p->closing == NULL)
+			staying++;
+	if (staying == 0)
 		return ROUTE_WAIT;
-	if (ss->conf->overflow == OVERFLOW_BLOCK) {
-		TAILQ_FOREACH(p, &ss->active, active_entry)
-			if (!peer_writable(p))
-				return ROUTE_WAIT;
-	}
+	if (ss->conf->overflow == OVERFLOW_BLOCK &&
+	    ssock_slow_subscribers(ss) > 0)
+		return ROUTE_WAIT;
 	TAILQ_FOREACH(p, &ss->active, active_entry) {
+		if (p->closing != NULL)
+			continue;
 		if (peer_writable(p)) {
 			if (m->route_id != 0)
 				route_sent(p, m);
 			peer_send_msg(p, m);
-		} else {
-			STATS_INC(&ss->stats, drops_slow_peer);
-			p->drops++;
-			ssock_log_drop(ss, "a subscriber's queue is full");
+			continue;
 		}
+		STATS_INC(&ss->stats, drops_slow_peer);
+		p->drops++;
+		ssock_log_drop(ss, "a subscriber's queue is full");
 	}
 	msg_unref(m);
 	return ROUTE_SENT;
@@ -384,9 +590,7 @@ ssock_route(struct ssock *ss, struct msg *m)
 int
 ssock_send_blocked(const struct ssock *ss)
 {
-	return ss->conf->overflow == OVERFLOW_BLOCK &&
-	    ss->conf->send_buffer != CONFIG_UNLIMITED &&
-	    ss->sendq_len >= ss->conf->send_buffer;
+	return ss->conf->overflow == OVERFLOW_BLOCK && ssock_send_full(ss);
 }
 
 /* Send what waits in the send queue, in order, while peers take it. */
@@ -395,20 +599,17 @@ ssock_flush_sendq(struct ssock *ss)
 {
 	struct msg *m;
 
-	while ((m = TAILQ_FIRST(&ss->sendq)) != NULL) {
-		TAILQ_REMOVE(&ss->sendq, m, entry);
+	while ((m = sendq_pop(ss)) != NULL) {
 		switch (ssock_route(ss, m)) {
 		case ROUTE_SENT:
-			ss->sendq_len--;
 			continue;
 		case ROUTE_UNREACHABLE:
-			ss->sendq_len--;
 			STATS_INC(&ss->stats, drops_unroutable);
 			ssock_log_drop(ss, "its target identity left");
 			msg_unref(m);
 			continue;
 		case ROUTE_WAIT:
-			TAILQ_INSERT_HEAD(&ss->sendq, m, entry);
+			sendq_push(ss, m, 1);
 			break;
 		}
 		break;
@@ -419,35 +620,44 @@ ssock_flush_sendq(struct ssock *ss)
 	}
 }
 
-/* Queue with the overflow policy.  Returns an lproto status. */
+/*
+ * The socket holds all it may (ssock_send_full()): the overflow policy.
+ * drop-old drops the oldest message still waiting for a peer (those
+ * awaiting an ACK are out already); block keeps the message, since
+ * applications are not read again until there is room.  Returns an
+ * lproto status.
+ */
 static int
-ssock_enqueue(struct ssock *ss, struct msg *m)
+ssock_overflow(struct ssock *ss, struct msg *m)
 {
 	struct msg *old;
 
-	if (ss->conf->send_buffer != CONFIG_UNLIMITED &&
-	    ss->sendq_len >= ss->conf->send_buffer) {
-		switch (ss->conf->overflow) {
-		case OVERFLOW_DROP_NEW:
-			STATS_INC(&ss->stats, drops_overflow);
-			ssock_log_drop(ss, "send buffer full (drop-new)");
-			msg_unref(m);
-			return LPROTO_ST_NO_BUFFER;
-		case OVERFLOW_DROP_OLD:
-			old = TAILQ_FIRST(&ss->sendq);
-			TAILQ_REMOVE(&ss->sendq, old, entry);
-			ss->sendq_len--;
+	switch (ss->conf->overflow) {
+	case OVERFLOW_DROP_OLD:
+		if ((old = sendq_pop(ss)) != NULL) {
 			msg_unref(old);
 			STATS_INC(&ss->stats, drops_overflow);
 			ssock_log_drop(ss, "send buffer full (drop-old)");
 			break;
-		case OVERFLOW_BLOCK:
-			/* Clients are not read while full; nothing to drop. */
-			break;
 		}
+		/* Nothing older is still here: drop the new one. */
+		/* FALLTHROUGH */
+	case OVERFLOW_DROP_NEW:
+		STATS_INC(&ss->stats, drops_overflow);
+		ssock_log_drop(ss, ss->conf->overflow == OVERFLOW_DROP_NEW ?
+		    "send buffer full (drop-new)" : "send buffer full of "
+		    "messages awaiting their ACK (drop-old)");
+		msg_unref(m);
+		return LPROTO_ST_NO_BUFFER;
+	case OVERFLOW_BLOCK:
+		break;
 	}
-	TAILQ_INSERT_TAIL(&ss->sendq, m, entry);
-	ss->sendq_len++;
+	if ((m = msg_keep(m)) == NULL) {
+		STATS_INC(&ss->stats, drops_overflow);
+		ssock_log_drop(ss, "out of memory");
+		return LPROTO_ST_NO_BUFFER;
+	}
+	sendq_push(ss, m, 0);
 	return LPROTO_OK;
 }
 
@@ -459,6 +669,8 @@ ssock_app_send(struct ssock *ss, struct msg *m)
 		msg_unref(m);
 		return LPROTO_ST_UNREACHABLE;
 	}
+	if (ssock_send_full(ss))
+		return ssock_overflow(ss, m);
 	/* Behind queued messages it must wait its turn, to keep order. */
 	if (TAILQ_EMPTY(&ss->sendq) && ssock_route(ss, m) == ROUTE_SENT)
 		return LPROTO_OK;
@@ -467,42 +679,41 @@ ssock_app_send(struct ssock *ss, struct msg *m)
 		ssock_log_drop(ss, "out of memory");
 		return LPROTO_ST_NO_BUFFER;
 	}
-	return ssock_enqueue(ss, m);
+	sendq_push(ss, m, 0);
+	return LPROTO_OK;
 }
 
+/*
+ * Messages whose ACK is overdue go out again, to any peer with room (a
+ * resend may go to another peer), with the next wait doubled.  With no
+ * peer that has room they stay where they are, on a connection that is
+ * up: a slow receiver is back-pressure, never a reason to give up.
+ */
 static void
 ssock_resend(evutil_socket_t fd, short what, void *arg)
 {
 	struct ssock *ss = arg;
 	uint64_t now = now_ms();
 	struct msg *m;
-	int64_t n;
 
 	(void)fd;
 	(void)what;
 	while ((m = TAILQ_FIRST(&ss->pending)) != NULL &&
 	    m->deadline_ms <= now) {
-		TAILQ_REMOVE(&ss->pending, m, entry);
-		idmap_del(ss->pending_by_id, m->msg_id);
-		if (ss->conf->max_retries != CONFIG_UNLIMITED &&
-		    m->retries >= ss->conf->max_retries) {
-			STATS_INC(&ss->stats, giveups);
-			if ((n = log_ratelimit_pass(&ss->rl_giveup, now)) >= 0)
-				log_warnx("socket %s: gave up on a message "
-				    "after %" PRIu64 " resends without ACK (%"
-				    PRId64 " more not logged)", ss->name,
-				    m->retries, n);
-			msg_unref(m);
-			continue;
-		}
-		m->retries++;
-		STATS_INC(&ss->stats, resends);
+		pending_remove(ss, m);
+		m->resends++;
 		switch (ssock_route(ss, m)) {
 		case ROUTE_SENT:
+			STATS_INC(&ss->stats, resends);
 			break;
 		case ROUTE_WAIT:
-			TAILQ_INSERT_TAIL(&ss->sendq, m, entry);
-			ss->sendq_len++;
+			/* Still on its connection: ask again later. */
+			m->deadline_ms = now + ssock_resend_after(ss, m);
+			if (idmap_put(ss->pending_by_id, m->msg_id, m) == -1) {
+				sendq_push(ss, m, 1);
+				break;
+			}
+			pending_insert(ss, m);
 			break;
 		case ROUTE_UNREACHABLE:
 			STATS_INC(&ss->stats, drops_unroutable);
@@ -515,6 +726,22 @@ ssock_resend(evutil_socket_t fd, short what, void *arg)
 }
 
 /* --- peers --------------------------------------------------------------- */
+
+/* A message no receiver survived: counted, and logged with the total. */
+static void
+ssock_give_up(struct ssock *ss, struct msg *m)
+{
+	int64_t n;
+
+	STATS_INC(&ss->stats, giveups);
+	if ((n = log_ratelimit_pass(&ss->rl_giveup, now_ms())) >= 0)
+		log_warnx("socket %s: gave up on a message: %u connections "
+		    "closed while it was on them without its ACK (max_retries "
+		    "%" PRIu64 "); %" PRIu64 " given up in all (%" PRId64
+		    " more not logged)", ss->name, m->lost,
+		    ss->conf->max_retries, ss->stats.giveups, n);
+	msg_unref(m);
+}
 
 int
 ssock_peer_up(struct ssock *ss, struct peer *p)
@@ -547,24 +774,30 @@ ssock_peer_down(struct ssock *ss, struct peer *p)
 	ss->nactive--;
 	if (ss->closing)
 		return;
-	/* What it never acknowledged goes out again first, in order. */
+	/* What it never acknowledged goes out again first, in order, unless
+	 * it has now been on max_retries connections that all closed. */
 	TAILQ_INIT(&back);
 	for (m = TAILQ_FIRST(&ss->pending); m != NULL; m = next) {
 		next = TAILQ_NEXT(m, entry);
 		if (m->sent_to != p)
 			continue;
-		TAILQ_REMOVE(&ss->pending, m, entry);
-		idmap_del(ss->pending_by_id, m->msg_id);
+		pending_remove(ss, m);
 		m->sent_to = NULL;
+		m->resends = 0;
+		if (ss->conf->max_retries != CONFIG_UNLIMITED &&
+		    ++m->lost > ss->conf->max_retries) {
+			ssock_give_up(ss, m);
+			continue;
+		}
 		TAILQ_INSERT_TAIL(&back, m, entry);
 		n++;
 	}
 	if (n == 0)
 		return;
-	TAILQ_CONCAT(&back, &ss->sendq, entry);
-	TAILQ_INIT(&ss->sendq);
-	TAILQ_CONCAT(&ss->sendq, &back, entry);
-	ss->sendq_len += n;
+	while ((m = TAILQ_LAST(&back, msg_queue)) != NULL) {
+		TAILQ_REMOVE(&back, m, entry);
+		sendq_push(ss, m, 1);
+	}
 	log_debug("socket %s: %zu unacknowledged messages of %s queued again",
 	    ss->name, n, p->identity_hex);
 	ssock_flush_sendq(ss);
@@ -573,7 +806,7 @@ ssock_peer_down(struct ssock *ss, struct peer *p)
 void
 ssock_peer_writable(struct ssock *ss, struct peer *p)
 {
-	(void)p;
+	p->full_since_ms = 0;
 	if (!TAILQ_EMPTY(&ss->sendq))
 		ssock_flush_sendq(ss);
 }
@@ -581,12 +814,17 @@ ssock_peer_writable(struct ssock *ss, struct peer *p)
 void
 ssock_peer_ack(struct ssock *ss, const uint8_t msg_id[16])
 {
-	struct msg *m = idmap_del(ss->pending_by_id, msg_id);
+	struct msg *m = idmap_get(ss->pending_by_id, msg_id);
+	int was_full;
 
 	if (m == NULL)
 		return;         /* late or duplicate ACK */
-	TAILQ_REMOVE(&ss->pending, m, entry);
+	was_full = ssock_send_full(ss);
+	pending_remove(ss, m);
 	msg_unref(m);
+	/* Awaiting an ACK counts in send_buffer: room for what waits. */
+	if (was_full && !ssock_send_full(ss))
+		ssock_flush_sendq(ss);
 }
 
 static void
@@ -666,11 +904,8 @@ ssock_peer_msg(struct ssock *ss, struct peer *p, struct msg *m)
 		ssock_log_drop(ss, "out of memory");
 		return;
 	}
-	m = kept;
-	TAILQ_INSERT_TAIL(&ss->recvq, m, entry);
-	ss->recvq_len++;
-	if (!ss->reading_paused && ss->conf->recv_buffer != CONFIG_UNLIMITED &&
-	    ss->recvq_len >= ss->conf->recv_buffer)
+	recvq_push(ss, kept, 0);
+	if (!ss->reading_paused && ssock_recv_full(ss))
 		ssock_pause_reading(ss);
 }
 
@@ -696,12 +931,12 @@ ssock_app_confirmed(struct ssock *ss, struct msg *m)
 void
 ssock_app_requeue(struct ssock *ss, struct msg_queue *q)
 {
-	size_t n = queue_length(q);
+	struct msg *m;
 
-	TAILQ_CONCAT(q, &ss->recvq, entry);
-	TAILQ_INIT(&ss->recvq);
-	TAILQ_CONCAT(&ss->recvq, q, entry);
-	ss->recvq_len += n;
+	while ((m = TAILQ_LAST(q, msg_queue)) != NULL) {
+		TAILQ_REMOVE(q, m, entry);
+		recvq_push(ss, m, 1);
+	}
 }
 
 void
@@ -709,16 +944,12 @@ ssock_deliver_queued(struct ssock *ss)
 {
 	struct msg *m;
 
-	while ((m = TAILQ_FIRST(&ss->recvq)) != NULL) {
-		TAILQ_REMOVE(&ss->recvq, m, entry);
+	while ((m = recvq_pop(ss)) != NULL) {
 		if (!ssock_take(ss, m)) {
-			TAILQ_INSERT_HEAD(&ss->recvq, m, entry);
+			recvq_push(ss, m, 1);
 			break;
 		}
-		ss->recvq_len--;
 	}
-	/* Resume with some slack, so reads do not flap at the limit. */
-	if (ss->reading_paused &&
-	    ss->recvq_len <= ss->conf->recv_buffer / 4 * 3)
+	if (ss->reading_paused && ssock_recv_roomy(ss))
 		ssock_resume_reading(ss);
 }

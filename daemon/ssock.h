@@ -3,13 +3,21 @@
  *
  * It owns its endpoints (listeners and connectors), its peer connections,
  * and its queues:
- *   sendq    messages from applications that no peer could take yet,
- *            bounded by send_buffer with the overflow policy;
+ *   sendq    messages from applications that no peer could take yet;
  *   pending  at-least-once messages written to a peer and awaiting ACK,
- *            in deadline order, with one resend timer;
+ *            in deadline order, with one resend timer; a resend on a
+ *            connection that is up backs off and never gives up;
+ *            sendq and pending together are bounded by send_buffer
+ *            (messages) and send_buffer_size (bytes), with the overflow
+ *            policy;
  *   recvq    messages from peers that no application has taken yet,
- *            bounded by recv_buffer: when full, the socket stops reading
- *            from its peers (TCP back-pressure) instead of dropping.
+ *            bounded by recv_buffer and recv_buffer_size: when full, the
+ *            socket stops reading from its peers (TCP back-pressure)
+ *            instead of dropping.
+ * Over the daemon's max_memory (budget.h) every limit counts as reached.
+ * A publish subscriber whose output is full gets no copy (counted), and
+ * one that stays full for heartbeat_timeout is disconnected: one slow
+ * subscriber never stalls the others.
  * Peers and applications call in through the ssock_* functions below; the
  * socket decides routing (publish, round-robin, send-to-identity).
  */
@@ -57,11 +65,17 @@ struct ssock {
 
 	struct msg_queue sendq;
 	size_t sendq_len;
+	uint64_t sendq_bytes;                   /* msg_footprint() of each */
 	struct msg_queue pending;
+	size_t pending_len;
+	uint64_t pending_bytes;
 	struct idmap *pending_by_id;
 	struct event *resend_ev;
+	struct event *slow_ev;                  /* publish: next subscriber
+	                                           to reach subscriber_timeout */
 	struct msg_queue recvq;
 	size_t recvq_len;
+	uint64_t recvq_bytes;
 	struct idmap *inbound_by_id;            /* DATA_REQs not yet confirmed */
 	int reading_paused;
 
@@ -77,6 +91,9 @@ struct ssock {
 	int closing;
 };
 TAILQ_HEAD(ssock_list, ssock);
+
+/* The daemon's message memory fell back under max_memory: resume. */
+void ssock_budget_relief(struct ssock *);
 
 /* Create the socket, its Unix socket and its endpoints.  NULL after
  * logging why (a bind that fails, a live daemon on the Unix socket).

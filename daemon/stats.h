@@ -17,6 +17,9 @@
 	    "messages dropped by the send buffer's drop-new/drop-old policy") \
 	X(drops_slow_peer, "drops.slow_peer",				\
 	    "publish copies dropped because one peer's queue was full")	\
+	X(slow_peers_closed, "drops.slow_peer_disconnects",		\
+	    "publish subscribers disconnected: they took nothing of a full " \
+	    "queue for subscriber_timeout while others waited")		\
 	X(drops_unroutable, "drops.unroutable",				\
 	    "targeted messages whose peer left before they could go out") \
 	X(drops_shutdown, "drops.shutdown",				\

@@ -34,6 +34,8 @@ fuzz_socket_conf(struct socket_conf *sc, const char *name)
 	sc->max_retries = 2;
 	sc->send_buffer = 1000;
 	sc->recv_buffer = 1000;
+	sc->send_buffer_size = 64 << 20;
+	sc->recv_buffer_size = 64 << 20;
 	sc->peer_buffer = 1 << 20;
 	sc->max_peers = CONFIG_UNLIMITED;
 	sc->max_clients = CONFIG_UNLIMITED;

@@ -4,9 +4,12 @@ A stalled subscriber on a publish socket (it keeps its TCP connection and
 its heartbeats but stops reading): with overflow = drop-new its queue stops
 at about peer_buffer, its copies are dropped and counted, and the other
 subscribers get every message meanwhile (how fast is printed, for
-comparison: speed is bench/'s to judge); with overflow = block
-the sending application waits instead, nothing is dropped, and all resumes
-when the subscriber reads again.
+comparison: speed is bench/'s to judge).  With overflow = block (the
+default) nothing is dropped: messages wait while it is full, and once it
+has taken nothing for subscriber_timeout while the others waited, the
+daemon disconnects it (logged, counted) and the others get everything.
+When no subscriber reads, the sending application simply waits, and loses
+nothing when one reads again.
 
 A long outage of a connect socket's only peer while an application sends
 far more than send_buffer: with drop-new and drop-old the queue stays at
@@ -29,6 +32,7 @@ from harness import (DATA, HEARTBEAT, Daemon, RawPeer, cat_timeout, check,
 SIZE = 1000             # payload bytes: an 8-digit id, then padding
 PEER_BUFFER = 128 * 1024
 STALL_SLACK = SIZE + 64  # one frame and some heartbeats past peer_buffer
+SUBSCRIBER_TIMEOUT = "2s"
 
 
 def line(i):
@@ -142,7 +146,8 @@ def publisher(overflow, send_buffer):
     port = free_port()
     d = Daemon({"pub": sock(bind="127.0.0.1:%d" % port, send_mode="publish",
                             overflow=overflow, send_buffer=send_buffer,
-                            peer_buffer=PEER_BUFFER)})
+                            peer_buffer=PEER_BUFFER,
+                            subscriber_timeout=SUBSCRIBER_TIMEOUT)})
     return d, port
 
 
@@ -248,20 +253,50 @@ for s in fast + [stalled]:
 check(d.stop() == 0, "publish daemon (drop-new) did not stop cleanly")
 
 # --- 4b. a stalled subscriber, overflow = block ------------------------------
-step("publish, block: the sending application waits for the stalled one")
+step("publish, block: a stalled subscriber holds the others back for "
+     "subscriber_timeout, then is disconnected")
 SEND_BUFFER = 100
 d, port = publisher("block", SEND_BUFFER)
 fast = connect_subs(d, port, 3, 0x30)
 stalled = connect_subs(d, port, 1, 0x40, stalled=True)[0]
 N2 = 10000
 feeder, fed, feeding = feed_in_background(d, "pub", N2)
+wait_for(lambda: d.counter("pub", "drops.slow_peer_disconnects") == 1, 30,
+         "the stalled subscriber to be disconnected")
+d.wait_log("a subscriber that does not read")
+feeding.join(patience(60))
+check(not feeding.is_alive(), "the sender is still held back after the "
+      "stalled subscriber left: fed %d of %d" % (fed[0], N2))
+end_feed(feeder, "smartsock-cat send (block, one stalled)")
+for s in fast:
+    wait_for(lambda: len(s.ids) >= N2, 30, "all %d at every reading "
+             "subscriber" % N2)
+    check(s.ids == list(range(N2)), "block: a subscriber got %d, ends %r" %
+          (len(s.ids), s.ids[-3:]))
+wait_for(lambda: len(d.ctl_json("peers", "pub")["peers"]) == 3, 20,
+         "the stalled subscriber gone from the peers")
+c = d.status_of("pub")["counters"]
+print("block, one stalled: drops.slow_peer_disconnects %d, the fast ones "
+      "got all %d" % (c["drops.slow_peer_disconnects"], N2))
+check(c["drops.slow_peer"] == 0 and c["drops.overflow"] == 0 and
+      c["heartbeat.timeouts"] == 0 and
+      c["drops.slow_peer_disconnects"] == 1, "block, one stalled: %r" % c)
+for s in fast + [stalled]:
+    s.close()
+check(d.stop() == 0, "publish daemon (block) did not stop cleanly")
+
+# --- 4c. every subscriber stalled, overflow = block --------------------------
+step("publish, block: with no subscriber reading, the sender waits and "
+     "nothing is lost")
+d, port = publisher("block", SEND_BUFFER)
+stalled = connect_subs(d, port, 1, 0x50, stalled=True)[0]
+feeder, fed, feeding = feed_in_background(d, "pub", N2)
 wait_for(lambda: d.status_of("pub")["queued_to_send"] >= SEND_BUFFER, 20,
          "the send buffer to fill behind the stalled subscriber")
 
 
 def progress():
-    return (fed[0], d.counter("pub", "messages.out"),
-            [len(s.ids) for s in fast])
+    return (fed[0], d.counter("pub", "messages.out"))
 
 
 # The kernel may still take some bytes for the stalled connection while
@@ -269,7 +304,7 @@ def progress():
 before = settle(progress, "the publish socket to stall")
 time.sleep(patience(1.0))       # a stall is seen only by waiting
 st = d.status_of("pub")
-after = (fed[0], st["counters"]["messages.out"], [len(s.ids) for s in fast])
+after = (fed[0], st["counters"]["messages.out"])
 print("blocked: fed %d of %d, queued_to_send %d, stalled queue %d bytes" %
       (fed[0], N2, st["queued_to_send"],
        peer_entry(d, "pub", stalled)["queued_bytes"]))
@@ -285,15 +320,13 @@ feeding.join(patience(30))
 check(not feeding.is_alive(), "the feeder is still blocked after the "
       "subscriber read again (fed %d of %d)" % (fed[0], N2))
 end_feed(feeder, "smartsock-cat send (block)")
-for s in fast + [stalled]:
-    wait_for(lambda: len(s.ids) >= N2, 30, "all %d at every subscriber" % N2)
-    check(s.ids == list(range(N2)), "block: a subscriber got %d, ends %r" %
-          (len(s.ids), s.ids[-3:]))
+wait_for(lambda: len(stalled.ids) >= N2, 30, "all %d at the subscriber" % N2)
+check(stalled.ids == list(range(N2)), "block: the subscriber got %d, ends %r"
+      % (len(stalled.ids), stalled.ids[-3:]))
 c = d.status_of("pub")["counters"]
-check(c["drops.slow_peer"] == 0 and c["drops.overflow"] == 0,
-      "block dropped: %r" % c)
-for s in fast + [stalled]:
-    s.close()
+check(c["drops.slow_peer"] == 0 and c["drops.overflow"] == 0 and
+      c["drops.slow_peer_disconnects"] == 0, "block dropped: %r" % c)
+stalled.close()
 check(d.stop() == 0, "publish daemon (block) did not stop cleanly")
 
 

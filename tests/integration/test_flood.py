@@ -480,7 +480,8 @@ check(rep["scan"]["failures"] == 0 and rep["scan"]["connections"] > 100,
 # Closed for what they sent, not by a timeout: the daemon closed each while
 # the crowd held it open, and its log says why, for every one.
 WHY = {"http": r"first bytes look like an HTTP request, not a HELLO",
-       "huge_length": r"first frame is not a HELLO|frame longer than "
+       "huge_length": r"first frame is (not a HELLO|\d+ bytes long, not a "
+                      r"HELLO \(18\))|frame longer than "
                       r"max_message_size \(\d+ bytes\)"}
 for kind, key in (("http", "requests"), ("huge_length", "connections")):
     check(rep[kind]["not_closed"] == 0,
