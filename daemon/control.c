@@ -23,12 +23,19 @@
 #include "json.h"
 #include "log.h"
 #include "parse.h"
+#include "share.h"
 #include "unixsock.h"
 
 #define CONTROL_BACKLOG 16
-/* More clients at once than this are refused at once; twice as many are
- * not even answered. */
+/*
+ * Unprivileged clients (status and peers only) beyond this many at once
+ * are refused at once, and beyond twice as many not even answered.  Root
+ * and the daemon's user have CONTROL_RESERVED of their own, the same way,
+ * so that no other user can keep them from reloading.  Each user's
+ * connections count in its share (share.h) too.
+ */
 #define CONTROL_MAX_CLIENTS 32
+#define CONTROL_RESERVED 32
 #define CONTROL_WORDS_MAX 8
 #define CONTROL_ERR_MAX 1024
 #define CTL_STR(x) #x
@@ -42,6 +49,7 @@ struct ctl_client {
 	struct event *deadline;         /* for the request, then the answer */
 	pid_t pid;                      /* of the peer, for log lines */
 	uid_t uid;
+	int privileged;                 /* root or the daemon's user */
 	int answered;                   /* the answer is queued */
 	int eof;                        /* the client sent all it will */
 };
@@ -52,7 +60,8 @@ struct control {
 	struct evconnlistener *lev;
 	struct accept_pause pause;      /* out of descriptors: wait */
 	TAILQ_HEAD(, ctl_client) clients;
-	size_t nclients;
+	size_t nclients[2];             /* unprivileged, privileged */
+	struct log_ratelimit rl_refused;        /* over a limit */
 	struct log_ratelimit rl_denied; /* privileged commands refused */
 };
 
@@ -62,7 +71,8 @@ ctl_client_free(struct ctl_client *c)
 	struct control *ctl = c->ctl;
 
 	TAILQ_REMOVE(&ctl->clients, c, entry);
-	ctl->nclients--;
+	ctl->nclients[c->privileged]--;
+	share_release(c->uid, c->answered);
 	if (c->deadline != NULL)
 		event_free(c->deadline);
 	bufferevent_free(c->bev);
@@ -104,6 +114,8 @@ ctl_arm_deadline(struct ctl_client *c)
 static void
 ctl_send(struct ctl_client *c, struct evbuffer *answer)
 {
+	if (!c->answered)
+		share_greeted(c->uid);
 	c->answered = 1;
 	bufferevent_write_buffer(c->bev, answer);
 	ctl_arm_deadline(c);
@@ -148,14 +160,10 @@ ctl_permitted(struct ctl_client *c, const struct ctlcmd *cmd)
 		snprintf(why, sizeof(why), "permission denied: %s is for root "
 		    "and smartsockd's user (uid %ld) only, not uid %ld",
 		    cmd->name, (long)self, (long)c->uid);
-	if ((k = log_ratelimit_pass(&c->ctl->rl_denied, now_ms())) >= 0) {
-		if (k > 0)
-			snprintf(more, sizeof(more), " (%" PRId64 " more not "
-			    "logged)", k);
+	if ((k = log_ratelimit_pass(&c->ctl->rl_denied, now_ms())) >= 0)
 		log_warnx("control: %s refused to pid %ld, uid %ld: not root "
 		    "or the daemon's user%s", cmd->name, (long)c->pid,
-		    (long)c->uid, more);
-	}
+		    (long)c->uid, log_more(more, k));
 	ctl_refuse(c, why);
 	return 0;
 }
@@ -362,19 +370,46 @@ ctl_deadline(evutil_socket_t fd, short what, void *arg)
 	ctl_refuse(c, why);
 }
 
+/* A client over a limit: counted in the log line (a few a period). */
+static void
+ctl_log_refused(struct control *ctl, pid_t pid, uid_t uid, const char *why)
+{
+	char more[LOG_MORE_LEN];
+	int64_t k;
+
+	if ((k = log_ratelimit_pass(&ctl->rl_refused, now_ms())) >= 0)
+		log_warnx("control: refused a client, pid %ld, uid %ld: %s%s",
+		    (long)pid, (long)uid, why, log_more(more, k));
+}
+
 static void
 ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct control *ctl = arg;
 	struct ctl_client *c;
+	size_t max;
+	char why[128];
+	pid_t pid;
+	uid_t uid;
 	gid_t gid;                      /* not needed here */
+	int priv;
 
 	(void)lev;
 	(void)sa;
 	(void)salen;
-	if (ctl->nclients >= 2 * CONTROL_MAX_CLIENTS) {
-		log_debug("control: too many clients, one closed unanswered");
+	/* Peer credentials: for privileged commands and log lines. */
+	unixsock_peer_cred(fd, &pid, &uid, &gid);
+	priv = uid == 0 || uid == geteuid();
+	max = priv ? CONTROL_RESERVED : CONTROL_MAX_CLIENTS;
+	if (ctl->nclients[priv] >= 2 * max) {
+		ctl_log_refused(ctl, pid, uid, "too many control clients at "
+		    "once; closed unanswered");
+		evutil_closesocket(fd);
+		return;
+	}
+	if (share_admit(uid, why, sizeof(why)) == -1) {
+		ctl_log_refused(ctl, pid, uid, why);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -382,6 +417,7 @@ ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	    (c->deadline = evtimer_new(ctl->d->base, ctl_deadline, c)) == NULL ||
 	    (c->bev = bev_new(ctl->d->base, fd)) == NULL) {
 		log_warnx("control: refused a client: out of memory");
+		share_release(uid, 0);
 		if (c != NULL && c->deadline != NULL)
 			event_free(c->deadline);
 		free(c);
@@ -389,17 +425,22 @@ ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		return;
 	}
 	c->ctl = ctl;
+	c->pid = pid;
+	c->uid = uid;
+	c->privileged = priv;
 	TAILQ_INSERT_TAIL(&ctl->clients, c, entry);
-	ctl->nclients++;
-	/* Peer credentials: for privileged commands and log lines. */
-	unixsock_peer_cred(fd, &c->pid, &c->uid, &gid);
+	ctl->nclients[priv]++;
 	/* Never buffer more than one request line. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CTL_LINE_MAX);
 	bufferevent_setcb(c->bev, ctl_readcb, ctl_writecb, ctl_eventcb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	ctl_arm_deadline(c);
-	if (ctl->nclients > CONTROL_MAX_CLIENTS)
+	if (ctl->nclients[priv] > max) {
+		ctl_log_refused(ctl, pid, uid, priv ? "too many privileged "
+		    "control clients at once" : "too many control clients at "
+		    "once");
 		ctl_refuse(c, "too many control clients at once, try again");
+	}
 }
 
 static void
@@ -431,17 +472,10 @@ ctl_set_access(const char *path, const struct daemon_conf *dc)
 		return -1;
 	}
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
-	    chown(path, uid, gid) == -1) {
-		log_warn("control: chown %s to %s:%s", path,
-		    dc->control_owner != NULL ? dc->control_owner : "",
-		    dc->control_group != NULL ? dc->control_group : "");
+	    unixsock_chown(path, uid, gid, "control") == -1)
 		return -1;
-	}
-	if (chmod(path, (mode_t)dc->control_mode) == -1) {
-		log_warn("control: chmod %s to %04o", path,
-		    (unsigned)dc->control_mode);
+	if (unixsock_chmod(path, (mode_t)dc->control_mode, "control") == -1)
 		return -1;
-	}
 	return 0;
 }
 
@@ -462,6 +496,7 @@ control_new(struct daemon *d)
 	}
 	ctl->d = d;
 	ctl->rl_denied.burst = 5;
+	ctl->rl_refused.burst = 5;
 	TAILQ_INIT(&ctl->clients);
 	snprintf(ctl->path, len, "%s/%s", dc->runtime_dir, CTL_SOCKET_FILE);
 	/* Owner only until owner, group and mode are all in place. */

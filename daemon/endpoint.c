@@ -131,19 +131,16 @@ listener_full(const struct ssock *ss)
 static void
 listener_reject(struct ssock *ss, evutil_socket_t fd, const char *addr)
 {
-	char more[48] = "";
+	char more[LOG_MORE_LEN];
 	int64_t k;
 
 	STATS_INC(&ss->stats, rejected_max_peers);
 	evutil_closesocket(fd);
 	if ((k = log_ratelimit_pass(&ss->rl_max_peers, now_ms())) < 0)
 		return;
-	if (k > 0)
-		snprintf(more, sizeof(more), " (%" PRId64 " more not logged)",
-		    k);
 	log_warnx("socket %s: closed connection from %s: max_peers (%" PRIu64
 	    ") connections are open%s", ss->name, addr, ss->conf->max_peers,
-	    more);
+	    log_more(more, k));
 }
 
 static void
@@ -327,6 +324,7 @@ connector_schedule(struct connector *c)
 static void
 connector_failed(struct connector *c, const char *why)
 {
+	char more[LOG_MORE_LEN];
 	int64_t k;
 
 	c->failures++;
@@ -342,8 +340,7 @@ connector_failed(struct connector *c, const char *why)
 			log_warnx("socket %s: connect to %s failed (%u in a "
 			    "row), now: %s; retrying with backoff%s",
 			    c->ss->name, c->name, c->failures, why,
-			    k > 0 ? " (other causes in between not logged)" :
-			    "");
+			    log_more(more, k));
 		snprintf(c->logged_error, sizeof(c->logged_error), "%s", why);
 	}
 	connector_schedule(c);

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "lproto.h"
 #include "msg.h"
+#include "share.h"
 #include "ssock.h"
 #include "unixsock.h"
 
@@ -30,6 +31,8 @@
 /* Credit beyond this is clamped: more is no use and could overflow. */
 #define CLIENT_MAX_CREDIT (1u << 30)
 #define LOCAL_BACKLOG 128
+/* A connection that has not sent its HELLO by then is closed. */
+#define LOCAL_HELLO_MS 5000
 /* Supplementary groups read without a malloc; more take one. */
 #define LOCAL_GROUPS_INLINE 64
 
@@ -41,10 +44,12 @@ struct client {
 	TAILQ_ENTRY(client) entry;
 	struct local *local;
 	struct bufferevent *bev;
+	struct event *hello_ev;         /* LOCAL_HELLO_MS after the accept */
 	uint64_t id;                    /* for log lines */
 	pid_t pid;                      /* SO_PEERCRED at accept; -1 unknown */
 	uid_t uid;
 	gid_t gid;
+	int greeted;                    /* its HELLO was answered (share.h) */
 	int welcomed;
 	int blocked;                    /* not read: send buffer full */
 	int closing;                    /* free once the output is written */
@@ -71,7 +76,8 @@ struct local {
 	uint64_t next_id;
 	mode_t mode;                    /* what the file has now */
 	gid_t gid;                      /* (gid_t)-1: not set yet */
-	struct log_ratelimit rl_refused;
+	struct log_ratelimit rl_refused;        /* refusals, hello timeouts */
+	struct log_ratelimit rl_dropped;        /* protocol errors */
 	int stopping;                   /* local_closing() was called */
 };
 
@@ -97,6 +103,17 @@ client_write_frame(struct client *c, uint8_t type, const void *fixed,
 		evbuffer_add(out, hdr, n + fixed_len);
 }
 
+/* Its HELLO is answered (WELCOME or REFUSE): no deadline any more. */
+static void
+client_greeted(struct client *c)
+{
+	if (c->greeted)
+		return;
+	c->greeted = 1;
+	share_greeted(c->uid);
+	evtimer_del(c->hello_ev);
+}
+
 static void
 client_refuse(struct client *c, uint32_t status, const char *text)
 {
@@ -109,6 +126,7 @@ client_refuse(struct client *c, uint32_t status, const char *text)
 	lproto_put_u32(body + 2, status);
 	memcpy(body + 6, text, tlen);
 	client_write_frame(c, LPROTO_REFUSE, body, 6 + tlen, NULL);
+	client_greeted(c);
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
 }
@@ -123,6 +141,7 @@ client_welcome(struct client *c)
 	lproto_put_u32(body + 2, (uint32_t)ss->max_message_size);
 	memcpy(body + 6, ss->identity, LPROTO_ID_LEN);
 	client_write_frame(c, LPROTO_WELCOME, body, sizeof(body), NULL);
+	client_greeted(c);
 	c->welcomed = 1;
 	c->local->nattached++;
 	STATS_INC(&ss->stats, apps_attached);
@@ -225,21 +244,17 @@ client_refuse_attach(struct client *c, uint32_t status, const char *why)
 {
 	struct local *l = c->local;
 	struct ssock *ss = l->ss;
-	char more[48] = "";
+	char more[LOG_MORE_LEN];
 	int64_t k;
 
-	if (status == LPROTO_ST_REFUSED)
-		STATS_INC(&ss->stats, apps_refused);
-	else
+	if (status == LPROTO_ST_TOO_MANY)
 		STATS_INC(&ss->stats, apps_refused_max_clients);
-	if ((k = log_ratelimit_pass(&l->rl_refused, now_ms())) >= 0) {
-		if (k > 0)
-			snprintf(more, sizeof(more), " (%" PRId64 " more not "
-			    "logged)", k);
+	else
+		STATS_INC(&ss->stats, apps_refused);
+	if ((k = log_ratelimit_pass(&l->rl_refused, now_ms())) >= 0)
 		log_warnx("socket %s: application %" PRIu64 " (pid %ld, uid "
 		    "%ld) refused: %s%s", ss->name, c->id, (long)c->pid,
-		    (long)c->uid, why, more);
-	}
+		    (long)c->uid, why, log_more(more, k));
 	client_refuse(c, status, why);
 }
 
@@ -342,10 +357,7 @@ client_take_frame(struct client *c, uint8_t type, const uint8_t *body,
 		if (lproto_get_u16(body) != LPROTO_VERSION) {
 			snprintf(why, sizeof(why), "this daemon speaks local "
 			    "protocol version %d only", LPROTO_VERSION);
-			log_warnx("socket %s: application %" PRIu64 " refused: "
-			    "it speaks local protocol version %u", ss->name,
-			    c->id, lproto_get_u16(body));
-			client_refuse(c, LPROTO_ST_BAD_VERSION, why);
+			client_refuse_attach(c, LPROTO_ST_BAD_VERSION, why);
 			return 0;
 		}
 		client_hello(c);
@@ -563,10 +575,15 @@ client_free(struct client *c, const char *why)
 	struct ssock *ss = l->ss;
 	size_t requeued = c->ninflight;
 
+	char more[LOG_MORE_LEN];
+	int64_t k;
+
 	if (why != NULL) {
 		STATS_INC(&ss->stats, apps_dropped);
-		log_warnx("socket %s: application %" PRIu64 " dropped: %s",
-		    ss->name, c->id, why);
+		if ((k = log_ratelimit_pass(&l->rl_dropped, now_ms())) >= 0)
+			log_warnx("socket %s: application %" PRIu64 " (pid %ld, "
+			    "uid %ld) dropped: %s%s", ss->name, c->id,
+			    (long)c->pid, (long)c->uid, why, log_more(more, k));
 	} else if (c->welcomed)
 		log_info("socket %s: application %" PRIu64 " detached%s",
 		    ss->name, c->id, requeued ? " with unconfirmed messages" :
@@ -579,6 +596,8 @@ client_free(struct client *c, const char *why)
 		l->nattached--;
 	if (c->blocked)
 		l->nblocked--;
+	share_release(c->uid, c->greeted);
+	event_free(c->hello_ev);
 	bufferevent_free(c->bev);
 	if (!TAILQ_EMPTY(&c->inflight))
 		ssock_app_requeue(ss, &c->inflight);
@@ -601,33 +620,79 @@ client_finish(struct client *c)
 	    c->local->ss->name, c->id);
 }
 
+/* No HELLO within LOCAL_HELLO_MS: closed, logged (a few lines a period). */
+static void
+client_hello_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	struct local *l = c->local;
+	char more[LOG_MORE_LEN];
+	int64_t k;
+
+	(void)fd;
+	(void)what;
+	STATS_INC(&l->ss->stats, apps_refused);
+	if ((k = log_ratelimit_pass(&l->rl_refused, now_ms())) >= 0)
+		log_warnx("socket %s: application %" PRIu64 " (pid %ld, uid "
+		    "%ld) closed: no HELLO within %d ms%s", l->ss->name, c->id,
+		    (long)c->pid, (long)c->uid, LOCAL_HELLO_MS,
+		    log_more(more, k));
+	client_free(c, NULL);
+}
+
 static void
 local_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct local *l = arg;
+	struct timeval tv = { LOCAL_HELLO_MS / 1000,
+	    LOCAL_HELLO_MS % 1000 * 1000 };
 	struct client *c;
+	char why[128], more[LOG_MORE_LEN];
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	int64_t k;
 
 	(void)lev;
 	(void)sa;
 	(void)salen;
+	/* Who connected: for its share, allow_users, allow_groups and log
+	 * lines. */
+	unixsock_peer_cred(fd, &pid, &uid, &gid);
+	if (share_admit(uid, why, sizeof(why)) == -1) {
+		STATS_INC(&l->ss->stats, apps_refused);
+		if ((k = log_ratelimit_pass(&l->rl_refused, now_ms())) >= 0)
+			log_warnx("socket %s: refused a connection of pid %ld, "
+			    "uid %ld: %s%s", l->ss->name, (long)pid, (long)uid,
+			    why, log_more(more, k));
+		evutil_closesocket(fd);
+		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->hello_ev = evtimer_new(l->ss->base, client_hello_timeout,
+	    c)) == NULL ||
 	    (c->bev = bev_new(l->ss->base, fd)) == NULL) {
 		log_warnx("socket %s: refused an application: out of memory",
 		    l->ss->name);
+		share_release(uid, 0);
+		if (c != NULL && c->hello_ev != NULL)
+			event_free(c->hello_ev);
 		free(c);
 		evutil_closesocket(fd);
 		return;
 	}
 	c->local = l;
 	c->id = ++l->next_id;
-	/* Who connected: for allow_users, allow_groups and log lines. */
-	unixsock_peer_cred(fd, &c->pid, &c->uid, &c->gid);
+	c->pid = pid;
+	c->uid = uid;
+	c->gid = gid;
 	TAILQ_INIT(&c->inflight);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CLIENT_HWM / 2, 0);
 	bufferevent_setcb(c->bev, client_readcb, client_writecb,
 	    client_eventcb, c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	evtimer_add(c->hello_ev, &tv);
 	TAILQ_INSERT_TAIL(&l->clients, c, entry);
 	l->nclients++;
 }
@@ -653,6 +718,7 @@ local_set_access(struct local *l)
 	const struct socket_conf *sc = l->ss->conf;
 	mode_t mode = (mode_t)sc->socket_mode;
 	gid_t gid = getegid();
+	char who[16 + CONFIG_NAME_MAX];
 	int changed;
 
 	if (sc->socket_group != NULL &&
@@ -662,26 +728,18 @@ local_set_access(struct local *l)
 		return -1;
 	}
 	changed = l->gid != (gid_t)-1 && (gid != l->gid || mode != l->mode);
+	snprintf(who, sizeof(who), "socket %s", l->ss->name);
 	if (gid != l->gid) {
-		if (chmod(l->path, l->mode & mode) == -1) {
-			log_warn("socket %s: chmod %s", l->ss->name, l->path);
+		if (unixsock_chmod(l->path, l->mode & mode, who) == -1)
 			return -1;
-		}
 		l->mode &= mode;
-		if (chown(l->path, (uid_t)-1, gid) == -1) {
-			log_warn("socket %s: chown %s to group %s",
-			    l->ss->name, l->path, sc->socket_group != NULL ?
-			    sc->socket_group : "(the daemon's)");
+		if (unixsock_chown(l->path, (uid_t)-1, gid, who) == -1)
 			return -1;
-		}
 		l->gid = gid;
 	}
 	if (mode != l->mode) {
-		if (chmod(l->path, mode) == -1) {
-			log_warn("socket %s: chmod %s to %04o", l->ss->name,
-			    l->path, (unsigned)mode);
+		if (unixsock_chmod(l->path, mode, who) == -1)
 			return -1;
-		}
 		l->mode = mode;
 	}
 	if (changed)
@@ -722,6 +780,7 @@ local_new(struct ssock *ss, const char *path)
 	l->mode = mode;
 	l->gid = (gid_t)-1;
 	l->rl_refused.burst = 5;
+	l->rl_dropped.burst = 5;
 	TAILQ_INIT(&l->clients);
 	if (local_set_access(l) == -1) {
 		close(fd);
@@ -779,6 +838,8 @@ local_free(struct local *l)
 		while (evbuffer_get_length(out) > 0 &&
 		    evbuffer_write(out, bufferevent_getfd(c->bev)) > 0)
 			;
+		share_release(c->uid, c->greeted);
+		event_free(c->hello_ev);
 		bufferevent_free(c->bev);
 		msg_queue_clear(&c->inflight);
 		free(c);

@@ -232,6 +232,16 @@ log_ratelimit_pass(struct log_ratelimit *rl, uint64_t now)
 	return n;
 }
 
+const char *
+log_more(char *buf, int64_t suppressed)
+{
+	if (suppressed <= 0)
+		return "";
+	snprintf(buf, LOG_MORE_LEN, " (%" PRId64 " more not logged)",
+	    suppressed);
+	return buf;
+}
+
 uint64_t
 now_ms(void)
 {

@@ -63,6 +63,10 @@ struct log_ratelimit {
 	unsigned lines;                 /* logged in the current window */
 };
 int64_t log_ratelimit_pass(struct log_ratelimit *rl, uint64_t now_ms);
+/* The tail of a line that passed: " (N more not logged)" when N > 0, ""
+ * for 0.  buf has room for LOG_MORE_LEN bytes. */
+#define LOG_MORE_LEN 48
+const char *log_more(char *buf, int64_t suppressed);
 
 /* Monotonic milliseconds, coarse (a few ms) and cheap. */
 uint64_t now_ms(void);

@@ -21,6 +21,8 @@
 #include <event2/event.h>
 
 #include "budget.h"
+#include "share.h"
+#include "unixsock.h"
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
@@ -70,7 +72,8 @@ log_facility_value(enum log_facility f)
 	return value[f];
 }
 
-/* mkdir -p for the runtime directory; 0 or -1 with errno. */
+/* mkdir -p for the runtime directory, which gets `mode` exactly when it is
+ * made here; 0 or -1 with errno. */
 static int
 mkdir_p(const char *path, mode_t mode)
 {
@@ -88,9 +91,9 @@ mkdir_p(const char *path, mode_t mode)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
+	if (mkdir(buf, mode) == 0)
+		return chmod(buf, mode);        /* whatever the umask said */
+	return errno == EEXIST ? 0 : -1;
 }
 
 /*
@@ -233,6 +236,7 @@ daemon_free(struct daemon *d)
 		event_free(d->grace_ev);
 	notify_free();
 	budget_free();
+	share_free();
 	if (d->dns != NULL)
 		evdns_base_free(d->dns, 0);
 	if (d->base != NULL) {
@@ -329,13 +333,18 @@ main(int argc, char **argv)
 	if (mkdir_p(d.cfg.daemon.runtime_dir, 0755) == -1) {
 		log_err("cannot create runtime_dir %s",
 		    d.cfg.daemon.runtime_dir);
-		config_free(&d.cfg);
+		daemon_free(&d);
+		return 1;
+	}
+	if (!unixsock_dir_safe(d.cfg.daemon.runtime_dir, err, sizeof(err))) {
+		log_errx("runtime_dir (of %s) refused: %s", d.config_path, err);
+		daemon_free(&d);
 		return 1;
 	}
 	event_set_log_callback(daemon_libevent_log);
 	if ((d.base = event_base_new()) == NULL) {
 		log_errx("cannot create the event loop");
-		config_free(&d.cfg);
+		daemon_free(&d);
 		return 1;
 	}
 	if (budget_init(d.base, daemon_budget_relief, &d) == -1) {
@@ -344,6 +353,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	budget_set_max(d.cfg.daemon.max_memory);
+	share_init();
 	/* Connect endpoints are resolved without blocking the loop. */
 	if ((d.dns = evdns_base_new(d.base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL) {

@@ -417,6 +417,7 @@ static void
 peer_skipped(struct peer *p, int type, size_t n, int malformed)
 {
 	struct ssock *ss = p->ss;
+	char more[LOG_MORE_LEN];
 	int64_t k;
 
 	if (!malformed) {
@@ -426,9 +427,8 @@ peer_skipped(struct peer *p, int type, size_t n, int malformed)
 	STATS_INC(&ss->stats, frames_malformed);
 	if ((k = log_ratelimit_pass(&ss->rl_malformed, now_ms())) >= 0)
 		log_warnx("socket %s: peer %s (%s): skipped a type %d frame of "
-		    "%zu bytes with a bad length (%" PRId64 " more "
-		    "suppressed)", ss->name, p->identity_hex, p->addr, type, n,
-		    k);
+		    "%zu bytes with a bad length%s", ss->name, p->identity_hex,
+		    p->addr, type, n, log_more(more, k));
 }
 
 /* A frame, or a payload, over max_message_size: -1, the peer is closed. */
@@ -633,6 +633,7 @@ peer_upgrade(struct peer *p)
 	struct bufferevent *f;
 	enum wsup_result r;
 	const char *head;
+	char more[LOG_MORE_LEN];
 	int64_t k;
 
 	if (len > PEER_WS_HEAD_MAX)
@@ -654,8 +655,8 @@ peer_upgrade(struct peer *p)
 		STATS_INC(&ss->stats, ws_refused);
 		if ((k = log_ratelimit_pass(&ss->rl_tls, now_ms())) >= 0)
 			log_warnx("socket %s: WebSocket upgrade from %s "
-			    "refused: %s (%" PRId64 " more not logged)",
-			    ss->name, p->addr, why, k);
+			    "refused: %s%s", ss->name, p->addr, why,
+			    log_more(more, k));
 		p->ws = PEER_WS_NONE;
 		peer_close_when_written(p, "WebSocket upgrade refused");
 		return -1;
@@ -869,6 +870,7 @@ peer_tls_failed(struct peer *p, short what, int err)
 	struct ssock *ss = p->ss;
 	char reason[256], why[300];
 	enum tls_failure cause;
+	char more[LOG_MORE_LEN];
 	int64_t k;
 
 	cause = tls_failure(peer_transport(p), reason, sizeof(reason));
@@ -906,12 +908,9 @@ peer_tls_failed(struct peer *p, short what, int err)
 		peer_end(p, why, 0);
 		return 0;
 	}
-	if ((k = log_ratelimit_pass(&ss->rl_tls, now_ms())) > 0)
-		log_warnx("socket %s: TLS handshake with %s failed: %s (and %"
-		    PRId64 " more not logged)", ss->name, p->addr, reason, k);
-	else if (k == 0)
-		log_warnx("socket %s: TLS handshake with %s failed: %s",
-		    ss->name, p->addr, reason);
+	if ((k = log_ratelimit_pass(&ss->rl_tls, now_ms())) >= 0)
+		log_warnx("socket %s: TLS handshake with %s failed: %s%s",
+		    ss->name, p->addr, reason, log_more(more, k));
 	peer_drain_socket(p);
 	peer_end(p, why, 1);
 	return 0;

@@ -205,6 +205,8 @@ route_sent(struct peer *p, const struct msg *m)
 {
 	struct route_record rec;
 	struct route *r;
+	char more[LOG_MORE_LEN];
+	int64_t n;
 
 	/* A resend on the connection that has it already: one reply. */
 	if (m->sent_to == p || (r = route_by_id(m->route_id)) == NULL)
@@ -216,11 +218,11 @@ route_sent(struct peer *p, const struct msg *m)
 	if (evbuffer_get_length(p->replies) / sizeof(rec) >=
 	    ROUTE_RECORDS_MAX) {
 		r->unanswered++;
-		if (log_ratelimit_pass(&r->rl, now_ms()) >= 0)
+		if ((n = log_ratelimit_pass(&r->rl, now_ms())) >= 0)
 			log_warnx("route %s -> %s: %s awaits %d replies; "
-			    "its further requests are not matched to replies",
-			    r->from_name, r->to_name, p->addr,
-			    ROUTE_RECORDS_MAX);
+			    "its further requests are not matched to "
+			    "replies%s", r->from_name, r->to_name, p->addr,
+			    ROUTE_RECORDS_MAX, log_more(more, n));
 		return;
 	}
 	memset(&rec, 0, sizeof(rec));
@@ -261,9 +263,12 @@ route_reply(struct peer *p, struct msg *m)
 		char hex[33];
 
 		format_identity(rec.origin, hex);
+		char more[LOG_MORE_LEN];
+
+		format_identity(rec.origin, hex);
 		log_warnx("route %s -> %s: a reply from %s could not go back: "
-		    "%s is not connected to %s (%" PRId64 " more not logged)",
-		    r->from_name, r->to_name, p->addr, hex, r->from_name, n);
+		    "%s is not connected to %s%s", r->from_name, r->to_name,
+		    p->addr, hex, r->from_name, log_more(more, n));
 	}
 	return 1;
 }

@@ -373,11 +373,12 @@ ssock_free(struct ssock *ss)
 static void
 ssock_log_drop(struct ssock *ss, const char *what)
 {
+	char more[LOG_MORE_LEN];
 	int64_t n;
 
 	if ((n = log_ratelimit_pass(&ss->rl_drop, now_ms())) >= 0)
-		log_warnx("socket %s: dropped a message: %s (%" PRId64
-		    " more drops not logged)", ss->name, what, n);
+		log_warnx("socket %s: dropped a message: %s%s", ss->name, what,
+		    log_more(more, n));
 }
 
 static void
@@ -731,15 +732,16 @@ ssock_resend(evutil_socket_t fd, short what, void *arg)
 static void
 ssock_give_up(struct ssock *ss, struct msg *m)
 {
+	char more[LOG_MORE_LEN];
 	int64_t n;
 
 	STATS_INC(&ss->stats, giveups);
 	if ((n = log_ratelimit_pass(&ss->rl_giveup, now_ms())) >= 0)
 		log_warnx("socket %s: gave up on a message: %u connections "
 		    "closed while it was on them without its ACK (max_retries "
-		    "%" PRIu64 "); %" PRIu64 " given up in all (%" PRId64
-		    " more not logged)", ss->name, m->lost,
-		    ss->conf->max_retries, ss->stats.giveups, n);
+		    "%" PRIu64 "); %" PRIu64 " given up in all%s", ss->name,
+		    m->lost, ss->conf->max_retries, ss->stats.giveups,
+		    log_more(more, n));
 	msg_unref(m);
 }
 
@@ -831,16 +833,16 @@ static void
 ssock_pause_reading(struct ssock *ss)
 {
 	struct peer *p;
+	char more[LOG_MORE_LEN];
 	int64_t n;
 
 	ss->reading_paused = 1;
 	/* Under a steady overload this flaps: one line per period is news. */
 	if ((n = log_ratelimit_pass(&ss->rl_paused, now_ms())) >= 0)
 		log_info("socket %s: %zu received messages wait for %s; not "
-		    "reading from peers until they are taken (%" PRId64 " more "
-		    "pauses not logged)", ss->name, ss->recvq_len,
-		    TAILQ_EMPTY(&ss->routes) ? "an application" :
-		    "room in its routes' target sockets", n);
+		    "reading from peers until they are taken%s", ss->name,
+		    ss->recvq_len, TAILQ_EMPTY(&ss->routes) ? "an application" :
+		    "room in its routes' target sockets", log_more(more, n));
 	TAILQ_FOREACH(p, &ss->active, active_entry)
 		peer_pause_reading(p);
 }

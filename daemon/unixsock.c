@@ -4,6 +4,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,6 +27,87 @@ unixsock_peer_cred(int fd, pid_t *pid, uid_t *uid, gid_t *gid)
 		*uid = uc.uid;
 		*gid = uc.gid;
 	}
+}
+
+/* The file is still a socket, not a link to something else; 0, or -1
+ * after logging. */
+static int
+unixsock_still_ours(const char *path, const char *what, const char *who)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1) {
+		log_warn("%s: %s %s", who, what, path);
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		log_warnx("%s: %s %s refused: it is %s now, not the socket "
+		    "smartsockd made; left as it is", who, what, path,
+		    S_ISLNK(st.st_mode) ? "a symbolic link" : "not a socket");
+		return -1;
+	}
+	return 0;
+}
+
+int
+unixsock_chmod(const char *path, mode_t mode, const char *who)
+{
+	char what[32];
+
+	snprintf(what, sizeof(what), "chmod %04o", (unsigned)mode);
+	if (unixsock_still_ours(path, what, who) == -1)
+		return -1;
+	/* Should a link be put there meanwhile, this fails (EOPNOTSUPP)
+	 * instead of following it. */
+	if (fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW) == -1) {
+		log_warn("%s: %s %s", who, what, path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+unixsock_chown(const char *path, uid_t uid, gid_t gid, const char *who)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "chown %ld:%ld", (long)uid, (long)gid);
+	if (unixsock_still_ours(path, what, who) == -1)
+		return -1;
+	if (fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) {
+		log_warn("%s: %s %s", who, what, path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+unixsock_dir_safe(const char *dir, char *why, size_t len)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == -1) {
+		snprintf(why, len, "%s: %s", dir, strerror(errno));
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "%s is not a directory", dir);
+		return 0;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(why, len, "%s belongs to uid %ld, not to root or "
+		    "smartsockd's user (uid %ld): that user could replace "
+		    "its sockets", dir, (long)st.st_uid, (long)geteuid());
+		return 0;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(why, len, "%s is writable by %s (mode %04o): they "
+		    "could replace its sockets; chmod go-w %s", dir,
+		    (st.st_mode & S_IWOTH) ? "every user" : "its group",
+		    (unsigned)(st.st_mode & 07777), dir);
+		return 0;
+	}
+	return 1;
 }
 
 /* 1: a daemon answers on the address; 0: nothing does (stale or absent). */

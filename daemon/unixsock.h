@@ -25,4 +25,22 @@ int unixsock_bind(const char *path, mode_t mode, const char *who);
  */
 void unixsock_peer_cred(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 
+/*
+ * chmod and chown of a socket file this daemon bound, never through a
+ * link: if `path` is no longer a socket (a symbolic link or another file
+ * was put there), nothing is changed.  0, or -1
+ * after logging why (lines starting with `who`).  uid or gid (uid_t)-1 /
+ * (gid_t)-1 leaves that one as it is.
+ */
+int unixsock_chmod(const char *path, mode_t mode, const char *who);
+int unixsock_chown(const char *path, uid_t uid, gid_t gid, const char *who);
+
+/*
+ * runtime_dir is safe to put sockets in when only root or the daemon's
+ * user can change what is in it: owned by one of them, not writable by
+ * group or others (as sshd's StrictModes asks of a home directory).
+ * 1 when it is; 0 with the reason in why.
+ */
+int unixsock_dir_safe(const char *dir, char *why, size_t len);
+
 #endif
