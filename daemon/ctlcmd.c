@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "budget.h"
 #include "ctlcmd.h"
 #include "daemon.h"
 #include "endpoint.h"
@@ -167,9 +168,11 @@ ctlcmd_socket(struct json *j, const struct ssock *ss)
 	json_uint(j, "applications", ss->local != NULL ?
 	    local_count(ss->local) : 0);
 	json_uint(j, "queued_to_send", ss->sendq_len);
-	json_uint(j, "awaiting_ack", ss->pending_by_id != NULL ?
-	    idmap_count(ss->pending_by_id) : 0);
+	json_uint(j, "awaiting_ack", ss->pending_len);
 	json_uint(j, "waiting_for_app", ss->recvq_len);
+	json_uint(j, "queued_to_send_bytes", ss->sendq_bytes);
+	json_uint(j, "awaiting_ack_bytes", ss->pending_bytes);
+	json_uint(j, "waiting_for_app_bytes", ss->recvq_bytes);
 	json_open_array(j, "routes");
 	TAILQ_FOREACH(r, &ss->routes, from_entry)
 		ctlcmd_route(j, r);
@@ -198,6 +201,8 @@ ctlcmd_status(struct daemon *d, const char *arg, struct json *j, char *err,
 	json_uint(j, "started", d->started_wall);
 	json_string(j, "config", d->config_path);
 	json_uint(j, "generation", d->generation);
+	json_uint(j, "memory_used", budget_used());
+	json_uint(j, "max_memory", budget_max());
 	json_string(j, "last_reload_error", d->reload_error[0] != '\0' ?
 	    d->reload_error : NULL);
 	json_close_object(j);

@@ -20,6 +20,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "advice.h"
 #include "budget.h"
 #include "share.h"
 #include "unixsock.h"
@@ -419,6 +420,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	ssock_check_fd_limit(&d.cfg);
+	config_advise(&d.cfg);
 	d.pid = getpid();
 	d.started_ms = now_ms();
 	d.started_wall = (uint64_t)time(NULL);

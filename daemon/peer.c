@@ -144,6 +144,19 @@ peer_direction(const struct peer *p)
 	return p->connector != NULL ? "connected" : "accepted";
 }
 
+/*
+ * Peer up and down lines: every one with -v (debug), else at most
+ * rl_peers' burst a period per socket, so that a storm of new identities
+ * cannot flood the log.  -1 to stay quiet, else what was suppressed.
+ */
+static int64_t
+peer_log_pass(struct ssock *ss)
+{
+	if (log_verbose())
+		return 0;
+	return log_ratelimit_pass(&ss->rl_peers, now_ms());
+}
+
 /* Close; `logged`: the reason was logged already (or rate-limited). */
 static void
 peer_end(struct peer *p, const char *why, int logged)
@@ -151,13 +164,20 @@ peer_end(struct peer *p, const char *why, int logged)
 	struct ssock *ss = p->ss;
 	struct connector *c = p->connector;
 	int was_up = p->state == PEER_ACTIVE;
+	char more[LOG_MORE_LEN];
+	int64_t k;
 
-	if (was_up)
-		log_info("socket %s: peer %s (%s, %s) down: %s", ss->name,
-		    p->identity_hex, p->addr, peer_direction(p), why);
-	else if (c == NULL && !logged)
-		log_info("socket %s: connection from %s closed before "
-		    "handshake: %s", ss->name, p->addr, why);
+	if ((was_up || (c == NULL && !logged)) &&
+	    (k = peer_log_pass(ss)) >= 0) {
+		if (was_up)
+			log_info("socket %s: peer %s (%s, %s) down: %s%s",
+			    ss->name, p->identity_hex, p->addr,
+			    peer_direction(p), why, log_more(more, k));
+		else
+			log_info("socket %s: connection from %s closed before "
+			    "handshake: %s%s", ss->name, p->addr, why,
+			    log_more(more, k));
+	}
 	STATS_INC(&ss->stats, conns_closed);
 	TAILQ_REMOVE(&ss->peers, p, entry);
 	ssock_peer_down(ss, p);
@@ -375,7 +395,8 @@ static int
 peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 {
 	struct ssock *ss = p->ss;
-	char why[96];
+	char why[96], more[LOG_MORE_LEN];
+	int64_t k;
 
 	if (type != WIRE_HELLO || n != WIRE_HELLO_ENV) {
 		STATS_INC(&ss->stats, rejected_bad_hello);
@@ -405,8 +426,10 @@ peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 	p->last_frame_ms = now_ms();
 	peer_arm_silence(p, ss->conf->heartbeat_timeout_ms);
 	peer_arm_heartbeat(p, ss->conf->heartbeat_interval_ms);
-	log_info("socket %s: peer %s (%s, %s) up", ss->name, p->identity_hex,
-	    p->addr, peer_direction(p));
+	if ((k = peer_log_pass(ss)) >= 0)
+		log_info("socket %s: peer %s (%s, %s) up%s", ss->name,
+		    p->identity_hex, p->addr, peer_direction(p),
+		    log_more(more, k));
 	if (p->connector != NULL)
 		connector_peer_up(p->connector);
 	return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "advice.h"
 #include "budget.h"
 #include "conftab.h"
 #include "daemon.h"
@@ -143,6 +144,13 @@ reload_refuse(struct daemon *d, char *summary, size_t len, const char *why)
 	return -1;
 }
 
+/* Messages a socket holds that closing it would discard. */
+static size_t
+reload_held(const struct ssock *ss)
+{
+	return ss->sendq_len + ss->pending_len + ss->recvq_len;
+}
+
 static int
 reload_apply(struct daemon *d, char *summary, size_t len)
 {
@@ -171,6 +179,23 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 		return reload_refuse(d, summary, len, err);
 	}
 
+	/* 0. A restart would discard what a socket holds: refused. */
+	TAILQ_FOREACH(ss, &d->sockets, entry) {
+		sc = config_find_socket(&cfg, ss->name);
+		if (sc == NULL || changed_keys(OPT_SOCKET, ss->conf, sc, keys,
+		    sizeof(keys), &restart) == 0 || !restart ||
+		    reload_held(ss) == 0)
+			continue;
+		snprintf(why, sizeof(why), "%s: changing %s of socket %s "
+		    "would discard the %zu messages it holds (%zu waiting for "
+		    "a peer, %zu awaiting an ACK, %zu waiting for an "
+		    "application); reload once they are delivered", d->config_path,
+		    keys, ss->name, reload_held(ss), ss->sendq_len,
+		    ss->pending_len, ss->recvq_len);
+		tls_free_config(tls, cfg.nsockets);
+		config_free(&cfg);
+		return reload_refuse(d, summary, len, why);
+	}
 	/* 1. Sockets gone, or whose identity changed, close first. */
 	for (ss = TAILQ_FIRST(&d->sockets); ss != NULL; ss = next) {
 		next = TAILQ_NEXT(ss, entry);
@@ -178,7 +203,10 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 		if (sc != NULL && (changed_keys(OPT_SOCKET, ss->conf, sc, keys,
 		    sizeof(keys), &restart) == 0 || !restart))
 			continue;
-		if (sc == NULL)
+		if (sc == NULL && reload_held(ss) > 0)
+			snprintf(why, sizeof(why), "removed %s (%zu messages it "
+			    "held discarded)", ss->name, reload_held(ss));
+		else if (sc == NULL)
 			snprintf(why, sizeof(why), "removed %s", ss->name);
 		else
 			snprintf(why, sizeof(why), "restarted %s (%s changed)",
@@ -243,6 +271,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	routes_apply(&d->cfg, &d->sockets);
 	daemon_set_log_level(d);
 	budget_set_max(d->cfg.daemon.max_memory);
+	config_advise(&d->cfg);
 	d->generation++;
 	d->reload_error[0] = '\0';
 	if (summary[0] == '\0')

@@ -66,6 +66,7 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 	ss->dns = dns;
 	ss->max_message_size = max_message_size;
 	ss->rl_tls.burst = 10;          /* each failed handshake is news */
+	ss->rl_peers.burst = 100;       /* churn past that is one storm */
 	if (conf->has_identity)
 		memcpy(ss->identity, conf->identity, sizeof(ss->identity));
 	else

@@ -88,6 +88,7 @@ struct ssock {
 	struct stats stats;
 	struct log_ratelimit rl_drop, rl_giveup, rl_malformed, rl_paused;
 	struct log_ratelimit rl_tls, rl_max_peers;
+	struct log_ratelimit rl_peers;          /* peer up/down lines */
 	int closing;
 };
 TAILQ_HEAD(ssock_list, ssock);

@@ -231,10 +231,15 @@ show_socket(FILE *f, const struct jsonp *s)
 	    show_u64(s, "peers") == 1 ? "" : "s",
 	    show_u64(s, "applications"),
 	    show_u64(s, "applications") == 1 ? "" : "s");
-	fprintf(f, "  %-13s%" PRIu64 " to send, %" PRIu64 " awaiting ACK, %"
-	    PRIu64 " waiting for an application\n", "queued",
-	    show_u64(s, "queued_to_send"), show_u64(s, "awaiting_ack"),
-	    show_u64(s, "waiting_for_app"));
+	fprintf(f, "  %-13s%" PRIu64 " to send (%s), %" PRIu64 " awaiting ACK "
+	    "(%s),\n  %-13s%" PRIu64 " waiting for an application (%s)\n",
+	    "queued", show_u64(s, "queued_to_send"),
+	    show_count(show_u64(s, "queued_to_send_bytes"), "B", a, sizeof(a)),
+	    show_u64(s, "awaiting_ack"),
+	    show_count(show_u64(s, "awaiting_ack_bytes"), "B", b, sizeof(b)),
+	    "", show_u64(s, "waiting_for_app"),
+	    show_count(show_u64(s, "waiting_for_app_bytes"), "B", c,
+	    sizeof(c)));
 	show_routes(f, jsonp_get(s, "routes"));
 	show_counters(f, jsonp_get(s, "counters"));
 }
@@ -245,7 +250,7 @@ ctl_show_status(FILE *f, const struct jsonp *answer)
 	const struct jsonp *d = jsonp_get(answer, "daemon");
 	const struct jsonp *socks = jsonp_get(answer, "sockets"), *s;
 	char ver[64], path[SHOW_TEXT_MAX], err[SHOW_TEXT_MAX], up[32];
-	char since[32];
+	char since[32], used[16], max[16];
 	time_t started = (time_t)show_u64(d, "started");
 	struct tm tm;
 
@@ -260,6 +265,9 @@ ctl_show_status(FILE *f, const struct jsonp *answer)
 	    sizeof(path)));
 	fprintf(f, "  %-13s%" PRIu64 "\n", "generation",
 	    show_u64(d, "generation"));
+	fprintf(f, "  %-13s%s of max_memory %s held by messages\n", "memory",
+	    show_count(show_u64(d, "memory_used"), "B", used, sizeof(used)),
+	    show_count(show_u64(d, "max_memory"), "B", max, sizeof(max)));
 	if (jsonp_str(d, "last_reload_error") != NULL)
 		fprintf(f, "  %-13s%s\n", "reload error",
 		    show_str(d, "last_reload_error", err, sizeof(err)));
