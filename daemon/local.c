@@ -76,7 +76,8 @@ struct local {
 	uint64_t next_id;
 	mode_t mode;                    /* what the file has now */
 	gid_t gid;                      /* (gid_t)-1: not set yet */
-	struct log_ratelimit rl_refused;        /* refusals, hello timeouts */
+	struct log_ratelimit rl_refused;        /* refusals */
+	struct log_ratelimit rl_hello;          /* no HELLO in time */
 	struct log_ratelimit rl_dropped;        /* protocol errors */
 	int stopping;                   /* local_closing() was called */
 };
@@ -632,7 +633,7 @@ client_hello_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	STATS_INC(&l->ss->stats, apps_refused);
-	if ((k = log_ratelimit_pass(&l->rl_refused, now_ms())) >= 0)
+	if ((k = log_ratelimit_pass(&l->rl_hello, now_ms())) >= 0)
 		log_warnx("socket %s: application %" PRIu64 " (pid %ld, uid "
 		    "%ld) closed: no HELLO within %d ms%s", l->ss->name, c->id,
 		    (long)c->pid, (long)c->uid, LOCAL_HELLO_MS,
@@ -781,6 +782,7 @@ local_new(struct ssock *ss, const char *path)
 	l->gid = (gid_t)-1;
 	l->rl_refused.burst = 5;
 	l->rl_dropped.burst = 5;
+	l->rl_hello.burst = 5;
 	TAILQ_INIT(&l->clients);
 	if (local_set_access(l) == -1) {
 		close(fd);
