@@ -17,6 +17,7 @@
  * Before smartsock_open() has returned, and with re-attaching off, a lost
  * connection is kept and the handle fails as it always did.
  */
+#define _GNU_SOURCE             /* struct ucred */
 #include <sys/types.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +256,45 @@ ss_socket(void)
 	return fd;
 }
 
+/*
+ * With $SMARTSOCK_DAEMON_USER set (a user name or a uid), the process that
+ * listens on the socket must run as that user (or as root), as the kernel
+ * says (SO_PEERCRED): a socket file put there by anyone else is refused
+ * with EPERM before anything is written to it.  0, or -1 with errno.
+ */
+static int
+ss_check_daemon(int fd)
+{
+	const char *want = getenv("SMARTSOCK_DAEMON_USER");
+	struct passwd pw, *found = NULL;
+	struct ucred uc;
+	socklen_t len = sizeof uc;
+	char buf[1024], *end;
+	unsigned long n;
+	uid_t uid;
+
+	if (want == NULL || *want == '\0')
+		return 0;
+	errno = 0;
+	n = strtoul(want, &end, 10);
+	if (*end == '\0' && errno == 0 && want[0] >= '0' && want[0] <= '9')
+		uid = (uid_t)n;
+	else if (getpwnam_r(want, &pw, buf, sizeof buf, &found) == 0 &&
+	    found != NULL)
+		uid = found->pw_uid;
+	else {
+		errno = EPERM;          /* no such user: nobody can match */
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1)
+		return -1;
+	if (uc.uid != uid && uc.uid != 0) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
 /* A connected socket becomes the handle's connection, HELLO queued.  0, or
  * -1 (the caller still owns fd). */
 static int
@@ -262,6 +303,8 @@ ss_attach_fd(struct smartsock *s, int fd)
 	struct epoll_event ev;
 	uint8_t hello[LPROTO_HDR_LEN + 2];
 
+	if (ss_check_daemon(fd) == -1)
+		return -1;
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
 	ev.data.fd = fd;

@@ -522,6 +522,8 @@ static const struct {
 	{ ENOENT, "no such smart socket" },
 	{ ECONNREFUSED, "smartsockd is not accepting on this socket" },
 	{ EACCES, "access to the smart socket denied" },
+	{ EPERM, "the socket's daemon does not run as SMARTSOCK_DAEMON_USER "
+	    "(operation not permitted)" },
 	{ EUSERS, "too many applications attached to the smart socket" },
 	{ EPROTO, "protocol error with smartsockd" },
 	{ ETIMEDOUT, "smartsockd did not answer in time" },

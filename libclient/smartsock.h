@@ -46,8 +46,9 @@ typedef struct smartsock smartsock;
  * Returns a handle, or NULL with errno: ENOENT (no such socket), ECONNREFUSED
  * (no daemon behind it), EPROTO (the daemon speaks another local protocol
  * version), EACCES (the file's permissions, or allow_users / allow_groups),
- * EUSERS (max_clients applications are attached), ENAMETOOLONG, ENOMEM,
- * ETIMEDOUT (no answer within 5 s).
+ * EUSERS (max_clients applications are attached), EPERM (with
+ * $SMARTSOCK_DAEMON_USER set, the socket's listener runs as another user),
+ * ENAMETOOLONG, ENOMEM, ETIMEDOUT (no answer within 5 s).
  * See also: smartsock_close().
  */
 smartsock *smartsock_open(const char *name);

@@ -28,6 +28,8 @@ Local:
   closed after the HELLO deadline, logged with its uid and pid; allowed
   applications, TCP peers and smartsockctl go on.
 - A status-only user holding 70 control connections: root's reload works.
+- With SMARTSOCK_DAEMON_USER the library refuses a NAME.sock that another
+  user listens on (SO_PEERCRED).
 - A runtime_dir that others can write to is refused at start; a NAME.sock
   replaced by a symbolic link is never followed by chmod at reload.
 """
@@ -412,6 +414,41 @@ check(r.returncode == 0, "root's reload beside 70 control connections of "
       "another user: %r" % (r,))
 hog.kill()
 hog.wait(patience(10))
+
+step("SMARTSOCK_DAEMON_USER: the library refuses a socket another user "
+     "listens on")
+LISTEN = r'''
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(8)
+print("listening", flush=True)
+time.sleep(30)
+'''
+fake_dir = tmpdir()
+os.chown(fake_dir, NOBODY, NOBODY)
+os.chmod(fake_dir, 0o755)
+listen_py = os.path.join(os.path.dirname(tools.cat), "listen.py")
+with open(listen_py, "w") as f:
+    f.write(LISTEN)
+os.chmod(listen_py, 0o644)
+fake = spawn(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+              "--clear-groups", PY, listen_py,
+              os.path.join(fake_dir, "app.sock")],
+             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+check(fake.stdout.readline() == b"listening\n", "the fake daemon: %r" %
+      (fake.stderr.read() if fake.poll() is not None else b""))
+env = dict(os.environ, SMARTSOCK_DAEMON_USER="root")
+r = subprocess.run([CAT, "-S", fake_dir, "send", "app", "x"], env=env,
+                   capture_output=True, timeout=patience(20))
+check(r.returncode != 0 and b"not permitted" in r.stderr,
+      "a socket of uid %d with SMARTSOCK_DAEMON_USER=root: %r" % (NOBODY, r))
+fake.kill()
+fake.wait(patience(10))
+r = subprocess.run([CAT, "-S", d.runtime, "send", "app", "to root"],
+                   env=env, capture_output=True, timeout=patience(20))
+check(r.returncode == 0, "the real daemon with SMARTSOCK_DAEMON_USER=root: "
+      "%r" % (r,))
 check(d.stop() == 0, "daemon (local floods) did not stop cleanly")
 
 # --- 6. runtime_dir writable by others; a socket file made a link -----------
