@@ -7,9 +7,11 @@
  * types, answers nothing itself (ACKs are the socket's decision), sends a
  * HEARTBEAT after heartbeat_interval without sending, and closes after
  * heartbeat_timeout without receiving a whole frame (bytes trickling in
- * do not keep it alive; time spent paused by back-pressure does not count).  Its bufferevent's output buffer is
- * its send queue.  Every close is logged with the address, identity and
- * cause, and reported to the socket and to the connector that made it.
+ * do not keep it alive; time spent paused by back-pressure does not
+ * count).  Its bufferevent's output buffer is its send queue; while that
+ * holds peer_buffer or more, the peer is not read either.  Every close is
+ * logged with the address, identity and cause, and reported to the socket
+ * and to the connector that made it.
  */
 #ifndef SMARTSOCK_PEER_H
 #define SMARTSOCK_PEER_H

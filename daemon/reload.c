@@ -189,9 +189,9 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 		snprintf(why, sizeof(why), "%s: changing %s of socket %s "
 		    "would discard the %zu messages it holds (%zu waiting for "
 		    "a peer, %zu awaiting an ACK, %zu waiting for an "
-		    "application); reload once they are delivered", d->config_path,
-		    keys, ss->name, reload_held(ss), ss->sendq_len,
-		    ss->pending_len, ss->recvq_len);
+		    "application); reload once they are delivered",
+		    d->config_path, keys, ss->name, reload_held(ss),
+		    ss->sendq_len, ss->pending_len, ss->recvq_len);
 		tls_free_config(tls, cfg.nsockets);
 		config_free(&cfg);
 		return reload_refuse(d, summary, len, why);

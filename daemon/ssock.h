@@ -105,9 +105,10 @@ struct ssock *ssock_new(struct event_base *, struct evdns_base *,
 /*
  * Reload: take `conf` and `tls` (same name and identity) in place of the
  * old ones, which are about to be freed; new connections use the new TLS
- * state, connections made earlier keep theirs.  ssock_set_conf() repoints the socket, its
- * peers' timers and its endpoints' kept entries; endpoints_reconfigure()
- * then opens new endpoints; ssock_conf_applied() acts on changed limits.
+ * state, connections made earlier keep theirs.  ssock_set_conf()
+ * repoints the socket, its peers' timers and its endpoints' kept entries;
+ * endpoints_reconfigure() then opens new endpoints; ssock_conf_applied()
+ * acts on changed limits.
  */
 void ssock_set_conf(struct ssock *, const struct socket_conf *conf,
     struct tls *tls);
