@@ -15,6 +15,10 @@
  * then, at the HELLO, allow_users / allow_groups against the credentials
  * of the connecting process (SO_PEERCRED, SO_PEERGROUPS), and at most
  * max_clients at once; a refused client gets a REFUSE with the reason.
+ * Before that, at the accept, each user's share of the daemon's local
+ * connections (share.h); a connection without its HELLO after
+ * LOCAL_HELLO_MS is closed.  Every refusal and close is logged with the
+ * pid and uid (rate-limited, with the count of lines left out).
  *
  * When the daemon stops, local_closing() sends every attached application
  * CLOSING (lproto.h).  Each one is still read up to the end of its stream,

@@ -15,9 +15,11 @@
  *            socket stops reading from its peers (TCP back-pressure)
  *            instead of dropping.
  * Over the daemon's max_memory (budget.h) every limit counts as reached.
- * A publish subscriber whose output is full gets no copy (counted), and
- * one that stays full for heartbeat_timeout is disconnected: one slow
- * subscriber never stalls the others.
+ * Publish: with overflow = block a message waits while a subscriber's
+ * output is full, and a subscriber that takes nothing for
+ * subscriber_timeout while the others wait is disconnected; with drop-new
+ * and drop-old a full subscriber gets no copy (counted).  Either way one
+ * slow subscriber does not stall the others for long.
  * Peers and applications call in through the ssock_* functions below; the
  * socket decides routing (publish, round-robin, send-to-identity).
  */
