@@ -167,12 +167,12 @@ ctlcmd_socket(struct json *j, const struct ssock *ss)
 	json_uint(j, "peers", ss->nactive);
 	json_uint(j, "applications", ss->local != NULL ?
 	    local_count(ss->local) : 0);
-	json_uint(j, "queued_to_send", ss->sendq_len);
-	json_uint(j, "awaiting_ack", ss->pending_len);
-	json_uint(j, "waiting_for_app", ss->recvq_len);
-	json_uint(j, "queued_to_send_bytes", ss->sendq_bytes);
-	json_uint(j, "awaiting_ack_bytes", ss->pending_bytes);
-	json_uint(j, "waiting_for_app_bytes", ss->recvq_bytes);
+	json_uint(j, "queued_to_send", ss->sendq.len);
+	json_uint(j, "awaiting_ack", ss->pending.len);
+	json_uint(j, "waiting_for_app", ss->recvq.len);
+	json_uint(j, "queued_to_send_bytes", ss->sendq.bytes);
+	json_uint(j, "awaiting_ack_bytes", ss->pending.bytes);
+	json_uint(j, "waiting_for_app_bytes", ss->recvq.bytes);
 	json_open_array(j, "routes");
 	TAILQ_FOREACH(r, &ss->routes, from_entry)
 		ctlcmd_route(j, r);

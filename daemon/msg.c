@@ -129,3 +129,55 @@ msg_queue_clear(struct msg_queue *q)
 		msg_unref(m);
 	}
 }
+
+void
+msg_fifo_init(struct msg_fifo *f)
+{
+	TAILQ_INIT(&f->q);
+	f->len = 0;
+	f->bytes = 0;
+}
+
+void
+msg_fifo_insert_after(struct msg_fifo *f, struct msg *at, struct msg *m)
+{
+	if (at == NULL)
+		TAILQ_INSERT_HEAD(&f->q, m, entry);
+	else
+		TAILQ_INSERT_AFTER(&f->q, at, m, entry);
+	f->len++;
+	f->bytes += msg_footprint(m);
+}
+
+void
+msg_fifo_push(struct msg_fifo *f, struct msg *m, int at_head)
+{
+	msg_fifo_insert_after(f, at_head ? NULL : TAILQ_LAST(&f->q, msg_queue),
+	    m);
+}
+
+void
+msg_fifo_remove(struct msg_fifo *f, struct msg *m)
+{
+	TAILQ_REMOVE(&f->q, m, entry);
+	f->len--;
+	f->bytes -= msg_footprint(m);
+}
+
+struct msg *
+msg_fifo_pop(struct msg_fifo *f)
+{
+	struct msg *m = TAILQ_FIRST(&f->q);
+
+	if (m != NULL)
+		msg_fifo_remove(f, m);
+	return m;
+}
+
+void
+msg_fifo_clear(struct msg_fifo *f)
+{
+	msg_queue_clear(&f->q);
+	f->len = 0;
+	f->bytes = 0;
+}

@@ -75,4 +75,24 @@ int msg_add_framed(struct msg *, struct evbuffer *out, const uint8_t *hdr,
 /* Unref every message of a queue and empty it. */
 void msg_queue_clear(struct msg_queue *);
 
+/*
+ * A queue that counts what it holds, its messages and their footprint
+ * (msg_footprint()), for limits in messages and in bytes.  It takes no
+ * reference of its own: a push hands it the caller's, a pop or a removal
+ * hands it back.
+ */
+struct msg_fifo {
+	struct msg_queue q;
+	size_t len;
+	uint64_t bytes;
+};
+void msg_fifo_init(struct msg_fifo *);
+void msg_fifo_push(struct msg_fifo *, struct msg *, int at_head);
+/* Insert m after `at` (NULL: at the head). */
+void msg_fifo_insert_after(struct msg_fifo *, struct msg *at, struct msg *m);
+struct msg *msg_fifo_pop(struct msg_fifo *);  /* NULL when empty */
+void msg_fifo_remove(struct msg_fifo *, struct msg *);
+/* Unref every message and empty it. */
+void msg_fifo_clear(struct msg_fifo *);
+
 #endif

@@ -148,7 +148,7 @@ reload_refuse(struct daemon *d, char *summary, size_t len, const char *why)
 static size_t
 reload_held(const struct ssock *ss)
 {
-	return ss->sendq_len + ss->pending_len + ss->recvq_len;
+	return ss->sendq.len + ss->pending.len + ss->recvq.len;
 }
 
 static int
@@ -191,7 +191,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 		    "a peer, %zu awaiting an ACK, %zu waiting for an "
 		    "application); reload once they are delivered",
 		    d->config_path, keys, ss->name, reload_held(ss),
-		    ss->sendq_len, ss->pending_len, ss->recvq_len);
+		    ss->sendq.len, ss->pending.len, ss->recvq.len);
 		tls_free_config(tls, cfg.nsockets);
 		config_free(&cfg);
 		return reload_refuse(d, summary, len, why);

@@ -196,7 +196,7 @@ route_target_ready(struct ssock *to)
 
 	TAILQ_FOREACH(r, &routes, entry)
 		if (r->to == to && r->from != NULL &&
-		    r->from->recvq_len > 0)
+		    r->from->recvq.len > 0)
 			ssock_deliver_queued(r->from);
 }
 

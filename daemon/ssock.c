@@ -74,9 +74,9 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 	format_identity(ss->identity, ss->identity_hex);
 	TAILQ_INIT(&ss->peers);
 	TAILQ_INIT(&ss->active);
-	TAILQ_INIT(&ss->sendq);
-	TAILQ_INIT(&ss->pending);
-	TAILQ_INIT(&ss->recvq);
+	msg_fifo_init(&ss->sendq);
+	msg_fifo_init(&ss->pending);
+	msg_fifo_init(&ss->recvq);
 	TAILQ_INIT(&ss->routes);
 	ss->active_by_id = idmap_new();
 	ss->pending_by_id = idmap_new();
@@ -216,78 +216,23 @@ ssock_unflushed(const struct ssock *ss)
 
 /* --- the queues and their limits --------------------------------------- */
 
-static void
-sendq_push(struct ssock *ss, struct msg *m, int at_head)
-{
-	if (at_head)
-		TAILQ_INSERT_HEAD(&ss->sendq, m, entry);
-	else
-		TAILQ_INSERT_TAIL(&ss->sendq, m, entry);
-	ss->sendq_len++;
-	ss->sendq_bytes += msg_footprint(m);
-}
-
-static struct msg *
-sendq_pop(struct ssock *ss)
-{
-	struct msg *m = TAILQ_FIRST(&ss->sendq);
-
-	if (m != NULL) {
-		TAILQ_REMOVE(&ss->sendq, m, entry);
-		ss->sendq_len--;
-		ss->sendq_bytes -= msg_footprint(m);
-	}
-	return m;
-}
-
 /* Into pending, in deadline order (nearly always at the end). */
 static void
 pending_insert(struct ssock *ss, struct msg *m)
 {
-	struct msg *at = TAILQ_LAST(&ss->pending, msg_queue);
+	struct msg *at = TAILQ_LAST(&ss->pending.q, msg_queue);
 
 	while (at != NULL && at->deadline_ms > m->deadline_ms)
 		at = TAILQ_PREV(at, msg_queue, entry);
-	if (at == NULL)
-		TAILQ_INSERT_HEAD(&ss->pending, m, entry);
-	else
-		TAILQ_INSERT_AFTER(&ss->pending, at, m, entry);
-	ss->pending_len++;
-	ss->pending_bytes += msg_footprint(m);
+	msg_fifo_insert_after(&ss->pending, at, m);
 }
 
 /* Out of pending (and its index); the reference stays the caller's. */
 static void
 pending_remove(struct ssock *ss, struct msg *m)
 {
-	TAILQ_REMOVE(&ss->pending, m, entry);
+	msg_fifo_remove(&ss->pending, m);
 	idmap_del(ss->pending_by_id, m->msg_id);
-	ss->pending_len--;
-	ss->pending_bytes -= msg_footprint(m);
-}
-
-static void
-recvq_push(struct ssock *ss, struct msg *m, int at_head)
-{
-	if (at_head)
-		TAILQ_INSERT_HEAD(&ss->recvq, m, entry);
-	else
-		TAILQ_INSERT_TAIL(&ss->recvq, m, entry);
-	ss->recvq_len++;
-	ss->recvq_bytes += msg_footprint(m);
-}
-
-static struct msg *
-recvq_pop(struct ssock *ss)
-{
-	struct msg *m = TAILQ_FIRST(&ss->recvq);
-
-	if (m != NULL) {
-		TAILQ_REMOVE(&ss->recvq, m, entry);
-		ss->recvq_len--;
-		ss->recvq_bytes -= msg_footprint(m);
-	}
-	return m;
 }
 
 /* What the socket holds for peers has reached send_buffer(_size), or the
@@ -298,8 +243,8 @@ ssock_send_full(const struct ssock *ss)
 	const struct socket_conf *c = ss->conf;
 
 	return (c->send_buffer != CONFIG_UNLIMITED &&
-	    ss->sendq_len + ss->pending_len >= c->send_buffer) ||
-	    ss->sendq_bytes + ss->pending_bytes >= c->send_buffer_size ||
+	    ss->sendq.len + ss->pending.len >= c->send_buffer) ||
+	    ss->sendq.bytes + ss->pending.bytes >= c->send_buffer_size ||
 	    budget_over();
 }
 
@@ -311,8 +256,8 @@ ssock_recv_full(const struct ssock *ss)
 	const struct socket_conf *c = ss->conf;
 
 	return (c->recv_buffer != CONFIG_UNLIMITED &&
-	    ss->recvq_len >= c->recv_buffer) ||
-	    ss->recvq_bytes >= c->recv_buffer_size || budget_over();
+	    ss->recvq.len >= c->recv_buffer) ||
+	    ss->recvq.bytes >= c->recv_buffer_size || budget_over();
 }
 
 /* ... and is back to 3/4 of both limits (so reading does not flap). */
@@ -322,8 +267,8 @@ ssock_recv_roomy(const struct ssock *ss)
 	const struct socket_conf *c = ss->conf;
 
 	return (c->recv_buffer == CONFIG_UNLIMITED ||
-	    ss->recvq_len <= c->recv_buffer / 4 * 3) &&
-	    ss->recvq_bytes <= c->recv_buffer_size / 4 * 3 && !budget_over();
+	    ss->recvq.len <= c->recv_buffer / 4 * 3) &&
+	    ss->recvq.bytes <= c->recv_buffer_size / 4 * 3 && !budget_over();
 }
 
 void
@@ -336,19 +281,19 @@ ssock_free(struct ssock *ss)
 		return;
 	ss->closing = 1;
 	routes_forget(ss);
-	lost = ss->sendq_len;
+	lost = ss->sendq.len;
 	if (lost > 0) {
 		STATS_ADD(&ss->stats, drops_shutdown, lost);
 		log_warnx("socket %s: %zu messages not delivered to any peer "
 		    "at shutdown", ss->name, lost);
 	}
-	if ((unacked = ss->pending_len) > 0)
+	if ((unacked = ss->pending.len) > 0)
 		log_info("socket %s: %zu messages sent to a peer and not "
 		    "acknowledged yet at shutdown (the peer may have them)",
 		    ss->name, unacked);
-	if (ss->recvq_len > 0)
+	if (ss->recvq.len > 0)
 		log_warnx("socket %s: %zu received messages never taken by %s",
-		    ss->name, ss->recvq_len, TAILQ_EMPTY(&ss->routes) ?
+		    ss->name, ss->recvq.len, TAILQ_EMPTY(&ss->routes) ?
 		    "an application" : "its routes' target sockets");
 	endpoints_free(ss->endpoints);
 	while ((p = TAILQ_FIRST(&ss->peers)) != NULL) {
@@ -356,9 +301,9 @@ ssock_free(struct ssock *ss)
 		peer_free(p);
 	}
 	local_free(ss->local);
-	msg_queue_clear(&ss->sendq);
-	msg_queue_clear(&ss->pending);
-	msg_queue_clear(&ss->recvq);
+	msg_fifo_clear(&ss->sendq);
+	msg_fifo_clear(&ss->pending);
+	msg_fifo_clear(&ss->recvq);
 	idmap_free(ss->active_by_id);
 	idmap_free(ss->pending_by_id);
 	idmap_free(ss->inbound_by_id);
@@ -385,7 +330,7 @@ ssock_log_drop(struct ssock *ss, const char *what)
 static void
 ssock_arm_resend(struct ssock *ss)
 {
-	struct msg *m = TAILQ_FIRST(&ss->pending);
+	struct msg *m = TAILQ_FIRST(&ss->pending.q);
 	uint64_t now, ms;
 	struct timeval tv;
 
@@ -529,7 +474,7 @@ ssock_slow_check(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!TAILQ_EMPTY(&ss->sendq) && ssock_slow_subscribers(ss) == 0)
+	if (!TAILQ_EMPTY(&ss->sendq.q) && ssock_slow_subscribers(ss) == 0)
 		ssock_flush_sendq(ss);
 }
 
@@ -601,7 +546,7 @@ ssock_flush_sendq(struct ssock *ss)
 {
 	struct msg *m;
 
-	while ((m = sendq_pop(ss)) != NULL) {
+	while ((m = msg_fifo_pop(&ss->sendq)) != NULL) {
 		switch (ssock_route(ss, m)) {
 		case ROUTE_SENT:
 			continue;
@@ -611,7 +556,7 @@ ssock_flush_sendq(struct ssock *ss)
 			msg_unref(m);
 			continue;
 		case ROUTE_WAIT:
-			sendq_push(ss, m, 1);
+			msg_fifo_push(&ss->sendq, m, 1);
 			break;
 		}
 		break;
@@ -636,7 +581,7 @@ ssock_overflow(struct ssock *ss, struct msg *m)
 
 	switch (ss->conf->overflow) {
 	case OVERFLOW_DROP_OLD:
-		if ((old = sendq_pop(ss)) != NULL) {
+		if ((old = msg_fifo_pop(&ss->sendq)) != NULL) {
 			msg_unref(old);
 			STATS_INC(&ss->stats, drops_overflow);
 			ssock_log_drop(ss, "send buffer full (drop-old)");
@@ -659,7 +604,7 @@ ssock_overflow(struct ssock *ss, struct msg *m)
 		ssock_log_drop(ss, "out of memory");
 		return LPROTO_ST_NO_BUFFER;
 	}
-	sendq_push(ss, m, 0);
+	msg_fifo_push(&ss->sendq, m, 0);
 	return LPROTO_OK;
 }
 
@@ -674,14 +619,14 @@ ssock_app_send(struct ssock *ss, struct msg *m)
 	if (ssock_send_full(ss))
 		return ssock_overflow(ss, m);
 	/* Behind queued messages it must wait its turn, to keep order. */
-	if (TAILQ_EMPTY(&ss->sendq) && ssock_route(ss, m) == ROUTE_SENT)
+	if (TAILQ_EMPTY(&ss->sendq.q) && ssock_route(ss, m) == ROUTE_SENT)
 		return LPROTO_OK;
 	if ((m = msg_keep(m)) == NULL) {
 		STATS_INC(&ss->stats, drops_overflow);
 		ssock_log_drop(ss, "out of memory");
 		return LPROTO_ST_NO_BUFFER;
 	}
-	sendq_push(ss, m, 0);
+	msg_fifo_push(&ss->sendq, m, 0);
 	return LPROTO_OK;
 }
 
@@ -700,7 +645,7 @@ ssock_resend(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	while ((m = TAILQ_FIRST(&ss->pending)) != NULL &&
+	while ((m = TAILQ_FIRST(&ss->pending.q)) != NULL &&
 	    m->deadline_ms <= now) {
 		pending_remove(ss, m);
 		m->resends++;
@@ -712,7 +657,7 @@ ssock_resend(evutil_socket_t fd, short what, void *arg)
 			/* Still on its connection: ask again later. */
 			m->deadline_ms = now + ssock_resend_after(ss, m);
 			if (idmap_put(ss->pending_by_id, m->msg_id, m) == -1) {
-				sendq_push(ss, m, 1);
+				msg_fifo_push(&ss->sendq, m, 1);
 				break;
 			}
 			pending_insert(ss, m);
@@ -780,7 +725,7 @@ ssock_peer_down(struct ssock *ss, struct peer *p)
 	/* What it never acknowledged goes out again first, in order, unless
 	 * it has now been on max_retries connections that all closed. */
 	TAILQ_INIT(&back);
-	for (m = TAILQ_FIRST(&ss->pending); m != NULL; m = next) {
+	for (m = TAILQ_FIRST(&ss->pending.q); m != NULL; m = next) {
 		next = TAILQ_NEXT(m, entry);
 		if (m->sent_to != p)
 			continue;
@@ -799,7 +744,7 @@ ssock_peer_down(struct ssock *ss, struct peer *p)
 		return;
 	while ((m = TAILQ_LAST(&back, msg_queue)) != NULL) {
 		TAILQ_REMOVE(&back, m, entry);
-		sendq_push(ss, m, 1);
+		msg_fifo_push(&ss->sendq, m, 1);
 	}
 	log_debug("socket %s: %zu unacknowledged messages of %s queued again",
 	    ss->name, n, p->identity_hex);
@@ -810,7 +755,7 @@ void
 ssock_peer_writable(struct ssock *ss, struct peer *p)
 {
 	p->full_since_ms = 0;
-	if (!TAILQ_EMPTY(&ss->sendq))
+	if (!TAILQ_EMPTY(&ss->sendq.q))
 		ssock_flush_sendq(ss);
 }
 
@@ -842,7 +787,7 @@ ssock_pause_reading(struct ssock *ss)
 	if ((n = log_ratelimit_pass(&ss->rl_paused, now_ms())) >= 0)
 		log_info("socket %s: %zu received messages wait for %s; not "
 		    "reading from peers until they are taken%s", ss->name,
-		    ss->recvq_len, TAILQ_EMPTY(&ss->routes) ? "an application" :
+		    ss->recvq.len, TAILQ_EMPTY(&ss->routes) ? "an application" :
 		    "room in its routes' target sockets", log_more(more, n));
 	TAILQ_FOREACH(p, &ss->active, active_entry)
 		peer_pause_reading(p);
@@ -900,14 +845,14 @@ ssock_peer_msg(struct ssock *ss, struct peer *p, struct msg *m)
 		ssock_app_confirmed(ss, m);
 		return;
 	}
-	if (TAILQ_EMPTY(&ss->recvq) && ssock_take(ss, m))
+	if (TAILQ_EMPTY(&ss->recvq.q) && ssock_take(ss, m))
 		return;
 	if ((kept = msg_keep(m)) == NULL) {
 		STATS_INC(&ss->stats, drops_overflow);
 		ssock_log_drop(ss, "out of memory");
 		return;
 	}
-	recvq_push(ss, kept, 0);
+	msg_fifo_push(&ss->recvq, kept, 0);
 	if (!ss->reading_paused && ssock_recv_full(ss))
 		ssock_pause_reading(ss);
 }
@@ -938,7 +883,7 @@ ssock_app_requeue(struct ssock *ss, struct msg_queue *q)
 
 	while ((m = TAILQ_LAST(q, msg_queue)) != NULL) {
 		TAILQ_REMOVE(q, m, entry);
-		recvq_push(ss, m, 1);
+		msg_fifo_push(&ss->recvq, m, 1);
 	}
 }
 
@@ -947,9 +892,9 @@ ssock_deliver_queued(struct ssock *ss)
 {
 	struct msg *m;
 
-	while ((m = recvq_pop(ss)) != NULL) {
+	while ((m = msg_fifo_pop(&ss->recvq)) != NULL) {
 		if (!ssock_take(ss, m)) {
-			recvq_push(ss, m, 1);
+			msg_fifo_push(&ss->recvq, m, 1);
 			break;
 		}
 	}

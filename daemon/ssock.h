@@ -65,19 +65,13 @@ struct ssock {
 	struct idmap *active_by_id;
 	struct peer *rr_next;                   /* next round-robin candidate */
 
-	struct msg_queue sendq;
-	size_t sendq_len;
-	uint64_t sendq_bytes;                   /* msg_footprint() of each */
-	struct msg_queue pending;
-	size_t pending_len;
-	uint64_t pending_bytes;
+	struct msg_fifo sendq;
+	struct msg_fifo pending;
 	struct idmap *pending_by_id;
 	struct event *resend_ev;
 	struct event *slow_ev;                  /* publish: next subscriber
 	                                           to reach subscriber_timeout */
-	struct msg_queue recvq;
-	size_t recvq_len;
-	uint64_t recvq_bytes;
+	struct msg_fifo recvq;
 	struct idmap *inbound_by_id;            /* DATA_REQs not yet confirmed */
 	int reading_paused;
 

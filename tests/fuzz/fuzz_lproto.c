@@ -189,9 +189,9 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 	if (base == NULL)
 		daemon_setup();
 	CHECK(fuzz_put(keeper_fd, from_keeper, sizeof(from_keeper)) == 0);
-	for (i = 0; i < MAX_PASSES && ss->recvq_len < 2; i++)
+	for (i = 0; i < MAX_PASSES && ss->recvq.len < 2; i++)
 		fuzz_pump();
-	CHECK(ss->recvq_len == 2);
+	CHECK(ss->recvq.len == 2);
 
 	CHECK((client.in = evbuffer_new()) != NULL);
 	client.fd = unix_connect(daemon_path);
@@ -226,8 +226,8 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 	evbuffer_free(client.in);
 
 	/* Whatever it did not take or confirm, the drain does. */
-	if (ss->recvq_len > 0) {
-		lproto_put_u32(body, (uint32_t)ss->recvq_len);
+	if (ss->recvq.len > 0) {
+		lproto_put_u32(body, (uint32_t)ss->recvq.len);
 		drain.taken = 0;
 		fuzz_put_frame(drain.fd, LPROTO_CREDIT, body, 4);
 	}
@@ -236,12 +236,12 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 		fuzz_pump();
 		busy = drain_poll();
 		busy |= fuzz_discard(keeper_fd);
-		if (!busy && ss->recvq_len == 0)
+		if (!busy && ss->recvq.len == 0)
 			quiet++;
 		else
 			quiet = 0;
 	}
-	CHECK(ss->nactive == 1 && ss->sendq_len == 0);
+	CHECK(ss->nactive == 1 && ss->sendq.len == 0);
 }
 
 /* --- side 1: libsmartsock's decoder ------------------------------------- */

@@ -324,9 +324,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; quiet < 3; i++) {
 		CHECK(i < MAX_PASSES);  /* else the peer never went away */
 		busy = service(abrupt ? -1 : fd);
-		if (!busy && npeers() == 1 && ss->recvq_len == 0 &&
-		    !app.unconfirmed && ss->sendq_len == 0 &&
-		    TAILQ_EMPTY(&ss->pending))
+		if (!busy && npeers() == 1 && ss->recvq.len == 0 &&
+		    !app.unconfirmed && ss->sendq.len == 0 &&
+		    TAILQ_EMPTY(&ss->pending.q))
 			quiet++;
 		else
 			quiet = 0;

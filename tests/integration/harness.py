@@ -181,6 +181,23 @@ def wait_peers(d, name, ids, timeout=10.0):
     fail("socket %s never saw peers %r up:\n%s" % (name, ids, d.log_text()))
 
 
+def settle(probe, what, quiet=1.0, timeout=20.0):
+    """Wait until probe() returns the same value for `quiet` seconds (both
+    stretched by patience()); returns that value."""
+    quiet = patience(quiet)
+    end = time.monotonic() + patience(timeout)
+    last, since = probe(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        if time.monotonic() > end:
+            fail("timed out waiting for %s to settle: still moving, %r" %
+                 (what, last))
+        time.sleep(0.05)
+        now = probe()
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
 def tmpdir():
     d = tempfile.mkdtemp(prefix="smartsock-test-")
     _dirs.append(d)

@@ -27,7 +27,7 @@ import time
 import procstat
 from harness import (DATA, HEARTBEAT, Daemon, RawPeer, cat_timeout, check,
                      collect, fail, finish, frame, free_port, hello, passed,
-                     patience, sock, step, wait_for, wait_peers)
+                     patience, settle, sock, step, wait_for, wait_peers)
 
 SIZE = 1000             # payload bytes: an 8-digit id, then padding
 PEER_BUFFER = 128 * 1024
@@ -156,22 +156,6 @@ def connect_subs(d, port, n, first_byte, stalled=False):
             for i in range(n)]
     wait_peers(d, "pub", [s.ident for s in subs])
     return subs
-
-
-def settle(probe, what, quiet=1.0, timeout=20.0):
-    """Wait until probe() returns the same value for `quiet` seconds (both
-    stretched by patience())."""
-    quiet = patience(quiet)
-    end = time.monotonic() + patience(timeout)
-    last, since = probe(), time.monotonic()
-    while time.monotonic() - since < quiet:
-        if time.monotonic() > end:
-            fail("timed out waiting for %s: still moving, %r" % (what, last))
-        time.sleep(0.05)
-        now = probe()
-        if now != last:
-            last, since = now, time.monotonic()
-    return last
 
 
 def windowed(feeder, first, n, subs, window=50, on_window=None):

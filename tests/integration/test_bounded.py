@@ -39,14 +39,13 @@ import socket
 import stat
 import struct
 import subprocess
-import sys
 import threading
 import time
 
 import procstat
 from harness import (ACK, BUILD, CAT, DATA, DATA_REQ, HELLO, Daemon, RawPeer,
                      cat_timeout, check, fail, frame, free_port, hello,
-                     passed, patience, sock, spawn, step, tmpdir,
+                     passed, patience, settle, sock, spawn, step, tmpdir,
                      tools_for_any_user, wait_for, wait_peers)
 
 MiB = 1 << 20
@@ -62,21 +61,6 @@ def quiet_env():
     env["ASAN_OPTIONS"] = (prev + ":" if prev else "") + \
         "quarantine_size_mb=0"
     return env
-
-
-def settle(probe, what, quiet=1.0, timeout=60.0):
-    """Wait until probe() returns the same value for `quiet` seconds."""
-    quiet = patience(quiet)
-    end = time.monotonic() + patience(timeout)
-    last, since = probe(), time.monotonic()
-    while time.monotonic() - since < quiet:
-        if time.monotonic() > end:
-            fail("timed out waiting for %s to settle: %r" % (what, last))
-        time.sleep(0.05)
-        now = probe()
-        if now != last:
-            last, since = now, time.monotonic()
-    return last
 
 
 def background(target):
@@ -109,7 +93,7 @@ peer.s.settimeout(None)
 sender = background(flood_big)
 d.wait_log("not reading from peers", timeout=60)
 held = settle(lambda: d.status_of("in")["waiting_for_app_bytes"],
-              "waiting_for_app_bytes")
+              "waiting_for_app_bytes", timeout=60)
 rss = procstat.rss_kb(pid)
 print("held %d messages, %.1f MiB waiting; RSS %d -> %d KiB" %
       (d.status_of("in")["waiting_for_app"], held / MiB, rss0, rss))
@@ -196,7 +180,8 @@ def ack_debt():
     fail("the peer is gone")
 
 
-settle(lambda: d.counter("alo", "messages.in"), "messages.in", quiet=1.5)
+settle(lambda: d.counter("alo", "messages.in"), "messages.in", quiet=1.5,
+       timeout=60)
 queued = ack_debt()
 taken = d.counter("alo", "messages.in")
 print("never reading: %d of %d DATA_REQs taken, %d bytes of ACKs queued "

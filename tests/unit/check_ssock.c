@@ -254,11 +254,11 @@ START_TEST(test_buffer_then_flush_in_order)
 	app_send("q0");
 	app_send("q1");
 	app_send("q2");
-	ck_assert_uint_eq(ss->sendq_len, 3);
+	ck_assert_uint_eq(ss->sendq.len, 3);
 	fake_connect(&a, 0xaa);
 	fake_payloads(&a, pa, sizeof(pa));
 	ck_assert_str_eq(pa, "q0,q1,q2,");
-	ck_assert_uint_eq(ss->sendq_len, 0);
+	ck_assert_uint_eq(ss->sendq.len, 0);
 	fake_close(&a);
 	teardown();
 }
@@ -276,7 +276,7 @@ START_TEST(test_borrowed_copied_when_queued)
 	msg_borrow(&view, buf, 7);
 	ck_assert_int_eq(ssock_app_send(ss, &view), LPROTO_OK);
 	memset(buf, 'X', sizeof(buf));          /* the input moves on */
-	ck_assert_uint_eq(ss->sendq_len, 1);
+	ck_assert_uint_eq(ss->sendq.len, 1);
 	fake_connect(&a, 0xaa);
 	fake_payloads(&a, pa, sizeof(pa));
 	ck_assert_str_eq(pa, "keep-me,");
@@ -359,7 +359,7 @@ START_TEST(test_at_least_once_ack_resend_giveup)
 	pump();
 	fake_read(&a, types, env, 16);
 	ck_assert_uint_ge(ss->stats.resends, 1);
-	ck_assert_uint_eq(TAILQ_FIRST(&ss->pending)->resends, ss->stats.resends);
+	ck_assert_uint_eq(TAILQ_FIRST(&ss->pending.q)->resends, ss->stats.resends);
 	/* 30 ms, then 60, 120, ...: at most 3 in 240 ms. */
 	ck_assert_uint_le(ss->stats.resends, 3);
 	ck_assert_uint_eq(ss->stats.giveups, 0);
@@ -367,16 +367,16 @@ START_TEST(test_at_least_once_ack_resend_giveup)
 	/* Lost with a connection that closes without its ACK: queued again,
 	 * until max_retries = 2 connections closed on it. */
 	fake_close(&a);
-	ck_assert_uint_eq(ss->sendq_len, 1);
+	ck_assert_uint_eq(ss->sendq.len, 1);
 	fake_connect(&a, 0xaa);
-	ck_assert_uint_eq(ss->sendq_len, 0);
+	ck_assert_uint_eq(ss->sendq.len, 0);
 	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 1);
 	fake_close(&a);
-	ck_assert_uint_eq(ss->sendq_len, 1);
+	ck_assert_uint_eq(ss->sendq.len, 1);
 	ck_assert_uint_eq(ss->stats.giveups, 0);
 	fake_connect(&a, 0xaa);
 	fake_close(&a);
-	ck_assert_uint_eq(ss->sendq_len, 0);
+	ck_assert_uint_eq(ss->sendq.len, 0);
 	ck_assert_uint_eq(ss->stats.giveups, 1);
 	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 0);
 	teardown();
@@ -396,7 +396,7 @@ START_TEST(test_at_least_once_requeue_on_peer_down)
 	app_send("x1");
 	ck_assert_int_eq(fake_read(&a, types, env, 16), 3);
 	fake_close(&a);                 /* never acknowledged */
-	ck_assert_uint_eq(ss->sendq_len, 2);
+	ck_assert_uint_eq(ss->sendq.len, 2);
 	fake_connect(&b, 0xbb);
 	fake_payloads(&b, pb, sizeof(pb));
 	ck_assert_str_eq(pb, "x0,x1,");
@@ -419,14 +419,14 @@ START_TEST(test_inbound_dedup_and_backpressure)
 	send_raw(&a, req, sizeof(req));
 	send_raw(&a, req, sizeof(req));         /* a resend, same msg_id */
 	pump();
-	ck_assert_uint_eq(ss->recvq_len, 1);
+	ck_assert_uint_eq(ss->recvq.len, 1);
 	ck_assert_uint_eq(ss->stats.duplicates, 1);
 	send_raw(&a, data, sizeof(data));
 	send_raw(&a, data, sizeof(data));
 	send_raw(&a, data, sizeof(data));
 	pump();
 	/* Full at 3: reading stops, the rest waits in the kernel/peer. */
-	ck_assert_uint_eq(ss->recvq_len, 3);
+	ck_assert_uint_eq(ss->recvq.len, 3);
 	ck_assert_int_eq(ss->reading_paused, 1);
 	fake_close(&a);
 	teardown();
