@@ -187,11 +187,12 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 		    reload_held(ss) == 0)
 			continue;
 		snprintf(why, sizeof(why), "%s: changing %s of socket %s "
-		    "would discard the %zu messages it holds (%zu waiting for "
+		    "would discard the %zu message%s it holds (%zu waiting for "
 		    "a peer, %zu awaiting an ACK, %zu waiting for an "
 		    "application); reload once they are delivered",
 		    d->config_path, keys, ss->name, reload_held(ss),
-		    ss->sendq.len, ss->pending.len, ss->recvq.len);
+		    reload_held(ss) == 1 ? "" : "s", ss->sendq.len,
+		    ss->pending.len, ss->recvq.len);
 		tls_free_config(tls, cfg.nsockets);
 		config_free(&cfg);
 		return reload_refuse(d, summary, len, why);
@@ -204,8 +205,9 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 		    sizeof(keys), &restart) == 0 || !restart))
 			continue;
 		if (sc == NULL && reload_held(ss) > 0)
-			snprintf(why, sizeof(why), "removed %s (%zu messages it "
-			    "held discarded)", ss->name, reload_held(ss));
+			snprintf(why, sizeof(why), "removed %s (%zu message%s it "
+			    "held discarded)", ss->name, reload_held(ss),
+			    reload_held(ss) == 1 ? "" : "s");
 		else if (sc == NULL)
 			snprintf(why, sizeof(why), "removed %s", ss->name);
 		else

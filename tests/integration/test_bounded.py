@@ -7,6 +7,8 @@ Remote, unauthenticated:
   (it grew by 1.6 GB before); an application then takes them.
 - 60 connections that send a 16 MiB length prefix before any HELLO: each
   is closed at its prefix (a HELLO is 22 bytes), nothing is buffered.
+- 3000 HELLOs with new identities: at most 100 peer lines per socket per
+  10 s (6004 before), and the next one says how many were left out.
 - A peer that sends DATA_REQs and never reads: the daemon stops reading it
   once its output is full (peer_buffer), so the ACKs queued for it stay
   within peer_buffer and one per message of it still held (it grew by 60
@@ -139,6 +141,31 @@ d.wait_log("not a HELLO")
 for p in conns:
     p.close()
 check(d.stop() == 0, "daemon (prefixes) did not stop cleanly")
+
+# --- 2b. 3000 HELLOs with new identities --------------------------------------
+step("3000 HELLOs with new identities: the peer lines are rate-limited")
+port = free_port()
+d = Daemon({"in": sock(bind="127.0.0.1:%d" % port)}, verbose=False)
+for i in range(3000):
+    p = RawPeer(port)
+    p.send(hello(i.to_bytes(16, "big")))
+    p.close()
+wait_for(lambda: d.counter("in", "connections.closed") >= 3000, 60,
+         "3000 connections to come and go")
+ups = d.log_text().count(") up")
+downs = d.log_text().count(") down")
+print("3000 HELLOs: %d up lines, %d down lines logged" % (ups, downs))
+# 100 lines per socket per 10 s; the test may straddle a window or two.
+check(ups + downs <= 300, "%d peer lines for 3000 HELLOs" % (ups + downs))
+time.sleep(10.5)        # LOG_RATELIMIT_MS: the next line may pass
+p = RawPeer(port)
+p.send(hello(b"\xee" * 16))
+d.wait_log("ee" * 16)
+line = [l for l in d.log_text().splitlines() if "ee" * 16 in l][0]
+check("more not logged)" in line, "the first line after the storm does not "
+      "say how many were left out: %r" % line)
+p.close()
+check(d.stop() == 0, "daemon (HELLO storm) did not stop cleanly")
 
 # --- 3. DATA_REQs from a peer that never reads its ACKs ---------------------
 N_REQ = 300000

@@ -143,4 +143,36 @@ check(st["daemon"]["generation"] == 3 and
       "status of a failed bind: %r" % eps)
 
 check(a.stop() == 0 and b.stop() == 0, "daemons did not stop cleanly")
+
+step("an identity change that would discard queued messages is refused")
+port = free_port()                      # nobody listens: messages wait
+q = Daemon({"q": sock(connect="127.0.0.1:%d" % port, identity="5a" * 16),
+            "bye": sock(connect="127.0.0.1:%d" % port)})
+send_lines(q, "q", ["held-1", "held-2"])
+send_lines(q, "bye", ["dropped-1"])
+q.write_conf({"q": sock(connect="127.0.0.1:%d" % port, identity="5b" * 16),
+              "bye": sock(connect="127.0.0.1:%d" % port)})
+r = q.ctl("reload")
+err = r.stderr.decode()
+check(r.returncode == 1 and "changing identity of socket q would discard "
+      "the 2 messages it holds (2 waiting for a peer" in err,
+      "reload changing a busy socket's identity: %r" % (r,))
+check(q.status_of("q")["identity"] == "5a" * 16 and
+      q.status_of("q")["queued_to_send"] == 2, "the refused reload changed q")
+step("a removed socket: the reload names what it discards")
+q.write_conf({"q": sock(connect="127.0.0.1:%d" % port, identity="5a" * 16)})
+r = q.ctl("reload")
+check(r.returncode == 0 and
+      b"removed bye (1 message it held discarded)" in r.stdout,
+      "reload removing a socket with a queue: %r" % (r,))
+step("doubtful settings are warned about with what they do")
+q.write_conf({"q": sock(connect="127.0.0.1:%d" % port, identity="5a" * 16,
+                        heartbeat_interval="1ms", heartbeat_timeout="3s",
+                        peer_buffer="2G")},
+             daemon={"max_memory": "1G"})
+r = q.ctl("reload")
+check(r.returncode == 0, "reload with doubtful settings: %r" % (r,))
+q.wait_log("heartbeat_interval 1ms: 1000 heartbeats a second")
+q.wait_log("peer_buffer 2G can never fill: the daemon's max_memory (1G)")
+check(q.stop() == 0, "daemon (busy identity) did not stop cleanly")
 passed("reload")
