@@ -254,13 +254,25 @@ ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now)
 	json_close_object(j);
 }
 
+struct ctlcmd_peers_walk {
+	struct json *j;
+	uint64_t now;
+};
+
+static void
+ctlcmd_peer_entry(const struct peer *p, void *arg)
+{
+	struct ctlcmd_peers_walk *w = arg;
+
+	ctlcmd_peer(w->j, p, w->now);
+}
+
 static int
 ctlcmd_peers(struct daemon *d, const char *arg, struct json *j, char *err,
     size_t errlen)
 {
+	struct ctlcmd_peers_walk w = { .j = j, .now = now_ms() };
 	const struct ssock *ss;
-	const struct peer *p;
-	uint64_t now = now_ms();
 
 	if ((ss = daemon_find_socket(d, arg)) == NULL) {
 		snprintf(err, errlen, "no socket named '%s'", arg);
@@ -268,8 +280,7 @@ ctlcmd_peers(struct daemon *d, const char *arg, struct json *j, char *err,
 	}
 	json_string(j, "socket", ss->name);
 	json_open_array(j, "peers");
-	TAILQ_FOREACH(p, &ss->peers, entry)
-		ctlcmd_peer(j, p, now);
+	ssock_foreach_peer(ss, ctlcmd_peer_entry, &w);
 	json_close_array(j);
 	return 0;
 }

@@ -116,15 +116,8 @@ set_nodelay(evutil_socket_t fd)
 static int
 listener_full(const struct ssock *ss)
 {
-	const struct peer *p;
-	uint64_t n = 0;
-
-	if (ss->conf->max_peers == CONFIG_UNLIMITED)
-		return 0;
-	TAILQ_FOREACH(p, &ss->peers, entry)
-		if (++n >= ss->conf->max_peers)
-			return 1;
-	return 0;
+	return ss->conf->max_peers != CONFIG_UNLIMITED &&
+	    ssock_npeers(ss) >= ss->conf->max_peers;
 }
 
 /* Over max_peers: closed before a byte is read or written. */

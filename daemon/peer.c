@@ -98,7 +98,7 @@ peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
 	bufferevent_setwatermark(bev, EV_WRITE, hwm / 2, 0);
 	bufferevent_setcb(bev, peer_readcb, peer_writecb, peer_eventcb, p);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	TAILQ_INSERT_TAIL(&ss->peers, p, entry);
+	ssock_peer_new(ss, p);
 	return p;
 }
 
@@ -179,7 +179,6 @@ peer_end(struct peer *p, const char *why, int logged)
 			    log_more(more, k));
 	}
 	STATS_INC(&ss->stats, conns_closed);
-	TAILQ_REMOVE(&ss->peers, p, entry);
 	ssock_peer_down(ss, p);
 	if (c != NULL)
 		connector_peer_down(c, why, was_up);

@@ -298,6 +298,7 @@ ssock_free(struct ssock *ss)
 	endpoints_free(ss->endpoints);
 	while ((p = TAILQ_FIRST(&ss->peers)) != NULL) {
 		TAILQ_REMOVE(&ss->peers, p, entry);
+		ss->npeers--;
 		peer_free(p);
 	}
 	local_free(ss->local);
@@ -691,6 +692,29 @@ ssock_give_up(struct ssock *ss, struct msg *m)
 	msg_unref(m);
 }
 
+void
+ssock_peer_new(struct ssock *ss, struct peer *p)
+{
+	TAILQ_INSERT_TAIL(&ss->peers, p, entry);
+	ss->npeers++;
+}
+
+size_t
+ssock_npeers(const struct ssock *ss)
+{
+	return ss->npeers;
+}
+
+void
+ssock_foreach_peer(const struct ssock *ss,
+    void (*fn)(const struct peer *, void *), void *arg)
+{
+	const struct peer *p;
+
+	TAILQ_FOREACH(p, &ss->peers, entry)
+		fn(p, arg);
+}
+
 int
 ssock_peer_up(struct ssock *ss, struct peer *p)
 {
@@ -712,6 +736,8 @@ ssock_peer_down(struct ssock *ss, struct peer *p)
 	struct msg *m, *next;
 	size_t n = 0;
 
+	TAILQ_REMOVE(&ss->peers, p, entry);
+	ss->npeers--;
 	if (p->state != PEER_ACTIVE)
 		return;
 	route_peer_gone(p);

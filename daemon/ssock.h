@@ -60,6 +60,7 @@ struct ssock {
 	size_t max_message_size;
 
 	struct peer_list peers;                 /* every connection */
+	size_t npeers;
 	struct peer_list active;                /* after HELLO, in rr order */
 	size_t nactive;
 	struct idmap *active_by_id;
@@ -125,9 +126,18 @@ void ssock_free(struct ssock *);
 
 /* --- from peers ---------------------------------------------------- */
 /* HELLO done: 0 and the peer is active, or -1 (identity already here). */
+/* A new connection (accepted or connected), before its handshake. */
+void ssock_peer_new(struct ssock *, struct peer *);
 int ssock_peer_up(struct ssock *, struct peer *);
 /* The peer is going away (called once, before it is freed). */
 void ssock_peer_down(struct ssock *, struct peer *);
+
+/* --- for the others: they ask, they never walk or write the lists --- */
+/* Connections, handshaking or up (max_peers counts them). */
+size_t ssock_npeers(const struct ssock *);
+/* fn for each connection, in the order they came. */
+void ssock_foreach_peer(const struct ssock *,
+    void (*fn)(const struct peer *, void *), void *arg);
 /* A DATA (msg without MSG_HAS_ID) or DATA_REQ arrived; the socket takes
  * the reference (or, for a borrowed msg, copies what it must keep).
  * peer_id is set to the sender's identity. */

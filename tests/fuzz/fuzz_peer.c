@@ -141,12 +141,7 @@ missing(const uint8_t *s, size_t n)
 static size_t
 npeers(void)
 {
-	struct peer *p;
-	size_t n = 0;
-
-	TAILQ_FOREACH(p, &ss->peers, entry)
-		n++;
-	return n;
+	return ssock_npeers(ss);
 }
 
 /* A peer of the socket on a socketpair; returns our end, or -1. */
