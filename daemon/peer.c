@@ -604,9 +604,7 @@ peer_hello_prefix(struct peer *p, struct evbuffer *in)
 		return peer_not_aiomsg(p, b[0]);
 	if (evbuffer_copyout(in, b, sizeof(b)) < (ev_ssize_t)sizeof(b))
 		return 0;
-	n = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
-	    b[3];
-	if (n == WIRE_HELLO_ENV)
+	if ((n = wire_get_len(b)) == WIRE_HELLO_ENV)
 		return 0;
 	STATS_INC(&p->ss->stats, rejected_bad_hello);
 	snprintf(why, sizeof(why), "first frame is %" PRIu32 " bytes long, "
@@ -750,14 +748,12 @@ peer_decode(struct peer *p, int all)
 		if (p->state == PEER_HELLO && peer_hello_prefix(p, in) == -1)
 			return -1;
 		used = 0;
-		while (v.iov_len - used >= WIRE_LEN_PREFIX) {
-			n = ((size_t)b[used] << 24) | ((size_t)b[used + 1] << 16) |
-			    ((size_t)b[used + 2] << 8) | b[used + 3];
-			if (n > max_env || v.iov_len - used - WIRE_LEN_PREFIX < n)
-				break;
-			if (peer_take_env(p, b + used + WIRE_LEN_PREFIX, n) == -1)
+		while (wire_decode(b + used, v.iov_len - used, max_env, &f) ==
+		    WIRE_FRAME) {
+			if (peer_take_env(p, b + used + WIRE_LEN_PREFIX,
+			    f.env_len) == -1)
 				return -1;
-			used += WIRE_LEN_PREFIX + n;
+			used += WIRE_LEN_PREFIX + (size_t)f.env_len;
 			if (peer_paused(p, all))
 				break;
 		}

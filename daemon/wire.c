@@ -14,25 +14,51 @@ wire_put_u32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-enum wire_peek_result
-wire_peek(struct evbuffer *in, size_t max_env, struct wire_frame *f)
+uint32_t
+wire_get_len(const uint8_t p[WIRE_LEN_PREFIX])
 {
-	uint8_t hdr[WIRE_LEN_PREFIX + 1];
-	size_t have = evbuffer_get_length(in);
-	uint32_t n;
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	    ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
 
-	if (have < WIRE_LEN_PREFIX)
-		return WIRE_NEED_MORE;
-	evbuffer_copyout(in, hdr, have > sizeof(hdr) ? sizeof(hdr) : have);
-	n = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) |
-	    ((uint32_t)hdr[2] << 8) | (uint32_t)hdr[3];
+/*
+ * The decision for a frame of envelope length n, with `have` bytes in all
+ * and its type byte (when n > 0 and it is there) at *type_at.
+ */
+static enum wire_peek_result
+wire_judge(uint32_t n, size_t have, const uint8_t *type_at, size_t max_env,
+    struct wire_frame *f)
+{
 	if (n > max_env)
 		return WIRE_TOO_BIG;
 	if (have - WIRE_LEN_PREFIX < n)
 		return WIRE_NEED_MORE;
 	f->env_len = n;
-	f->type = n > 0 ? hdr[4] : -1;
+	f->type = n > 0 ? *type_at : -1;
 	return WIRE_FRAME;
+}
+
+enum wire_peek_result
+wire_decode(const uint8_t *buf, size_t have, size_t max_env,
+    struct wire_frame *f)
+{
+	if (have < WIRE_LEN_PREFIX)
+		return WIRE_NEED_MORE;
+	return wire_judge(wire_get_len(buf), have, buf + WIRE_LEN_PREFIX,
+	    max_env, f);
+}
+
+enum wire_peek_result
+wire_peek(struct evbuffer *in, size_t max_env, struct wire_frame *f)
+{
+	uint8_t hdr[WIRE_LEN_PREFIX + 1];
+	size_t have = evbuffer_get_length(in);
+
+	if (have < WIRE_LEN_PREFIX)
+		return WIRE_NEED_MORE;
+	evbuffer_copyout(in, hdr, have > sizeof(hdr) ? sizeof(hdr) : have);
+	return wire_judge(wire_get_len(hdr), have, hdr + WIRE_LEN_PREFIX,
+	    max_env, f);
 }
 
 size_t

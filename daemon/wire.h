@@ -46,7 +46,17 @@ struct wire_frame {
 	int type;               /* envelope[0], or -1 for an empty envelope */
 };
 
-/* Look at the front of `in`; max_env bounds the envelope length. */
+/* The envelope length a frame's 4-byte prefix says. */
+uint32_t wire_get_len(const uint8_t prefix[WIRE_LEN_PREFIX]);
+
+/*
+ * The frame at the front of the `have` bytes at buf, pure (no evbuffer,
+ * no allocation: what peers and fuzzers share).  WIRE_FRAME when all of it
+ * is there; WIRE_TOO_BIG as soon as its length prefix exceeds max_env.
+ */
+enum wire_peek_result wire_decode(const uint8_t *buf, size_t have,
+    size_t max_env, struct wire_frame *f);
+/* The same at the front of `in`, which need not be contiguous. */
 enum wire_peek_result wire_peek(struct evbuffer *in, size_t max_env,
     struct wire_frame *f);
 

@@ -6,7 +6,7 @@
  * is a byte stream from a peer.  It is appended to an evbuffer one chunk
  * at a time, each chunk its own chain, and after every chunk each whole
  * frame is taken off the front as peer.c does: wire_peek(), then pullup
- * and drain.  Checked against a plain decode of the flat stream: the same
+ * and drain; the pure wire_decode() must say the same of the flat bytes.  Checked against a plain decode of the flat stream: the same
  * verdicts and frames in the same order whatever the chunking, a length
  * over the limit seen exactly where it is; and the encoders must rebuild
  * every well-formed HELLO, HEARTBEAT, DATA, DATA_REQ and ACK byte for byte.
@@ -112,7 +112,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct evbuffer *in, *chunk;
-	struct wire_frame f;
+	struct wire_frame f, g;
 	enum wire_peek_result r, want;
 	const uint8_t *s, *p;
 	size_t max_env, len, fed = 0, taken = 0, n;
@@ -143,6 +143,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			want = reference_peek(s + taken, fed - taken, max_env,
 			    &env_len);
 			CHECK(r == want);
+			/* The pure decoder on the flat bytes agrees. */
+			CHECK(wire_decode(s + taken, fed - taken, max_env, &g) ==
+			    want);
+			CHECK(want != WIRE_FRAME || (g.env_len == env_len &&
+			    g.type == (env_len > 0 ? s[taken + 4] : -1)));
+			if (fed - taken >= WIRE_LEN_PREFIX)
+				CHECK(wire_get_len(s + taken) ==
+				    get_u32(s + taken));
 			if (r == WIRE_NEED_MORE)
 				break;
 			if (r == WIRE_TOO_BIG) {
