@@ -10,7 +10,6 @@
 
 #include "advice.h"
 #include "budget.h"
-#include "conftab.h"
 #include "daemon.h"
 #include "endpoint.h"
 #include "log.h"
@@ -41,89 +40,6 @@ daemon_set_log_level(struct daemon *d)
 
 	log_set_level(d->verbose ? LOG_DEBUG :
 	    priority[d->cfg.daemon.log_level]);
-}
-
-static int
-endpoints_equal(const struct endpoint_conf *a, size_t na,
-    const struct endpoint_conf *b, size_t nb)
-{
-	size_t i;
-
-	if (na != nb)
-		return 0;
-	for (i = 0; i < na; i++)
-		if (strcmp(a[i].host, b[i].host) != 0 ||
-		    strcmp(a[i].port, b[i].port) != 0)
-			return 0;
-	return 1;
-}
-
-/* Does option o differ between the structs at a and b? */
-static int
-option_differs(const struct opt *o, const void *a, const void *b)
-{
-	const char *pa = (const char *)a + o->off, *pb = (const char *)b + o->off;
-	const char *sa, *sb;
-
-	/* Every type is listed: -Wswitch flags a new one left out. */
-	switch (o->type) {
-	case OPT_DURATION:
-	case OPT_SIZE:
-	case OPT_COUNT:
-	case OPT_MODE:
-		return *(const uint64_t *)pa != *(const uint64_t *)pb;
-	case OPT_ENUM:
-	case OPT_BOOL:
-		return *(const int *)pa != *(const int *)pb;
-	case OPT_IDENTITY:
-		/* Two random identities are the same setting. */
-		return *(const int *)((const char *)a + o->aux) !=
-		    *(const int *)((const char *)b + o->aux) ||
-		    memcmp(pa, pb, 16) != 0;
-	case OPT_ENDPOINTS:
-		return !endpoints_equal(*(struct endpoint_conf *const *)pa,
-		    *(const size_t *)((const char *)a + o->aux),
-		    *(struct endpoint_conf *const *)pb,
-		    *(const size_t *)((const char *)b + o->aux));
-	case OPT_PATH:
-	case OPT_FILE:
-	case OPT_STRING:
-	case OPT_USER:
-	case OPT_GROUP:
-		sa = *(char *const *)pa;
-		sb = *(char *const *)pb;
-		if (sa == NULL || sb == NULL)
-			return sa != sb;
-		return strcmp(sa, sb) != 0;
-	}
-	return 1;
-}
-
-/*
- * The keys of `section` that differ, as "a, b" in buf.  Returns how many
- * differ; *restart is set when one of them is not reloadable.
- */
-static int
-changed_keys(enum opt_section section, const void *a, const void *b,
-    char *buf, size_t len, int *restart)
-{
-	const struct opt *o;
-	size_t used = 0;
-	int n = 0;
-
-	buf[0] = '\0';
-	*restart = 0;
-	for (o = config_options; o < config_options + CONFIG_NOPTIONS; o++) {
-		if (o->section != section || !option_differs(o, a, b))
-			continue;
-		if (!o->reloadable)
-			*restart = 1;
-		if (used < len)
-			used += (size_t)snprintf(buf + used, len - used, "%s%s",
-			    n > 0 ? ", " : "", o->key);
-		n++;
-	}
-	return n;
 }
 
 /* Append a part to the summary, "; "-separated. */
@@ -166,7 +82,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	memset(&cfg, 0, sizeof(cfg));
 	if (config_load(d->config_path, &cfg, err, sizeof(err)) == -1)
 		return reload_refuse(d, summary, len, err);
-	if (changed_keys(OPT_DAEMON, &d->cfg.daemon, &cfg.daemon, keys,
+	if (config_daemon_changes(&d->cfg.daemon, &cfg.daemon, keys,
 	    sizeof(keys), &restart) > 0 && restart) {
 		snprintf(why, sizeof(why), "%s: changing %s needs a restart "
 		    "of smartsockd", d->config_path, keys);
@@ -182,7 +98,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	/* 0. A restart would discard what a socket holds: refused. */
 	TAILQ_FOREACH(ss, &d->sockets, entry) {
 		sc = config_find_socket(&cfg, ss->name);
-		if (sc == NULL || changed_keys(OPT_SOCKET, ss->conf, sc, keys,
+		if (sc == NULL || config_socket_changes(ss->conf, sc, keys,
 		    sizeof(keys), &restart) == 0 || !restart ||
 		    reload_held(ss) == 0)
 			continue;
@@ -201,7 +117,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	for (ss = TAILQ_FIRST(&d->sockets); ss != NULL; ss = next) {
 		next = TAILQ_NEXT(ss, entry);
 		sc = config_find_socket(&cfg, ss->name);
-		if (sc != NULL && (changed_keys(OPT_SOCKET, ss->conf, sc, keys,
+		if (sc != NULL && (config_socket_changes(ss->conf, sc, keys,
 		    sizeof(keys), &restart) == 0 || !restart))
 			continue;
 		if (sc == NULL && reload_held(ss) > 0)
@@ -223,7 +139,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	 *    only then may a port freed here be bound elsewhere. */
 	TAILQ_FOREACH(ss, &d->sockets, entry) {
 		sc = config_find_socket(&cfg, ss->name);
-		if (changed_keys(OPT_SOCKET, ss->conf, sc, keys, sizeof(keys),
+		if (config_socket_changes(ss->conf, sc, keys, sizeof(keys),
 		    &restart) == 0)
 			unchanged++;
 		else {

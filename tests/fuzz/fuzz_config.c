@@ -1,5 +1,5 @@
 /*
- * fuzz_config: the configuration reader (daemon/config.c, conftab.c,
+ * fuzz_config: the configuration reader (config/config.c, conftab.c,
  * parse.c) on arbitrary files: config_load() on the input written to a
  * file in a private temporary directory (relative paths in it resolve
  * there), then config_free().  Checked: a refused file always comes with

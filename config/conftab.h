@@ -1,9 +1,10 @@
 /*
  * conftab: what every configuration key is (section, name, type, range,
- * default, reloadable, help), as one table; the reader in config.c and the
- * commented defaults printed by config_print_defaults() both come from it,
- * and smartsockd.conf(5) documents the same table.  Private to the config
- * reader.
+ * default, reloadable, help), as one table; the reader in config.c, the
+ * commented defaults printed by config_print_defaults() and the reload's
+ * difference (confdiff.c) all come from it, and smartsockd.conf(5)
+ * documents the same table.  Private to the config library: outside it
+ * only tests/man/conftab-dump reads it, to hold the man page to it.
  */
 #ifndef SMARTSOCK_CONFTAB_H
 #define SMARTSOCK_CONFTAB_H

@@ -3,9 +3,10 @@
  *
  * config_load() parses a whole file into a fresh struct config and validates
  * it; on any error it returns -1 with "file:line: reason" in err and leaves
- * nothing allocated.  Keys are described once, in the option table in
- * config.c (section, key, type, range, default, help), which also drives
- * the defaults and the man page.  A loaded config is immutable: reload parses
+ * nothing allocated.  Keys are described once, in the option table of
+ * conftab.c (section, key, type, range, default, reloadable, help), which
+ * also drives the defaults, the reload's difference (confdiff.c) and the
+ * man page.  A loaded config is immutable: reload parses
  * a new one and swaps only on success.
  */
 #ifndef SMARTSOCK_CONFIG_H
@@ -172,5 +173,17 @@ int config_group_id(const char *s, gid_t *out);
 /* Print the option table as a commented config file (every key at its
  * default) to stdout: the source of conf/smartsockd.conf's comments. */
 void config_print_defaults(void);
+
+/*
+ * What a reload would change: the keys of the [daemon] section, or of one
+ * [socket NAME] section, whose values differ between a and b, as "a, b"
+ * in buf.  Returns how many differ; *restart is set when one of them
+ * cannot be applied in place (the option table's reloadable column).
+ * Two random identities count as the same setting.
+ */
+int config_daemon_changes(const struct daemon_conf *a,
+    const struct daemon_conf *b, char *buf, size_t len, int *restart);
+int config_socket_changes(const struct socket_conf *a,
+    const struct socket_conf *b, char *buf, size_t len, int *restart);
 
 #endif
