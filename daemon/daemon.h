@@ -1,7 +1,9 @@
 /*
- * daemon: the state of one smartsockd process, shared by main (start,
- * signals, stop), reload (apply a new config) and control (answer
- * smartsockctl).  There is one, owned by main.
+ * daemon: the state of one smartsockd process.  There is one; main starts
+ * it (the command line, the config, the order things are set up in),
+ * daemon.c owns its life (sockets started and found, signals, the stop
+ * with its grace period, the end), reload.c applies a new config to it,
+ * control answers smartsockctl about it.
  */
 #ifndef SMARTSOCK_DAEMON_H
 #define SMARTSOCK_DAEMON_H
@@ -16,6 +18,7 @@ struct event_base;
 struct evdns_base;
 struct event;
 struct control;
+struct tls;
 
 #define DAEMON_ERR_MAX 1024
 
@@ -55,5 +58,24 @@ void daemon_set_log_level(struct daemon *d);
 
 /* The socket named `name`, or NULL. */
 struct ssock *daemon_find_socket(struct daemon *d, const char *name);
+
+/*
+ * Start socket i of cfg (the config in force, or the one a reload is
+ * applying) with its TLS state, and add it to the daemon's sockets.
+ * NULL after logging why.
+ */
+struct ssock *daemon_start_socket(struct daemon *d, const struct config *cfg,
+    size_t i, struct tls *tls);
+
+/* SIGTERM and SIGINT stop (closing every socket, then a grace period for
+ * applications to finish and queued bytes to go), SIGHUP reloads.  0, or
+ * -1 without memory. */
+int daemon_signals_init(struct daemon *d);
+
+/* budget.h's relief callback: every socket may go on (arg: the daemon). */
+void daemon_budget_relief(void *arg);
+
+/* Free everything the daemon holds, whatever was set up so far. */
+void daemon_free(struct daemon *d);
 
 #endif

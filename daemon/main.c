@@ -1,7 +1,9 @@
 /*
  * smartsockd: owns the smart sockets configured in smartsockd.conf.
- * main parses the command line, loads the config, creates every socket,
- * runs the event loop, and stops cleanly on SIGTERM/SIGINT.
+ * main parses the command line, loads the config, sets the daemon up in
+ * its order (runtime_dir, the loop, the control socket, every socket,
+ * signals, detaching, readiness) and runs the event loop; the daemon
+ * object's life is daemon.c's.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -22,24 +24,21 @@
 
 #include "advice.h"
 #include "budget.h"
-#include "share.h"
-#include "unixsock.h"
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
-#include "local.h"
 #include "log.h"
 #include "notify.h"
 #include "route.h"
-#include "tls.h"
+#include "share.h"
 #include "ssock.h"
+#include "tls.h"
+#include "unixsock.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/smartsock/smartsockd.conf"
-#define SHUTDOWN_GRACE_MS 2000
-#define SHUTDOWN_POLL_MS 20
 
 
 static void
@@ -118,77 +117,6 @@ absolute_path(const char *path)
 	return abs;
 }
 
-/*
- * Stopping: wait until every application has ended its stream after
- * CLOSING (what it wrote is then handled) and taken what was left for it,
- * and the peers' output is written, or the grace period is over.
- */
-static void
-daemon_grace(evutil_socket_t fd, short what, void *arg)
-{
-	struct daemon *d = arg;
-	struct timeval tv = { 0, SHUTDOWN_POLL_MS * 1000 };
-	struct ssock *ss;
-	size_t left = 0, apps = 0;
-
-	(void)fd;
-	(void)what;
-	TAILQ_FOREACH(ss, &d->sockets, entry) {
-		left += ssock_unflushed(ss);
-		apps += local_unfinished(ss->local);
-	}
-	if ((left == 0 && apps == 0) || now_ms() >= d->grace_deadline_ms) {
-		if (left > 0)
-			log_warnx("%zu bytes still unsent after the %d ms "
-			    "grace period", left, SHUTDOWN_GRACE_MS);
-		if (apps > 0)
-			log_warnx("%zu application%s not finished after the %d "
-			    "ms grace period", apps, apps == 1 ? "" : "s",
-			    SHUTDOWN_GRACE_MS);
-		event_base_loopbreak(d->base);
-		return;
-	}
-	evtimer_add(d->grace_ev, &tv);
-}
-
-static void
-daemon_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct daemon *d = arg;
-	struct ssock *ss;
-
-	(void)what;
-	if (sig == SIGHUP) {
-		char summary[DAEMON_ERR_MAX];
-
-		daemon_reload(d, summary, sizeof(summary));
-		return;
-	}
-	if (d->grace_deadline_ms != 0)
-		return;
-	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	notify_stopping("stopping on %s: closing every socket, up to %d ms "
-	    "for applications to finish and to send what is queued",
-	    sig == SIGTERM ? "SIGTERM" : "SIGINT", SHUTDOWN_GRACE_MS);
-	TAILQ_FOREACH(ss, &d->sockets, entry) {
-		ssock_stop_accepting(ss);
-		local_closing(ss->local);
-	}
-	d->grace_deadline_ms = now_ms() + SHUTDOWN_GRACE_MS;
-	daemon_grace(-1, 0, d);
-}
-
-/* Message memory is back under max_memory: every socket may go on. */
-static void
-daemon_budget_relief(void *arg)
-{
-	struct daemon *d = arg;
-	struct ssock *ss;
-
-	TAILQ_FOREACH(ss, &d->sockets, entry)
-		ssock_budget_relief(ss);
-}
-
 /* libevent's own warnings (the DNS resolver's, for one) go to our log. */
 static void
 daemon_libevent_log(int severity, const char *msg)
@@ -197,56 +125,6 @@ daemon_libevent_log(int severity, const char *msg)
 		log_warnx("libevent: %s", msg);
 	else
 		log_debug("libevent: %s", msg);
-}
-
-/*
- * libevent runs some callbacks one pass of the loop after they were queued
- * (a TLS bufferevent's "written" callback, for one) and holds a reference
- * on the bufferevent until then; a base freed before that pass leaks each
- * such bufferevent with its SSL and socket.  Once every object is freed,
- * run the passes still due (bounded: nothing new is queued by then).
- */
-static void
-daemon_drain_loop(struct event_base *base)
-{
-	int i;
-
-	for (i = 0; i < 16 && event_base_get_num_events(base,
-	    EVENT_BASE_COUNT_ACTIVE) > 0; i++)
-		event_base_loop(base, EVLOOP_NONBLOCK);
-}
-
-static void
-daemon_free(struct daemon *d)
-{
-	struct ssock *ss;
-
-	control_free(d->control);
-	while ((ss = TAILQ_FIRST(&d->sockets)) != NULL) {
-		TAILQ_REMOVE(&d->sockets, ss, entry);
-		ssock_free(ss);
-	}
-	routes_free();
-	if (d->sig_term != NULL)
-		event_free(d->sig_term);
-	if (d->sig_int != NULL)
-		event_free(d->sig_int);
-	if (d->sig_hup != NULL)
-		event_free(d->sig_hup);
-	if (d->grace_ev != NULL)
-		event_free(d->grace_ev);
-	notify_free();
-	budget_free();
-	share_free();
-	if (d->dns != NULL)
-		evdns_base_free(d->dns, 0);
-	if (d->base != NULL) {
-		daemon_drain_loop(d->base);
-		event_base_free(d->base);
-	}
-	tls_free_config(d->tls, d->cfg.nsockets);
-	config_free(&d->cfg);
-	free(d->config_path);
 }
 
 int
@@ -260,7 +138,6 @@ main(int argc, char **argv)
 	const char *path = DEFAULT_CONFIG;
 	int ch, foreground = 0, check_only = 0, verbose = 0;
 	struct daemon d;
-	struct ssock *ss;
 	char err[1024], *abs_path;
 	size_t i;
 
@@ -372,32 +249,19 @@ main(int argc, char **argv)
 		daemon_free(&d);
 		return 1;
 	}
-	for (i = 0; i < d.cfg.nsockets; i++) {
-		ss = ssock_new(d.base, d.dns, &d.cfg.sockets[i], d.tls[i],
-		    d.cfg.daemon.runtime_dir,
-		    (size_t)d.cfg.daemon.max_message_size);
-		if (ss == NULL) {
+	for (i = 0; i < d.cfg.nsockets; i++)
+		if (daemon_start_socket(&d, &d.cfg, i, d.tls[i]) == NULL) {
 			log_errx("not starting: socket %s could not be set up",
 			    d.cfg.sockets[i].name);
 			daemon_free(&d);
 			return 1;
 		}
-		TAILQ_INSERT_TAIL(&d.sockets, ss, entry);
-	}
 	routes_apply(&d.cfg, &d.sockets);
-	d.sig_term = evsignal_new(d.base, SIGTERM, daemon_signal, &d);
-	d.sig_int = evsignal_new(d.base, SIGINT, daemon_signal, &d);
-	d.sig_hup = evsignal_new(d.base, SIGHUP, daemon_signal, &d);
-	d.grace_ev = evtimer_new(d.base, daemon_grace, &d);
-	if (d.sig_term == NULL || d.sig_int == NULL || d.sig_hup == NULL ||
-	    d.grace_ev == NULL) {
+	if (daemon_signals_init(&d) == -1) {
 		log_errx("cannot set up signal handling");
 		daemon_free(&d);
 		return 1;
 	}
-	evsignal_add(d.sig_term, NULL);
-	evsignal_add(d.sig_int, NULL);
-	evsignal_add(d.sig_hup, NULL);
 
 	if (!foreground) {
 		/* Every socket is up and any error was on the terminal; the

@@ -17,31 +17,6 @@
 #include "route.h"
 #include "tls.h"
 
-struct ssock *
-daemon_find_socket(struct daemon *d, const char *name)
-{
-	struct ssock *ss;
-
-	TAILQ_FOREACH(ss, &d->sockets, entry)
-		if (strcmp(ss->name, name) == 0)
-			return ss;
-	return NULL;
-}
-
-void
-daemon_set_log_level(struct daemon *d)
-{
-	static const int priority[] = {
-		[LOG_LEVEL_ERROR] = LOG_ERR,
-		[LOG_LEVEL_WARNING] = LOG_WARNING,
-		[LOG_LEVEL_INFO] = LOG_INFO,
-		[LOG_LEVEL_DEBUG] = LOG_DEBUG,
-	};
-
-	log_set_level(d->verbose ? LOG_DEBUG :
-	    priority[d->cfg.daemon.log_level]);
-}
-
 /* Append a part to the summary, "; "-separated. */
 static void
 summary_add(char *summary, size_t len, const char *part)
@@ -165,16 +140,13 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 		sc = &cfg.sockets[i];
 		if (daemon_find_socket(d, sc->name) != NULL)
 			continue;
-		ss = ssock_new(d->base, d->dns, sc, tls[i],
-		    cfg.daemon.runtime_dir, (size_t)cfg.daemon.max_message_size);
-		if (ss == NULL) {
+		if ((ss = daemon_start_socket(d, &cfg, i, tls[i])) == NULL) {
 			failed++;
 			snprintf(why, sizeof(why), "could not start %s (see "
 			    "the log)", sc->name);
 			summary_add(summary, len, why);
 			continue;
 		}
-		TAILQ_INSERT_TAIL(&d->sockets, ss, entry);
 		/* A restarted socket was already named in step 1. */
 		snprintf(why, sizeof(why), "restarted %s (", sc->name);
 		if (strstr(summary, why) == NULL) {

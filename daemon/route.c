@@ -33,17 +33,6 @@ route_by_id(uint32_t id)
 	return NULL;
 }
 
-static struct ssock *
-route_socket(struct ssock_list *sockets, const char *name)
-{
-	struct ssock *ss;
-
-	TAILQ_FOREACH(ss, sockets, entry)
-		if (strcmp(ss->name, name) == 0)
-			return ss;
-	return NULL;
-}
-
 static void
 route_unlink_from(struct route *r)
 {
@@ -106,8 +95,8 @@ routes_apply(const struct config *cfg, struct ssock_list *sockets)
 				continue;
 			}
 			r->stale = 0;
-			from = route_socket(sockets, sc->name);
-			to = route_socket(sockets, tn);
+			from = ssock_list_find(sockets, sc->name);
+			to = ssock_list_find(sockets, tn);
 			if (r->from != from) {
 				route_unlink_from(r);
 				if (from != NULL)

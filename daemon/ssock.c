@@ -699,6 +699,17 @@ ssock_peer_new(struct ssock *ss, struct peer *p)
 	ss->npeers++;
 }
 
+struct ssock *
+ssock_list_find(struct ssock_list *list, const char *name)
+{
+	struct ssock *ss;
+
+	TAILQ_FOREACH(ss, list, entry)
+		if (strcmp(ss->name, name) == 0)
+			return ss;
+	return NULL;
+}
+
 size_t
 ssock_npeers(const struct ssock *ss)
 {

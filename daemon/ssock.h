@@ -132,6 +132,9 @@ int ssock_peer_up(struct ssock *, struct peer *);
 /* The peer is going away (called once, before it is freed). */
 void ssock_peer_down(struct ssock *, struct peer *);
 
+/* The socket named `name` in a list of sockets, or NULL. */
+struct ssock *ssock_list_find(struct ssock_list *, const char *name);
+
 /* --- for the others: they ask, they never walk or write the lists --- */
 /* Connections, handshaking or up (max_peers counts them). */
 size_t ssock_npeers(const struct ssock *);
