@@ -60,71 +60,92 @@ static const char *const config_tls_versions[] = {
 
 #define D(f) offsetof(struct daemon_conf, f)
 #define S(f) offsetof(struct socket_conf, f)
-#define DURATION(k, def, rl, f, help) \
-	{ OPT_SOCKET, k, OPT_DURATION, 1, 24 * HOUR_MS, def, rl, 0, S(f), 0, \
-	  NULL, NULL, help }
-#define COUNT(k, min, def, rl, f, help) \
-	{ OPT_SOCKET, k, OPT_COUNT, min, CONFIG_UNLIMITED - 1, def, rl, 0, \
-	  S(f), 0, NULL, NULL, help }
-#define TLSFILE(k, f, example, help) \
-	{ OPT_SOCKET, k, OPT_FILE, 0, 0, NULL, 1, 0, S(tls.f), \
-	  S(tls.f##_line), NULL, example, help }
-#define ENUM(k, choices, def, rl, f, help) \
-	{ OPT_SOCKET, k, OPT_ENUM, 0, 0, def, rl, 0, S(f), 0, choices, NULL, \
-	  help }
+#define DURATION(k_, def_, rl_, f_, help_) \
+	{ .section = OPT_SOCKET, .key = k_, .type = OPT_DURATION, .min = 1, \
+	  .max = 24 * HOUR_MS, .def = def_, .reloadable = rl_, .off = S(f_), \
+	  .help = help_ }
+#define COUNT(k_, min_, def_, rl_, f_, help_) \
+	{ .section = OPT_SOCKET, .key = k_, .type = OPT_COUNT, .min = min_, \
+	  .max = CONFIG_UNLIMITED - 1, .def = def_, .reloadable = rl_, \
+	  .off = S(f_), .help = help_ }
+#define TLSFILE(k_, f_, example_, help_) \
+	{ .section = OPT_SOCKET, .key = k_, .type = OPT_FILE, \
+	  .reloadable = 1, .off = S(tls.f_), .aux = S(tls.f_##_line), \
+	  .example = example_, .help = help_ }
+#define ENUM(k_, choices_, def_, rl_, f_, help_) \
+	{ .section = OPT_SOCKET, .key = k_, .type = OPT_ENUM, .def = def_, \
+	  .reloadable = rl_, .off = S(f_), .choices = choices_, \
+	  .help = help_ }
 
 const struct opt config_options[] = {
-	{ OPT_DAEMON, "runtime_dir", OPT_PATH, 0, 0,
-	  RUNSTATEDIR "/smartsock", 0, 0, D(runtime_dir), 0, NULL, NULL,
+	{ .section = OPT_DAEMON, .key = "runtime_dir", .type = OPT_PATH,
+	  .def = RUNSTATEDIR "/smartsock", .off = D(runtime_dir),
+	  .help =
 	  "Directory for the daemon's Unix sockets (control and applications). "
 	  "A relative path is taken from the directory of this file." },
-	{ OPT_DAEMON, "max_message_size", OPT_SIZE, 1, 2 * GIB, "16M", 0, 0,
-	  D(max_message_size), 0, NULL, NULL,
+	{ .section = OPT_DAEMON, .key = "max_message_size", .type = OPT_SIZE,
+	  .min = 1, .max = 2 * GIB, .def = "16M", .off = D(max_message_size),
+	  .help =
 	  "Largest message accepted from a peer or an application, in bytes." },
-	{ OPT_DAEMON, "max_memory", OPT_SIZE, 1, 1ULL << 40, "1G", 1, 0,
-	  D(max_memory), 0, NULL, NULL,
+	{ .section = OPT_DAEMON, .key = "max_memory", .type = OPT_SIZE,
+	  .min = 1, .max = 1ULL << 40, .def = "1G", .reloadable = 1,
+	  .off = D(max_memory),
+	  .help =
 	  "Ceiling on the memory all messages take in the daemon, every "
 	  "queue of every socket together; reached, every socket acts as if "
 	  "its own buffers were full until use is back to 7/8 of it." },
-	{ OPT_DAEMON, "control_mode", OPT_MODE, 0, 0777, "0660", 0, 0,
-	  D(control_mode), 0, NULL, NULL,
+	{ .section = OPT_DAEMON, .key = "control_mode", .type = OPT_MODE,
+	  .max = 0777, .def = "0660", .off = D(control_mode),
+	  .help =
 	  "Permissions of runtime_dir/control.sock, through which "
 	  "smartsockctl sees and reloads the daemon: whoever may write to "
 	  "it may ask for status and peers; reload is for root and the "
 	  "daemon's own user only." },
-	{ OPT_DAEMON, "control_owner", OPT_USER, 0, 0, NULL, 0, 0,
-	  D(control_owner), 0, NULL, "root",
+	{ .section = OPT_DAEMON, .key = "control_owner", .type = OPT_USER,
+	  .off = D(control_owner), .example = "root",
+	  .help =
 	  "Owner of control.sock, a user name or uid; unset, the daemon's "
 	  "own user." },
-	{ OPT_DAEMON, "control_group", OPT_GROUP, 0, 0, NULL, 0, 0,
-	  D(control_group), 0, NULL, "root",
+	{ .section = OPT_DAEMON, .key = "control_group", .type = OPT_GROUP,
+	  .off = D(control_group), .example = "root",
+	  .help =
 	  "Group of control.sock, a group name or gid; unset, the daemon's "
 	  "own group." },
-	{ OPT_DAEMON, "socket_mode", OPT_MODE, 0, 0777, "0660", 1, 0,
-	  D(socket_mode), 0, NULL, NULL,
+	{ .section = OPT_DAEMON, .key = "socket_mode", .type = OPT_MODE,
+	  .max = 0777, .def = "0660", .reloadable = 1, .off = D(socket_mode),
+	  .help =
 	  "Permissions of each socket's runtime_dir/NAME.sock, through which "
 	  "applications attach, unless the socket sets its own: whoever may "
 	  "write to it may attach (see allow_users)." },
-	{ OPT_DAEMON, "socket_group", OPT_GROUP, 0, 0, NULL, 1, 0,
-	  D(socket_group), 0, NULL, "root",
+	{ .section = OPT_DAEMON, .key = "socket_group", .type = OPT_GROUP,
+	  .reloadable = 1, .off = D(socket_group), .example = "root",
+	  .help =
 	  "Group of each NAME.sock, a group name or gid, unless the socket "
 	  "sets its own; unset, the daemon's own group." },
-	{ OPT_DAEMON, "log_facility", OPT_ENUM, 0, 0, "daemon", 0, 0,
-	  D(log_facility), 0, config_log_facilities, NULL,
+	{ .section = OPT_DAEMON, .key = "log_facility", .type = OPT_ENUM,
+	  .def = "daemon", .off = D(log_facility),
+	  .choices = config_log_facilities,
+	  .help =
 	  "syslog facility of the daemon's log when it runs without -f "
 	  "(with -f, as under systemd, it logs to standard error)." },
-	{ OPT_DAEMON, "log_level", OPT_ENUM, 0, 0, "info", 1, 0,
-	  D(log_level), 0, config_log_levels, NULL,
+	{ .section = OPT_DAEMON, .key = "log_level", .type = OPT_ENUM,
+	  .def = "info", .reloadable = 1, .off = D(log_level),
+	  .choices = config_log_levels,
+	  .help =
 	  "The least severe lines logged: error, warning, info (connections "
 	  "and reloads as well) or debug (everything; -v sets it)." },
 
-	{ OPT_SOCKET, "bind", OPT_ENDPOINTS, 0, 0, NULL, 1,
-	  OPTF_MULTI | OPTF_EXCLUSIVE | OPTF_WILDCARD, S(binds), S(nbinds),
-	  NULL, "127.0.0.1:25000",
+	{ .section = OPT_SOCKET, .key = "bind", .type = OPT_ENDPOINTS,
+	  .reloadable = 1,
+	  .flags = OPTF_MULTI | OPTF_EXCLUSIVE | OPTF_WILDCARD,
+	  .off = S(binds), .aux = S(nbinds), .example = "127.0.0.1:25000",
+	  .help =
 	  "Listen for peers on HOST:PORT, [IPV6]:PORT or *:PORT. May be "
 	  "repeated and may hold a comma-separated list." },
-	{ OPT_SOCKET, "connect", OPT_ENDPOINTS, 0, 0, NULL, 1,
-	  OPTF_MULTI, S(connects), S(nconnects), NULL, "[::1]:25001",
+	{ .section = OPT_SOCKET, .key = "connect", .type = OPT_ENDPOINTS,
+	  .reloadable = 1, .flags = OPTF_MULTI, .off = S(connects),
+	  .aux = S(nconnects), .example = "[::1]:25001",
+	  .help =
 	  "Connect to a peer at HOST:PORT or [IPV6]:PORT, reconnecting when "
 	  "the connection is lost. May be repeated and may hold a "
 	  "comma-separated list." },
@@ -134,8 +155,9 @@ const struct opt config_options[] = {
 	ENUM("delivery", config_deliveries, "at-most-once", 1, delivery,
 	    "at-least-once keeps each message until the peer acknowledges it "
 	    "and resends it otherwise; not possible with publish."),
-	{ OPT_SOCKET, "identity", OPT_IDENTITY, 0, 0, "random", 0, 0,
-	  S(identity), S(has_identity), NULL, NULL,
+	{ .section = OPT_SOCKET, .key = "identity", .type = OPT_IDENTITY,
+	  .def = "random", .off = S(identity), .aux = S(has_identity),
+	  .help =
 	  "This socket's identity in the aiomsg handshake: 32 hex digits, or "
 	  "random for a new one at each start (peers then see a new socket "
 	  "after every restart; set one to keep it)." },
@@ -163,19 +185,25 @@ const struct opt config_options[] = {
 	COUNT("send_buffer", 1, "100000", 1, send_buffer,
 	    "Messages from applications the socket holds: waiting for a peer, "
 	    "or, with at-least-once, sent and awaiting their ACK."),
-	{ OPT_SOCKET, "send_buffer_size", OPT_SIZE, 1, 1ULL << 40, "64M", 1, 0,
-	  S(send_buffer_size), 0, NULL, NULL,
+	{ .section = OPT_SOCKET, .key = "send_buffer_size", .type = OPT_SIZE,
+	  .min = 1, .max = 1ULL << 40, .def = "64M", .reloadable = 1,
+	  .off = S(send_buffer_size),
+	  .help =
 	  "Bytes of the messages send_buffer counts (each with about 120 "
 	  "bytes of bookkeeping); either limit full applies overflow." },
 	COUNT("recv_buffer", 1, "100000", 1, recv_buffer,
 	    "Messages from peers waiting for an application."),
-	{ OPT_SOCKET, "recv_buffer_size", OPT_SIZE, 1, 1ULL << 40, "64M", 1, 0,
-	  S(recv_buffer_size), 0, NULL, NULL,
+	{ .section = OPT_SOCKET, .key = "recv_buffer_size", .type = OPT_SIZE,
+	  .min = 1, .max = 1ULL << 40, .def = "64M", .reloadable = 1,
+	  .off = S(recv_buffer_size),
+	  .help =
 	  "Bytes of the messages recv_buffer counts; either limit full, the "
 	  "socket stops reading from its peers until applications take "
 	  "some." },
-	{ OPT_SOCKET, "peer_buffer", OPT_SIZE, 1, 2 * GIB, "4M", 1, 0,
-	  S(peer_buffer), 0, NULL, NULL,
+	{ .section = OPT_SOCKET, .key = "peer_buffer", .type = OPT_SIZE,
+	  .min = 1, .max = 2 * GIB, .def = "4M", .reloadable = 1,
+	  .off = S(peer_buffer),
+	  .help =
 	  "Bytes queued on one peer connection before it counts as full." },
 	DURATION("subscriber_timeout", "2s", 1, subscriber_timeout_ms,
 	    "publish: a subscriber whose queue stays full this long, taking "
@@ -191,48 +219,63 @@ const struct opt config_options[] = {
 	COUNT("max_clients", 1, "unlimited", 1, max_clients,
 	    "Applications attached to this socket at once; one more is "
 	    "refused."),
-	{ OPT_SOCKET, "socket_mode", OPT_MODE, 0, 0777, NULL, 1, OPTF_INHERIT,
-	  S(socket_mode), 0, NULL, "0660",
+	{ .section = OPT_SOCKET, .key = "socket_mode", .type = OPT_MODE,
+	  .max = 0777, .reloadable = 1, .flags = OPTF_INHERIT,
+	  .off = S(socket_mode), .example = "0660",
+	  .help =
 	  "Permissions of runtime_dir/NAME.sock; unset, [daemon] "
 	  "socket_mode." },
-	{ OPT_SOCKET, "socket_group", OPT_GROUP, 0, 0, NULL, 1, OPTF_INHERIT,
-	  S(socket_group), 0, NULL, "root",
+	{ .section = OPT_SOCKET, .key = "socket_group", .type = OPT_GROUP,
+	  .reloadable = 1, .flags = OPTF_INHERIT, .off = S(socket_group),
+	  .example = "root",
+	  .help =
 	  "Group of runtime_dir/NAME.sock, a group name or gid; unset, "
 	  "[daemon] socket_group." },
-	{ OPT_SOCKET, "allow_users", OPT_USER, 0, 0, NULL, 1, OPTF_LIST,
-	  S(allow_users), S(allow_uids), NULL, "root, 1000",
+	{ .section = OPT_SOCKET, .key = "allow_users", .type = OPT_USER,
+	  .reloadable = 1, .flags = OPTF_LIST, .off = S(allow_users),
+	  .aux = S(allow_uids), .example = "root, 1000",
+	  .help =
 	  "Only these users, and members of allow_groups, may attach, besides "
 	  "root and the daemon's own user; unset (and allow_groups unset), "
 	  "whoever may open NAME.sock. Names are looked up at each load." },
-	{ OPT_SOCKET, "allow_groups", OPT_GROUP, 0, 0, NULL, 1, OPTF_LIST,
-	  S(allow_groups), S(allow_gids), NULL, "root, 1000",
+	{ .section = OPT_SOCKET, .key = "allow_groups", .type = OPT_GROUP,
+	  .reloadable = 1, .flags = OPTF_LIST, .off = S(allow_groups),
+	  .aux = S(allow_gids), .example = "root, 1000",
+	  .help =
 	  "Only members of these groups (the attaching process's own group "
 	  "or supplementary groups), and allow_users, may attach." },
-	{ OPT_SOCKET, "forward", OPT_STRING, 0, 0, NULL, 1, 0,
-	  S(forward), S(forward_line), NULL, "workers, audit",
+	{ .section = OPT_SOCKET, .key = "forward", .type = OPT_STRING,
+	  .reloadable = 1, .off = S(forward), .aux = S(forward_line),
+	  .example = "workers, audit",
+	  .help =
 	  "Route: every message received from this socket's peers is sent "
 	  "out through these other sockets (a comma-separated list of "
 	  "names), with their send modes, instead of going to "
 	  "applications. Routes may not form a loop." },
-	{ OPT_SOCKET, "forward_replies", OPT_BOOL, 0, 0, "off", 1, 0,
-	  S(forward_replies), 0, NULL, NULL,
+	{ .section = OPT_SOCKET, .key = "forward_replies", .type = OPT_BOOL,
+	  .def = "off", .reloadable = 1, .off = S(forward_replies),
+	  .help =
 	  "With forward: what a peer of the other socket sends back on the "
 	  "connection a forwarded message went out on is a reply, routed "
 	  "back to the peer it came from here (the Nth message back "
 	  "answers the Nth written)." },
-	{ OPT_SOCKET, "websocket", OPT_BOOL, 0, 0, "off", 1, 0,
-	  S(websocket), 0, NULL, NULL,
+	{ .section = OPT_SOCKET, .key = "websocket", .type = OPT_BOOL,
+	  .def = "off", .reloadable = 1, .off = S(websocket),
+	  .help =
 	  "Bind endpoints also take browsers: a connection whose first byte "
 	  "(after TLS) is an HTTP GET is upgraded to WebSocket (RFC 6455) "
 	  "and carries the aiomsg stream in binary messages." },
-	{ OPT_SOCKET, "websocket_origins", OPT_STRING, 0, 0, NULL, 1, 0,
-	  S(websocket_origins), S(websocket_origins_line), NULL,
-	  "https://app.example, http://localhost:8080",
+	{ .section = OPT_SOCKET, .key = "websocket_origins",
+	  .type = OPT_STRING, .reloadable = 1, .off = S(websocket_origins),
+	  .aux = S(websocket_origins_line),
+	  .example = "https://app.example, http://localhost:8080",
+	  .help =
 	  "Origins a WebSocket upgrade may come from (comma-separated); "
 	  "another, or none, is refused with 403. Unset, any." },
 
-	{ OPT_SOCKET, "tls", OPT_BOOL, 0, 0, "off", 1, 0, S(tls.on), 0, NULL,
-	  NULL,
+	{ .section = OPT_SOCKET, .key = "tls", .type = OPT_BOOL, .def = "off",
+	  .reloadable = 1, .off = S(tls.on),
+	  .help =
 	  "Speak TLS on every bind and connect endpoint of this socket. "
 	  "TLS settings apply to new connections; a reload re-reads every "
 	  "certificate, key and CA file." },
@@ -245,13 +288,16 @@ const struct opt config_options[] = {
 	TLSFILE("tls_ca", ca, "/etc/smartsock/tls/ca.pem",
 	    "CA certificates (PEM) that connect endpoints verify servers "
 	    "against; unset, the system's trust store."),
-	{ OPT_SOCKET, "tls_server_name", OPT_STRING, 0, 0, NULL, 1, 0,
-	  S(tls.server_name), S(tls.server_name_line), NULL, "broker.example",
+	{ .section = OPT_SOCKET, .key = "tls_server_name", .type = OPT_STRING,
+	  .reloadable = 1, .off = S(tls.server_name),
+	  .aux = S(tls.server_name_line), .example = "broker.example",
+	  .help =
 	  "Name a server's certificate must carry; unset, the host of the "
 	  "connect endpoint (an IP address must be in the certificate's IP "
 	  "addresses)." },
-	{ OPT_SOCKET, "tls_verify_client", OPT_BOOL, 0, 0, "off", 1, 0,
-	  S(tls.verify_client), 0, NULL, NULL,
+	{ .section = OPT_SOCKET, .key = "tls_verify_client", .type = OPT_BOOL,
+	  .def = "off", .reloadable = 1, .off = S(tls.verify_client),
+	  .help =
 	  "Mutual TLS: bind endpoints accept only clients presenting a "
 	  "certificate signed by tls_client_ca." },
 	TLSFILE("tls_client_ca", client_ca, "/etc/smartsock/tls/clients.pem",
@@ -260,8 +306,10 @@ const struct opt config_options[] = {
 	ENUM("tls_min_version", config_tls_versions, "1.2", 1,
 	    tls.min_version,
 	    "Oldest TLS version accepted, 1.2 or 1.3."),
-	{ OPT_SOCKET, "tls_ciphers", OPT_STRING, 0, 0, NULL, 1, 0,
-	  S(tls.ciphers), S(tls.ciphers_line), NULL, "ECDHE+AESGCM:ECDHE+CHACHA20",
+	{ .section = OPT_SOCKET, .key = "tls_ciphers", .type = OPT_STRING,
+	  .reloadable = 1, .off = S(tls.ciphers), .aux = S(tls.ciphers_line),
+	  .example = "ECDHE+AESGCM:ECDHE+CHACHA20",
+	  .help =
 	  "OpenSSL cipher list for TLS 1.2 (see ciphers(1ssl)); unset, the "
 	  "system's default. TLS 1.3 suites stay the system's default." },
 };

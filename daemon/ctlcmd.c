@@ -26,9 +26,11 @@ static int ctlcmd_reload(struct daemon *, const char *, struct json *,
     char *, size_t);
 
 static const struct ctlcmd ctlcmds[] = {
-	{ "status", 0, "status", 0, 0, ctlcmd_status },
-	{ "peers", 1, "peers SOCKET", 0, 0, ctlcmd_peers },
-	{ "reload", 0, "reload", 1, 1, ctlcmd_reload },
+	{ .name = "status", .usage = "status", .run = ctlcmd_status },
+	{ .name = "peers", .nargs = 1, .usage = "peers SOCKET",
+	  .run = ctlcmd_peers },
+	{ .name = "reload", .usage = "reload", .logged = 1, .privileged = 1,
+	  .run = ctlcmd_reload },
 };
 
 const struct ctlcmd *
