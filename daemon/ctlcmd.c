@@ -224,7 +224,7 @@ ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now)
 	json_open_object(j, NULL);
 	json_string(j, "identity", active ? p->identity_hex : NULL);
 	json_string(j, "address", p->addr);
-	json_string(j, "direction", p->connector != NULL ? "connected" :
+	json_string(j, "direction", p->owner != NULL ? "connected" :
 	    "accepted");
 	json_string(j, "state", active ? "active" : "handshake");
 	json_string(j, "transport", p->ws == PEER_WS_ON ? "websocket" :

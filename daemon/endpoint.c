@@ -48,6 +48,7 @@ struct connector {
 	struct event *retry_ev;
 	struct evdns_getaddrinfo_request *dns_req;      /* resolving */
 	struct peer *peer;
+	struct peer_owner owner;        /* what its peer calls back */
 	uint64_t delay_ms;              /* the next retry's base delay */
 	uint64_t up_since_ms;
 	uint64_t retry_at_ms;           /* when the retry timer fires */
@@ -370,7 +371,8 @@ connector_connect(struct connector *c, struct evutil_addrinfo *res)
 		return;
 	}
 	set_nodelay(bufferevent_getfd(bev));
-	c->peer = peer_new(ss, bev, c, c->name, ss->conf->connect_timeout_ms);
+	c->peer = peer_new(ss, bev, &c->owner, c->name,
+	    ss->conf->connect_timeout_ms);
 	if (c->peer == NULL)
 		connector_failed(c, "out of memory");
 }
@@ -412,9 +414,11 @@ connector_attempt(struct connector *c)
 		c->dns_req = req;
 }
 
-void
-connector_peer_up(struct connector *c)
+static void
+connector_peer_up(void *arg)
 {
+	struct connector *c = arg;
+
 	STATS_INC(&c->ss->stats, conns_connected);
 	if (c->failures > 0)
 		log_info("socket %s: connected to %s after %u failed "
@@ -426,9 +430,11 @@ connector_peer_up(struct connector *c)
 	c->up_since_ms = now_ms();
 }
 
-void
-connector_peer_down(struct connector *c, const char *why, int was_up)
+static void
+connector_peer_down(void *arg, const char *why, int was_up)
 {
+	struct connector *c = arg;
+
 	c->peer = NULL;
 	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
 	if (c->ss->closing)
@@ -507,6 +513,9 @@ connector_new(struct endpoints *eps, const struct endpoint_conf *ep)
 	c->ep = ep;
 	c->delay_ms = eps->ss->conf->reconnect_delay_ms;
 	c->rl_cause.burst = CONNECTOR_CAUSE_BURST;
+	c->owner.up = connector_peer_up;
+	c->owner.down = connector_peer_down;
+	c->owner.arg = c;
 	if (strchr(ep->host, ':') != NULL)
 		snprintf(c->name, sizeof(c->name), "[%s]:%s", ep->host,
 		    ep->port);
@@ -526,7 +535,7 @@ connector_free(struct endpoints *eps, struct connector *c, const char *why)
 
 	TAILQ_REMOVE(&eps->connectors, c, entry);
 	if (p != NULL) {
-		p->connector = NULL;
+		p->owner = NULL;
 		if (why != NULL)
 			peer_close(p, why);
 	}

@@ -55,9 +55,6 @@ struct endpoint_status {
 void endpoints_status(const struct endpoints *,
     void (*fn)(const struct endpoint_status *, void *), void *arg);
 
-/* From the connector's peer. */
-void connector_peer_up(struct connector *);
-void connector_peer_down(struct connector *, const char *why, int was_up);
 const char *connector_name(const struct connector *);
 
 #endif

@@ -14,7 +14,6 @@
 #include <event2/util.h>
 
 #include "bev.h"
-#include "endpoint.h"
 #include "log.h"
 #include "msg.h"
 #include "parse.h"
@@ -55,8 +54,8 @@ ms_to_tv(uint64_t ms)
 }
 
 struct peer *
-peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
-    const char *addr, uint64_t hello_ms)
+peer_new(struct ssock *ss, struct bufferevent *bev,
+    const struct peer_owner *owner, const char *addr, uint64_t hello_ms)
 {
 	struct peer *p = calloc(1, sizeof(*p));
 	struct timeval tv = ms_to_tv(hello_ms);
@@ -67,7 +66,7 @@ peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
 		return NULL;
 	}
 	p->ss = ss;
-	p->connector = c;
+	p->owner = owner;
 	p->bev = bev;
 	p->tls = tls_is_tls(bev);
 	p->state = PEER_HELLO;
@@ -78,7 +77,7 @@ peer_new(struct ssock *ss, struct bufferevent *bev, struct connector *c,
 	p->silence_ev = evtimer_new(ss->base, peer_silence, p);
 	/* A WebSocket port answers in kind: its HELLO waits for the first
 	 * byte, which says whether a raw peer or a browser is there. */
-	p->ws = c == NULL && ss->conf->websocket ? PEER_WS_SNIFF :
+	p->ws = owner == NULL && ss->conf->websocket ? PEER_WS_SNIFF :
 	    PEER_WS_NONE;
 	if (p->tls && ((p->batch = evbuffer_new()) == NULL ||
 	    (p->batch_ev = event_new(ss->base, -1, 0, peer_batch_flush,
@@ -141,7 +140,7 @@ peer_transport(const struct peer *p)
 static const char *
 peer_direction(const struct peer *p)
 {
-	return p->connector != NULL ? "connected" : "accepted";
+	return p->owner != NULL ? "connected" : "accepted";
 }
 
 /*
@@ -162,12 +161,12 @@ static void
 peer_end(struct peer *p, const char *why, int logged)
 {
 	struct ssock *ss = p->ss;
-	struct connector *c = p->connector;
+	const struct peer_owner *owner = p->owner;
 	int was_up = p->state == PEER_ACTIVE;
 	char more[LOG_MORE_LEN];
 	int64_t k;
 
-	if ((was_up || (c == NULL && !logged)) &&
+	if ((was_up || (owner == NULL && !logged)) &&
 	    (k = peer_log_pass(ss)) >= 0) {
 		if (was_up)
 			log_info("socket %s: peer %s (%s, %s) down: %s%s",
@@ -180,8 +179,8 @@ peer_end(struct peer *p, const char *why, int logged)
 	}
 	STATS_INC(&ss->stats, conns_closed);
 	ssock_peer_down(ss, p);
-	if (c != NULL)
-		connector_peer_down(c, why, was_up);
+	if (owner != NULL)
+		owner->down(owner->arg, why, was_up);
 	peer_free(p);
 }
 
@@ -429,8 +428,8 @@ peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 		log_info("socket %s: peer %s (%s, %s) up%s", ss->name,
 		    p->identity_hex, p->addr, peer_direction(p),
 		    log_more(more, k));
-	if (p->connector != NULL)
-		connector_peer_up(p->connector);
+	if (p->owner != NULL)
+		p->owner->up(p->owner->arg);
 	return 0;
 }
 
@@ -922,7 +921,7 @@ peer_tls_failed(struct peer *p, short what, int err)
 		break;
 	}
 	snprintf(why, sizeof(why), "TLS handshake: %s", reason);
-	if (p->connector != NULL) {
+	if (p->owner != NULL) {
 		peer_end(p, why, 0);
 		return 0;
 	}
@@ -988,7 +987,7 @@ peer_hello_timeout(evutil_socket_t fd, short what, void *arg)
 		peer_close(p, p->closing);
 		return;
 	}
-	if (p->connector != NULL && !peer_tcp_connected(p)) {
+	if (p->owner != NULL && !peer_tcp_connected(p)) {
 		peer_close(p, "TCP connection not established within "
 		    "connect_timeout");
 		return;

@@ -11,7 +11,7 @@
  * count).  Its bufferevent's output buffer is its send queue; while that
  * holds peer_buffer or more, the peer is not read either.  Every close is
  * logged with the address, identity and cause, and reported to the socket
- * and to the connector that made it.
+ * and to its owner (peer_owner: the connector that made it).
  */
 #ifndef SMARTSOCK_PEER_H
 #define SMARTSOCK_PEER_H
@@ -24,7 +24,17 @@ struct bufferevent;
 struct evbuffer;
 struct event;
 struct ssock;
-struct connector;
+
+/*
+ * Who made a connected peer and hears how it went (endpoint.c's connector,
+ * through these two calls: the peer knows nothing else of it).  An
+ * accepted peer has none.
+ */
+struct peer_owner {
+	void (*up)(void *arg);                  /* its HELLO arrived */
+	void (*down)(void *arg, const char *why, int was_up);  /* it ended */
+	void *arg;
+};
 struct msg;
 
 enum peer_state {
@@ -44,7 +54,8 @@ struct peer {
 	TAILQ_ENTRY(peer) entry;        /* ssock->peers */
 	TAILQ_ENTRY(peer) active_entry; /* ssock->active */
 	struct ssock *ss;
-	struct connector *connector;    /* NULL when accepted */
+	const struct peer_owner *owner; /* NULL when accepted (or once its
+	                                   connector is gone) */
 	struct bufferevent *bev;
 	enum peer_state state;
 	int tls;                        /* a TLS connection (tls.h) */
@@ -87,7 +98,7 @@ struct peer {
  * bufferevent is freed).
  */
 struct peer *peer_new(struct ssock *ss, struct bufferevent *bev,
-    struct connector *c, const char *addr, uint64_t hello_ms);
+    const struct peer_owner *owner, const char *addr, uint64_t hello_ms);
 /* Close with a logged reason; the peer is freed.  `why` is a short text. */
 void peer_close(struct peer *, const char *why);
 /* The same from the event loop, soon: for callers that walk the socket's
