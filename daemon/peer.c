@@ -878,8 +878,9 @@ peer_tls_up(struct peer *p)
  * or just after it when the other side refused our certificate (TLS 1.3
  * tells the client only then).  Counted by cause; for an accepted
  * connection logged here (rate-limited: anyone can connect), for ours by
- * the connector.  0 when the peer was closed; -1 when TLS is not the
- * cause (its handshake completed and OpenSSL reported nothing).
+ * the connector.  -1 when the peer was closed (as everywhere in this
+ * file); 0 when TLS is not the cause (its handshake completed and OpenSSL
+ * reported nothing) and the caller goes on.
  */
 static int
 peer_tls_failed(struct peer *p, short what, int err)
@@ -894,7 +895,7 @@ peer_tls_failed(struct peer *p, short what, int err)
 	/* Nothing from OpenSSL: TCP failed (refused, reset), or TLS is not
 	 * the cause of a close after the handshake. */
 	if (reason[0] == '\0' && (p->tls_done || (what & BEV_EVENT_ERROR)))
-		return -1;
+		return 0;
 	if (reason[0] == '\0') {
 		if ((what & BEV_EVENT_EOF) || err == 0)
 			snprintf(reason, sizeof(reason), "closed by the peer%s",
@@ -923,14 +924,14 @@ peer_tls_failed(struct peer *p, short what, int err)
 	snprintf(why, sizeof(why), "TLS handshake: %s", reason);
 	if (p->owner != NULL) {
 		peer_end(p, why, 0);
-		return 0;
+		return -1;
 	}
 	if ((k = log_ratelimit_pass(&ss->rl_tls, now_ms())) >= 0)
 		log_warnx("socket %s: TLS handshake with %s failed: %s%s",
 		    ss->name, p->addr, reason, log_more(more, k));
 	peer_drain_socket(p);
 	peer_end(p, why, 1);
-	return 0;
+	return -1;
 }
 
 static void
@@ -948,7 +949,7 @@ peer_eventcb(struct bufferevent *bev, short what, void *arg)
 	if (p->tls && (what & BEV_EVENT_EOF) && peer_socket_failed(p, err))
 		what = (what & ~BEV_EVENT_EOF) | BEV_EVENT_ERROR;
 	if (p->tls && p->state == PEER_HELLO &&
-	    peer_tls_failed(p, what, err) == 0)
+	    peer_tls_failed(p, what, err) == -1)
 		return;
 	/* Whole frames that arrived before the end are still delivered. */
 	if (peer_decode(p, 1) == -1)
