@@ -35,11 +35,6 @@ msg_new_copy(const void *data, size_t len)
 	return m;
 }
 
-size_t
-msg_footprint(const struct msg *m)
-{
-	return sizeof(*m) + m->len;
-}
 
 struct msg *
 msg_ref(struct msg *m)
@@ -128,50 +123,6 @@ msg_queue_clear(struct msg_queue *q)
 		TAILQ_REMOVE(q, m, entry);
 		msg_unref(m);
 	}
-}
-
-void
-msg_fifo_init(struct msg_fifo *f)
-{
-	TAILQ_INIT(&f->q);
-	f->len = 0;
-	f->bytes = 0;
-}
-
-void
-msg_fifo_insert_after(struct msg_fifo *f, struct msg *at, struct msg *m)
-{
-	if (at == NULL)
-		TAILQ_INSERT_HEAD(&f->q, m, entry);
-	else
-		TAILQ_INSERT_AFTER(&f->q, at, m, entry);
-	f->len++;
-	f->bytes += msg_footprint(m);
-}
-
-void
-msg_fifo_push(struct msg_fifo *f, struct msg *m, int at_head)
-{
-	msg_fifo_insert_after(f, at_head ? NULL : TAILQ_LAST(&f->q, msg_queue),
-	    m);
-}
-
-void
-msg_fifo_remove(struct msg_fifo *f, struct msg *m)
-{
-	TAILQ_REMOVE(&f->q, m, entry);
-	f->len--;
-	f->bytes -= msg_footprint(m);
-}
-
-struct msg *
-msg_fifo_pop(struct msg_fifo *f)
-{
-	struct msg *m = TAILQ_FIRST(&f->q);
-
-	if (m != NULL)
-		msg_fifo_remove(f, m);
-	return m;
 }
 
 void

@@ -54,8 +54,6 @@ struct msg *msg_new(size_t len);
 /* A message holding a copy of data. */
 struct msg *msg_new_copy(const void *data, size_t len);
 struct msg *msg_ref(struct msg *);
-/* The memory a message holds, as queue limits and budget.h count it. */
-size_t msg_footprint(const struct msg *);
 void msg_unref(struct msg *);           /* NULL and borrowed: no-op */
 
 /* Make *m a borrowed view of data (valid only until the caller returns). */
@@ -86,12 +84,59 @@ struct msg_fifo {
 	size_t len;
 	uint64_t bytes;
 };
-void msg_fifo_init(struct msg_fifo *);
-void msg_fifo_push(struct msg_fifo *, struct msg *, int at_head);
+/* The memory a message holds, as queue limits and budget.h count it. */
+static inline size_t
+msg_footprint(const struct msg *m)
+{
+	return sizeof(*m) + m->len;
+}
+
+static inline void
+msg_fifo_init(struct msg_fifo *f)
+{
+	TAILQ_INIT(&f->q);
+	f->len = 0;
+	f->bytes = 0;
+}
+
 /* Insert m after `at` (NULL: at the head). */
-void msg_fifo_insert_after(struct msg_fifo *, struct msg *at, struct msg *m);
-struct msg *msg_fifo_pop(struct msg_fifo *);  /* NULL when empty */
-void msg_fifo_remove(struct msg_fifo *, struct msg *);
+static inline void
+msg_fifo_insert_after(struct msg_fifo *f, struct msg *at, struct msg *m)
+{
+	if (at == NULL)
+		TAILQ_INSERT_HEAD(&f->q, m, entry);
+	else
+		TAILQ_INSERT_AFTER(&f->q, at, m, entry);
+	f->len++;
+	f->bytes += msg_footprint(m);
+}
+
+static inline void
+msg_fifo_push(struct msg_fifo *f, struct msg *m, int at_head)
+{
+	msg_fifo_insert_after(f, at_head ? NULL : TAILQ_LAST(&f->q, msg_queue),
+	    m);
+}
+
+static inline void
+msg_fifo_remove(struct msg_fifo *f, struct msg *m)
+{
+	TAILQ_REMOVE(&f->q, m, entry);
+	f->len--;
+	f->bytes -= msg_footprint(m);
+}
+
+/* NULL when empty. */
+static inline struct msg *
+msg_fifo_pop(struct msg_fifo *f)
+{
+	struct msg *m = TAILQ_FIRST(&f->q);
+
+	if (m != NULL)
+		msg_fifo_remove(f, m);
+	return m;
+}
+
 /* Unref every message and empty it. */
 void msg_fifo_clear(struct msg_fifo *);
 

@@ -704,14 +704,19 @@ peer_upgrade(struct peer *p)
 /*
  * Stop decoding (unless `all`: the peer is closing) while the socket takes
  * nothing, or while this peer's output is full: what it sends makes us
- * queue more for it (ACKs), and it does not read.
+ * queue more for it (ACKs), and it does not read.  The output is looked at
+ * once per chain of input (`recheck`), not per frame: a frame queues at
+ * most its ACK on the peer's own output (at once only through a route;
+ * otherwise when an application confirms it), never more bytes than the
+ * frame itself, so the output overshoots peer_buffer by at most one chain
+ * (BEV_MAX_SINGLE_IO).
  */
 static int
-peer_paused(struct peer *p, int all)
+peer_paused(struct peer *p, int all, int recheck)
 {
 	if (all || p->state != PEER_ACTIVE)
 		return 0;
-	if (!(p->paused & PEER_PAUSE_OUTPUT) && !peer_writable(p))
+	if (recheck && !(p->paused & PEER_PAUSE_OUTPUT) && !peer_writable(p))
 		peer_pause(p, PEER_PAUSE_OUTPUT);
 	return p->ss->reading_paused || (p->paused & PEER_PAUSE_OUTPUT);
 }
@@ -735,7 +740,7 @@ peer_decode(struct peer *p, int all)
 	size_t used, n;
 
 	for (;;) {
-		if (peer_paused(p, all))
+		if (peer_paused(p, all, 1))
 			return 0;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return 0;
@@ -753,7 +758,7 @@ peer_decode(struct peer *p, int all)
 			    f.env_len) == -1)
 				return -1;
 			used += WIRE_LEN_PREFIX + (size_t)f.env_len;
-			if (peer_paused(p, all))
+			if (peer_paused(p, all, 0))
 				break;
 		}
 		if (used > 0) {
@@ -791,7 +796,7 @@ peer_readcb(struct bufferevent *bev, void *arg)
 	struct peer *p = arg;
 
 	p->last_recv_ms = now_ms();
-	if (!peer_paused(p, 0) && bev_read_more(bev) == -1) {
+	if (!peer_paused(p, 0, 1) && bev_read_more(bev) == -1) {
 		peer_eventcb(bev, errno == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR,
 		    p);
 		return;
