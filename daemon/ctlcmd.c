@@ -148,9 +148,14 @@ ctlcmd_route(struct json *j, const struct route *r)
 }
 
 static void
+ctlcmd_route_entry(const struct route *r, void *arg)
+{
+	ctlcmd_route(arg, r);
+}
+
+static void
 ctlcmd_socket(struct json *j, const struct ssock *ss)
 {
-	const struct route *r;
 
 	json_open_object(j, NULL);
 	json_string(j, "name", ss->name);
@@ -176,8 +181,7 @@ ctlcmd_socket(struct json *j, const struct ssock *ss)
 	json_uint(j, "awaiting_ack_bytes", ss->pending.bytes);
 	json_uint(j, "waiting_for_app_bytes", ss->recvq.bytes);
 	json_open_array(j, "routes");
-	TAILQ_FOREACH(r, &ss->routes, from_entry)
-		ctlcmd_route(j, r);
+	route_foreach_from(ss, ctlcmd_route_entry, j);
 	json_close_array(j);
 	json_open_object(j, "counters");
 #define CTLCMD_COUNTER(field, name, help) json_uint(j, name, ss->stats.field);

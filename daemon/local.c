@@ -954,7 +954,7 @@ local_unfinished(const struct local *l)
 			room = 1;
 	}
 	/* Only applications take from a socket without routes. */
-	if (room && l->ss->recvq.len > 0 && TAILQ_EMPTY(&l->ss->routes))
+	if (room && l->ss->recvq.len > 0 && ssock_to_applications(l->ss))
 		n++;
 	return n;
 }

@@ -19,8 +19,63 @@ struct route_record {
 	uint8_t origin[MSG_ID_LEN];     /* the request's sender in `from` */
 };
 
+/* A socket that routes leave, and its sink (ssock.h) that forwards. */
+struct route_source {
+	TAILQ_ENTRY(route_source) entry;
+	struct ssock *ss;
+	TAILQ_HEAD(, route) routes;     /* from ss, in configuration order */
+	struct ssock_sink sink;
+};
+
 static TAILQ_HEAD(, route) routes = TAILQ_HEAD_INITIALIZER(routes);
+static TAILQ_HEAD(, route_source) sources =
+    TAILQ_HEAD_INITIALIZER(sources);
 static uint32_t route_last_id;
+
+static int route_forward(void *arg, struct msg *m);
+
+static struct route_source *
+route_source_of(const struct ssock *ss)
+{
+	struct route_source *src;
+
+	TAILQ_FOREACH(src, &sources, entry)
+		if (src->ss == ss)
+			return src;
+	return NULL;
+}
+
+/* The source of ss, made if need be; NULL without memory. */
+static struct route_source *
+route_source_keep(struct ssock *ss)
+{
+	struct route_source *src;
+
+	if ((src = route_source_of(ss)) != NULL)
+		return src;
+	if ((src = calloc(1, sizeof(*src))) == NULL)
+		return NULL;
+	src->ss = ss;
+	TAILQ_INIT(&src->routes);
+	src->sink.take = route_forward;
+	src->sink.arg = src;
+	src->sink.what = "room in its routes' target sockets";
+	TAILQ_INSERT_TAIL(&sources, src, entry);
+	return src;
+}
+
+/* A source without routes any more: its socket's applications take again
+ * (unless the socket is going, `forget`). */
+static void
+route_source_drop_empty(struct route_source *src, int forget)
+{
+	if (!TAILQ_EMPTY(&src->routes))
+		return;
+	if (!forget)
+		ssock_set_sink(src->ss, NULL);
+	TAILQ_REMOVE(&sources, src, entry);
+	free(src);
+}
 
 static struct route *
 route_by_id(uint32_t id)
@@ -36,8 +91,9 @@ route_by_id(uint32_t id)
 static void
 route_unlink_from(struct route *r)
 {
-	if (r->from != NULL)
-		TAILQ_REMOVE(&r->from->routes, r, from_entry);
+	if (r->source != NULL)
+		TAILQ_REMOVE(&r->source->routes, r, source_entry);
+	r->source = NULL;
 	r->from = NULL;
 }
 
@@ -77,6 +133,7 @@ routes_apply(const struct config *cfg, struct ssock_list *sockets)
 {
 	const struct socket_conf *sc;
 	struct route *r, *next;
+	struct route_source *src, *snext;
 	struct ssock *from, *to;
 	size_t i, k;
 	int made;
@@ -99,9 +156,15 @@ routes_apply(const struct config *cfg, struct ssock_list *sockets)
 			to = ssock_list_find(sockets, tn);
 			if (r->from != from) {
 				route_unlink_from(r);
-				if (from != NULL)
-					TAILQ_INSERT_TAIL(&from->routes, r,
-					    from_entry);
+				if (from != NULL &&
+				    (r->source = route_source_keep(from)) ==
+				    NULL) {
+					log_warnx("route %s -> %s: out of memory",
+					    sc->name, tn);
+					from = NULL;
+				} else if (from != NULL)
+					TAILQ_INSERT_TAIL(&r->source->routes, r,
+					    source_entry);
 				r->from = from;
 			}
 			r->to = to;
@@ -122,6 +185,15 @@ routes_apply(const struct config *cfg, struct ssock_list *sockets)
 		TAILQ_REMOVE(&routes, r, entry);
 		free(r);
 	}
+	/* Each socket with routes forwards; one that lost its last route
+	 * hands its messages to applications again. */
+	for (src = TAILQ_FIRST(&sources); src != NULL; src = snext) {
+		snext = TAILQ_NEXT(src, entry);
+		if (TAILQ_EMPTY(&src->routes))
+			route_source_drop_empty(src, 0);
+		else
+			ssock_set_sink(src->ss, &src->sink);
+	}
 	/* A target may have room now for what a source holds. */
 	TAILQ_FOREACH(r, &routes, entry)
 		if (r->to != NULL)
@@ -131,6 +203,7 @@ routes_apply(const struct config *cfg, struct ssock_list *sockets)
 void
 routes_forget(struct ssock *ss)
 {
+	struct route_source *src = route_source_of(ss);
 	struct route *r;
 
 	TAILQ_FOREACH(r, &routes, entry) {
@@ -139,6 +212,8 @@ routes_forget(struct ssock *ss)
 		if (r->to == ss)
 			r->to = NULL;
 	}
+	if (src != NULL)
+		route_source_drop_empty(src, 1);
 }
 
 void
@@ -146,23 +221,34 @@ routes_free(void)
 {
 	struct route *r;
 
+	struct route_source *src;
+
 	while ((r = TAILQ_FIRST(&routes)) != NULL) {
 		route_unlink_from(r);
 		TAILQ_REMOVE(&routes, r, entry);
 		free(r);
 	}
+	while ((src = TAILQ_FIRST(&sources)) != NULL) {
+		TAILQ_REMOVE(&sources, src, entry);
+		free(src);
+	}
 }
 
-int
-route_forward(struct ssock *from, struct msg *m)
+/*
+ * The sink of a socket with routes: every target takes the message or
+ * none does yet (a target whose send buffer is full and blocks).
+ */
+static int
+route_forward(void *arg, struct msg *m)
 {
+	struct route_source *src = arg;
 	struct route *r;
 	struct msg view;
 
-	TAILQ_FOREACH(r, &from->routes, from_entry)
+	TAILQ_FOREACH(r, &src->routes, source_entry)
 		if (r->to != NULL && ssock_send_blocked(r->to))
 			return 0;
-	TAILQ_FOREACH(r, &from->routes, from_entry) {
+	TAILQ_FOREACH(r, &src->routes, source_entry) {
 		if (r->to == NULL)
 			continue;
 		/* A fresh outgoing message: the target gives it its own id;
@@ -176,6 +262,18 @@ route_forward(struct ssock *from, struct msg *m)
 			r->dropped++;
 	}
 	return 1;
+}
+
+void
+route_foreach_from(const struct ssock *from,
+    void (*fn)(const struct route *, void *), void *arg)
+{
+	const struct route_source *src = route_source_of(from);
+	const struct route *r;
+
+	if (src != NULL)
+		TAILQ_FOREACH(r, &src->routes, source_entry)
+			fn(r, arg);
 }
 
 void

@@ -23,7 +23,9 @@
  *
  * Routes are rebuilt from the configuration at start and after every
  * reload (routes_apply); a route that a reload keeps keeps its counters.
- * The module holds the list of every route.
+ * The module holds every route, and for each socket that routes leave its
+ * list of them, which it gives the socket as its sink (ssock.h): the
+ * socket's core knows no route.
  */
 #ifndef SMARTSOCK_ROUTE_H
 #define SMARTSOCK_ROUTE_H
@@ -38,6 +40,7 @@
 
 struct peer;
 struct msg;
+struct route_source;
 
 /* Requests one connection may await replies for; past it, more are not
  * recorded (and counted unanswered). */
@@ -45,7 +48,8 @@ struct msg;
 
 struct route {
 	TAILQ_ENTRY(route) entry;       /* every route */
-	TAILQ_ENTRY(route) from_entry;  /* from->routes */
+	TAILQ_ENTRY(route) source_entry;        /* source->routes */
+	struct route_source *source;    /* of `from`; NULL with it */
 	uint32_t id;                    /* never reused: records name it */
 	char from_name[CONFIG_NAME_MAX], to_name[CONFIG_NAME_MAX];
 	struct ssock *from, *to;        /* NULL: that socket is gone */
@@ -70,10 +74,9 @@ void routes_forget(struct ssock *);
 /* Free every route (daemon exit). */
 void routes_free(void);
 
-/* Hand a message received by `from` to its routes' targets: 1 taken (the
- * caller still holds m and acknowledges it), 0 a target cannot take it
- * yet (route_target_ready() follows). */
-int route_forward(struct ssock *from, struct msg *m);
+/* fn for each route from `from`, in configuration order. */
+void route_foreach_from(const struct ssock *from,
+    void (*fn)(const struct route *, void *), void *arg);
 /* `to`'s send buffer has room: sources routed to it may go on. */
 void route_target_ready(struct ssock *to);
 /* m (m->route_id set) was written to p: record it for its reply. */

@@ -77,7 +77,6 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 	msg_fifo_init(&ss->sendq);
 	msg_fifo_init(&ss->pending);
 	msg_fifo_init(&ss->recvq);
-	TAILQ_INIT(&ss->routes);
 	ss->active_by_id = idmap_new();
 	ss->pending_by_id = idmap_new();
 	ss->inbound_by_id = idmap_new();
@@ -293,8 +292,8 @@ ssock_free(struct ssock *ss)
 		    ss->name, unacked);
 	if (ss->recvq.len > 0)
 		log_warnx("socket %s: %zu received messages never taken by %s",
-		    ss->name, ss->recvq.len, TAILQ_EMPTY(&ss->routes) ?
-		    "an application" : "its routes' target sockets");
+		    ss->name, ss->recvq.len, ss->sink == NULL ?
+		    "an application" : ss->sink->what);
 	endpoints_free(ss->endpoints);
 	while ((p = TAILQ_FIRST(&ss->peers)) != NULL) {
 		TAILQ_REMOVE(&ss->peers, p, entry);
@@ -824,8 +823,8 @@ ssock_pause_reading(struct ssock *ss)
 	if ((n = log_ratelimit_pass(&ss->rl_paused, now_ms())) >= 0)
 		log_info("socket %s: %zu received messages wait for %s; not "
 		    "reading from peers until they are taken%s", ss->name,
-		    ss->recvq.len, TAILQ_EMPTY(&ss->routes) ? "an application" :
-		    "room in its routes' target sockets", log_more(more, n));
+		    ss->recvq.len, ss->sink == NULL ? "an application" :
+		    ss->sink->what, log_more(more, n));
 	TAILQ_FOREACH(p, &ss->active, active_entry)
 		peer_pause_reading(p);
 }
@@ -842,18 +841,31 @@ ssock_resume_reading(struct ssock *ss)
 }
 
 /*
- * A received message is taken by the routes, if the socket has any, or by
- * an application: 1 taken (the reference is consumed), 0 not now.
+ * A received message is taken by the socket's sink (its routes), if it has
+ * one, or by an application: 1 taken (the reference is consumed), 0 not
+ * now.
  */
 static int
 ssock_take(struct ssock *ss, struct msg *m)
 {
-	if (TAILQ_EMPTY(&ss->routes))
+	if (ss->sink == NULL)
 		return local_deliver(ss->local, m);
-	if (!route_forward(ss, m))
+	if (!ss->sink->take(ss->sink->arg, m))
 		return 0;
 	ssock_app_confirmed(ss, m);
 	return 1;
+}
+
+void
+ssock_set_sink(struct ssock *ss, const struct ssock_sink *sink)
+{
+	ss->sink = sink;
+}
+
+int
+ssock_to_applications(const struct ssock *ss)
+{
+	return ss->sink == NULL;
 }
 
 void

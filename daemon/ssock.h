@@ -42,10 +42,23 @@ struct local;
 struct endpoints;
 struct idmap;
 struct tls;
-struct route;
+struct msg;
 
 TAILQ_HEAD(peer_list, peer);
-TAILQ_HEAD(route_list, route);
+
+/*
+ * Where a socket's received messages go when not to its applications:
+ * route.c sets one on every socket that routes leave (routes_apply), and
+ * the core only calls it.
+ */
+struct ssock_sink {
+	/* 1: m taken (the caller still holds its reference and acknowledges
+	 * it as if an application had); 0: not now (ssock_deliver_queued()
+	 * is called when it may be). */
+	int (*take)(void *arg, struct msg *m);
+	void *arg;
+	const char *what;               /* for log lines */
+};
 
 struct ssock {
 	TAILQ_ENTRY(ssock) entry;
@@ -77,10 +90,7 @@ struct ssock {
 	int reading_paused;
 
 	struct local *local;                    /* application attachments */
-	struct route_list routes;               /* forward = routes from here
-	                                           (route.h): received
-	                                           messages go to them, not to
-	                                           applications */
+	const struct ssock_sink *sink;          /* NULL: to applications */
 	struct endpoints *endpoints;
 	struct stats stats;
 	struct log_ratelimit rl_drop, rl_giveup, rl_malformed, rl_paused;
@@ -131,6 +141,11 @@ void ssock_peer_new(struct ssock *, struct peer *);
 int ssock_peer_up(struct ssock *, struct peer *);
 /* The peer is going away (called once, before it is freed). */
 void ssock_peer_down(struct ssock *, struct peer *);
+
+/* Received messages go to sink from now on; NULL: to the applications. */
+void ssock_set_sink(struct ssock *, const struct ssock_sink *);
+/* Do the socket's applications take what it receives (no sink)? */
+int ssock_to_applications(const struct ssock *);
 
 /* The socket named `name` in a list of sockets, or NULL. */
 struct ssock *ssock_list_find(struct ssock_list *, const char *name);
