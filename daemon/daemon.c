@@ -97,12 +97,6 @@ daemon_signal(evutil_socket_t sig, short what, void *arg)
 	struct ssock *ss;
 
 	(void)what;
-	if (sig == SIGHUP) {
-		char summary[DAEMON_ERR_MAX];
-
-		daemon_reload(d, summary, sizeof(summary));
-		return;
-	}
 	if (d->grace_deadline_ms != 0)
 		return;
 	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -122,14 +116,11 @@ daemon_signals_init(struct daemon *d)
 {
 	d->sig_term = evsignal_new(d->base, SIGTERM, daemon_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, daemon_signal, d);
-	d->sig_hup = evsignal_new(d->base, SIGHUP, daemon_signal, d);
 	d->grace_ev = evtimer_new(d->base, daemon_grace, d);
-	if (d->sig_term == NULL || d->sig_int == NULL || d->sig_hup == NULL ||
-	    d->grace_ev == NULL)
+	if (d->sig_term == NULL || d->sig_int == NULL || d->grace_ev == NULL)
 		return -1;
 	evsignal_add(d->sig_term, NULL);
 	evsignal_add(d->sig_int, NULL);
-	evsignal_add(d->sig_hup, NULL);
 	return 0;
 }
 

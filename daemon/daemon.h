@@ -68,9 +68,11 @@ struct ssock *daemon_start_socket(struct daemon *d, const struct config *cfg,
     size_t i, struct tls *tls);
 
 /* SIGTERM and SIGINT stop (closing every socket, then a grace period for
- * applications to finish and queued bytes to go), SIGHUP reloads.  0, or
- * -1 without memory. */
+ * applications to finish and queued bytes to go).  0, or -1 without
+ * memory. */
 int daemon_signals_init(struct daemon *d);
+/* SIGHUP reloads (reload.c).  0, or -1 without memory. */
+int daemon_reload_on_sighup(struct daemon *d);
 
 /* budget.h's relief callback: every socket may go on (arg: the daemon). */
 void daemon_budget_relief(void *arg);

@@ -257,7 +257,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 	routes_apply(&d.cfg, &d.sockets);
-	if (daemon_signals_init(&d) == -1) {
+	if (daemon_signals_init(&d) == -1 ||
+	    daemon_reload_on_sighup(&d) == -1) {
 		log_errx("cannot set up signal handling");
 		daemon_free(&d);
 		return 1;

@@ -4,9 +4,12 @@
  * column: applied in place, a restart of that one socket (identity), or a
  * refusal (daemon keys that need a restart of smartsockd).
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+
+#include <event2/event.h>
 
 #include "advice.h"
 #include "budget.h"
@@ -175,6 +178,25 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	log_info("reload: generation %u: %s (%d socket%s unchanged)",
 	    d->generation, summary, unchanged, unchanged == 1 ? "" : "s");
 	return failed > 0 ? -1 : 0;
+}
+
+static void
+reload_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	char summary[DAEMON_ERR_MAX];
+
+	(void)sig;
+	(void)what;
+	daemon_reload(arg, summary, sizeof(summary));
+}
+
+int
+daemon_reload_on_sighup(struct daemon *d)
+{
+	if ((d->sig_hup = evsignal_new(d->base, SIGHUP, reload_sighup,
+	    d)) == NULL)
+		return -1;
+	return evsignal_add(d->sig_hup, NULL);
 }
 
 int
