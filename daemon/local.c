@@ -16,6 +16,7 @@
 
 #include "accept.h"
 #include "bev.h"
+#include "frames.h"
 #include "local.h"
 #include "log.h"
 #include "lproto.h"
@@ -424,17 +425,19 @@ client_must_wait(struct client *c, uint8_t type)
 }
 
 /*
- * Is a whole frame, whose first `have` bytes start at p, ready to be
- * taken?  1 yes (*type, *blen set), 0 not yet (incomplete, or it must wait
- * for room in the send buffer), -1 it is malformed and the client was
- * freed.
+ * frames_walk()'s questions about an application's input.  A SEND while
+ * the send buffer is full (overflow = block) is left where it is and the
+ * client is not read (client_must_wait()) until there is room.
  */
 static int
-client_frame_ready(struct client *c, const uint8_t *p, size_t have,
-    uint8_t *type, uint32_t *blen)
+client_frame_length(void *arg, const uint8_t *hdr, size_t have, size_t *len)
 {
-	switch (lproto_frame_check(p, have, c->local->ss->max_message_size,
-	    type, blen)) {
+	struct client *c = arg;
+	uint8_t type;
+	uint32_t blen;
+
+	switch (lproto_frame_check(hdr, have, c->local->ss->max_message_size,
+	    &type, &blen)) {
 	case LPROTO_FRAME_BAD:
 		client_free(c, "malformed or oversized frame");
 		return -1;
@@ -443,80 +446,66 @@ client_frame_ready(struct client *c, const uint8_t *p, size_t have,
 	case LPROTO_FRAME_OK:
 		break;
 	}
-	if (have - LPROTO_HDR_LEN < *blen || client_must_wait(c, *type))
+	if (client_must_wait(c, type))
 		return 0;
+	*len = LPROTO_HDR_LEN + (size_t)blen;
 	return 1;
 }
 
-/*
- * Frames that lie whole in the first chain of the input are handled in
- * place and drained together; others are pulled up (or, when large, moved
- * out) one at a time.
- */
+static int
+client_frame_take(void *arg, const uint8_t *frame, size_t len)
+{
+	return client_take_frame(arg, frame[4], frame + LPROTO_HDR_LEN,
+	    len - LPROTO_HDR_LEN);
+}
+
+static int
+client_frame_take_large(void *arg, struct evbuffer *in, size_t len)
+{
+	uint8_t hdr[LPROTO_HDR_LEN];
+
+	evbuffer_copyout(in, hdr, sizeof(hdr));
+	return client_take_large(arg, hdr[4], (uint32_t)(len - LPROTO_HDR_LEN));
+}
+
+static int
+client_frame_stop(void *arg, int chain)
+{
+	struct client *c = arg;
+
+	(void)chain;
+	return c->closing || c->blocked;
+}
+
+static const struct frames_ops client_frames = {
+	.hdr_len = LPROTO_HDR_LEN,
+	.length = client_frame_length,
+	.take = client_frame_take,
+	.take_large = client_frame_take_large,
+	.stop = client_frame_stop,
+};
+
+/* Read, take every whole frame (frames.h), then see to the end of the
+ * stream. */
 static void
 client_readcb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t used, have, n;
-	uint8_t hdr[LPROTO_HDR_LEN], type;
-	struct evbuffer_iovec v;
-	const uint8_t *b;
-	uint32_t blen;
-	int ready;
 
 	if (c->finished)
 		return;
 	if (!c->closing && !c->blocked && !c->gone &&
 	    bev_read_more(bev) == -1)
 		c->gone = client_end_cause(errno);
-	while (!c->closing && !c->blocked) {
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			break;
-		b = v.iov_base;
-		used = 0;
-		for (;;) {
-			ready = client_frame_ready(c, b + used, v.iov_len - used,
-			    &type, &blen);
-			if (ready == -1)
-				return;
-			if (ready == 0)
-				break;
-			if (client_take_frame(c, type, b + used + LPROTO_HDR_LEN,
-			    blen) == -1)
-				return;
-			used += LPROTO_HDR_LEN + blen;
-			if (c->closing || c->blocked)
-				break;
-		}
-		if (used > 0) {
-			evbuffer_drain(in, used);
-			continue;
-		}
-		if (c->closing || c->blocked)
-			break;
-		/* The first frame crosses chains or is not all here. */
-		have = evbuffer_get_length(in);
-		evbuffer_copyout(in, hdr, have < sizeof(hdr) ? have :
-		    sizeof(hdr));
-		ready = client_frame_ready(c, hdr, have, &type, &blen);
-		if (ready == -1)
-			return;
-		if (ready == 0)
-			break;
-		n = LPROTO_HDR_LEN + (size_t)blen;
-		if (n > MSG_BORROW_MAX) {
-			if (client_take_large(c, type, blen) == -1)
-				return;
-			continue;
-		}
-		if ((b = evbuffer_pullup(in, (ev_ssize_t)n)) == NULL) {
-			client_free(c, "out of memory");
-			return;
-		}
-		if (client_take_frame(c, type, b + LPROTO_HDR_LEN, blen) == -1)
-			return;
-		evbuffer_drain(in, n);
+	switch (frames_walk(in, &client_frames, c)) {
+	case FRAMES_CLOSED:
+		return;
+	case FRAMES_NOMEM:
+		client_free(c, "out of memory");
+		return;
+	case FRAMES_DONE:
+		break;
 	}
 	/* The end of its stream, once what came before it is taken. */
 	if (c->gone != 0 && !c->blocked && !c->closing) {

@@ -14,6 +14,7 @@
 #include <event2/util.h>
 
 #include "bev.h"
+#include "frames.h"
 #include "log.h"
 #include "msg.h"
 #include "parse.h"
@@ -721,73 +722,96 @@ peer_paused(struct peer *p, int all, int recheck)
 	return p->ss->reading_paused || (p->paused & PEER_PAUSE_OUTPUT);
 }
 
+/* What frames_walk() needs of a peer's decode. */
+struct peer_walk {
+	struct peer *p;
+	int all;
+	size_t max_env;
+};
+
+static int
+peer_frame_length(void *arg, const uint8_t *hdr, size_t have, size_t *len)
+{
+	struct peer_walk *w = arg;
+	uint32_t n;
+
+	if (have < WIRE_LEN_PREFIX)
+		return 0;
+	if ((n = wire_get_len(hdr)) > w->max_env)
+		return peer_oversize(w->p);
+	*len = WIRE_LEN_PREFIX + (size_t)n;
+	return 1;
+}
+
+static int
+peer_frame_take(void *arg, const uint8_t *frame, size_t len)
+{
+	struct peer_walk *w = arg;
+
+	return peer_take_env(w->p, frame + WIRE_LEN_PREFIX,
+	    len - WIRE_LEN_PREFIX);
+}
+
+static int
+peer_frame_take_large(void *arg, struct evbuffer *in, size_t len)
+{
+	struct peer_walk *w = arg;
+	uint8_t hdr[WIRE_LEN_PREFIX + 1];
+	struct wire_frame f;
+
+	evbuffer_copyout(in, hdr, sizeof(hdr));
+	f.env_len = (uint32_t)(len - WIRE_LEN_PREFIX);
+	f.type = hdr[WIRE_LEN_PREFIX];
+	return peer_take_large(w->p, &f);
+}
+
+static int
+peer_frame_stop(void *arg, int chain)
+{
+	struct peer_walk *w = arg;
+
+	return peer_paused(w->p, w->all, chain);
+}
+
 /*
- * Decode every whole frame in the input buffer.  Frames that lie whole in
- * the first chain of the buffer are decoded in place and drained together;
- * others are pulled up (or, when large, moved out) one at a time.  While
- * the socket's receive queue is full this stops early, unless `all` (the
- * peer is closing and what it sent must not be lost).  -1 when the peer
- * was closed.
+ * Decode every whole frame in the input buffer (frames.h walks it).
+ * While the socket's receive queue is full it stops, leaving the rest
+ * buffered, unless `all` (the connection is ending: what arrived is still
+ * delivered).  Returns -1 when the peer was closed.
  */
 static int
 peer_decode(struct peer *p, int all)
 {
+	static const struct frames_ops ops = {
+		.hdr_len = WIRE_LEN_PREFIX + 1,
+		.length = peer_frame_length,
+		.take = peer_frame_take,
+		.take_large = peer_frame_take_large,
+		.stop = peer_frame_stop,
+	};
 	struct evbuffer *in = bufferevent_get_input(p->bev);
-	size_t max_env = p->ss->max_message_size + 1 + WIRE_ID_LEN;
+	struct peer_walk w = { .p = p, .all = all,
+	    .max_env = p->ss->max_message_size + 1 + WIRE_ID_LEN };
 	struct evbuffer_iovec v;
-	struct wire_frame f;
-	const uint8_t *b;
-	size_t used, n;
 
-	for (;;) {
-		if (peer_paused(p, all, 1))
-			return 0;
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			return 0;
-		b = v.iov_base;
-		if (p->ws == PEER_WS_SNIFF && v.iov_len > 0)
-			peer_sniff(p, b[0]);
-		if (p->ws == PEER_WS_UPGRADE)
-			return peer_upgrade(p);
-		if (p->state == PEER_HELLO && peer_hello_prefix(p, in) == -1)
-			return -1;
-		used = 0;
-		while (wire_decode(b + used, v.iov_len - used, max_env, &f) ==
-		    WIRE_FRAME) {
-			if (peer_take_env(p, b + used + WIRE_LEN_PREFIX,
-			    f.env_len) == -1)
-				return -1;
-			used += WIRE_LEN_PREFIX + (size_t)f.env_len;
-			if (peer_paused(p, all, 0))
-				break;
-		}
-		if (used > 0) {
-			evbuffer_drain(in, used);
-			continue;
-		}
-		/* The first frame crosses chains, is incomplete, or too big. */
-		switch (wire_peek(in, max_env, &f)) {
-		case WIRE_NEED_MORE:
-			return 0;
-		case WIRE_TOO_BIG:
-			return peer_oversize(p);
-		case WIRE_FRAME:
-			break;
-		}
-		n = WIRE_LEN_PREFIX + (size_t)f.env_len;
-		if (n > MSG_BORROW_MAX) {
-			if (peer_take_large(p, &f) == -1)
-				return -1;
-			continue;
-		}
-		if ((b = evbuffer_pullup(in, (ev_ssize_t)n)) == NULL) {
-			peer_close(p, "out of memory");
-			return -1;
-		}
-		if (peer_take_env(p, b + WIRE_LEN_PREFIX, f.env_len) == -1)
-			return -1;
-		evbuffer_drain(in, n);
+	/* A WebSocket port: the first byte says raw peer or browser. */
+	if (p->ws == PEER_WS_SNIFF && evbuffer_peek(in, -1, NULL, &v, 1) >= 1 &&
+	    v.iov_len > 0)
+		peer_sniff(p, ((const uint8_t *)v.iov_base)[0]);
+	if (p->ws == PEER_WS_UPGRADE)
+		return peer_upgrade(p);
+	if (p->state == PEER_HELLO && peer_hello_prefix(p, in) == -1)
+		return -1;
+	switch (frames_walk(in, &ops, &w)) {
+	case FRAMES_DONE:
+		return 0;
+	case FRAMES_CLOSED:
+		return -1;
+	case FRAMES_NOMEM:
+		break;
 	}
+	peer_close(p, "out of memory");
+	return -1;
 }
 
 static void
