@@ -592,3 +592,77 @@ ss_free(struct smartsock *s)
 	free(s->obuf);
 	free(s);
 }
+
+/*
+ * WELCOME, REFUSE and CLOSING, found in the stream by stream.c: what they
+ * mean for the connection.  0 when the frame is taken (the scan goes on),
+ * -1 when the connection failed on it.
+ */
+int
+ss_session_frame(struct smartsock *s, uint8_t type, const uint8_t *body)
+{
+	uint32_t status, max;
+
+	switch (type) {
+	case LPROTO_WELCOME:
+		if (s->welcomed || lproto_get_u16(body) != LPROTO_VERSION) {
+			ss_conn_error(s, EPROTO);
+			return -1;
+		}
+		max = lproto_get_u32(body + 2);
+		if (max == 0 || max > SS_MAX_MESSAGE) {
+			ss_conn_error(s, EPROTO);
+			return -1;
+		}
+		s->max_msg = max;
+		memcpy(s->identity, body + 6, LPROTO_ID_LEN);
+		s->racap = LPROTO_HDR_LEN + LPROTO_MAX_FIXED + (size_t)max +
+		    SS_READ_CHUNK;
+		if (s->racap < SS_READAHEAD_MAX)
+			s->racap = SS_READAHEAD_MAX;
+		s->welcomed = 1;
+		s->backoff_ms = SS_RETRY_MIN_MS;
+		if (s->opened) {
+			/* Re-attached: as a fresh attach, with the window
+			 * granted if the application receives. */
+			s->events |= SMARTSOCK_EVENT_BACK;
+			s->last_err = 0;
+			if (s->receiving)
+				ss_credit_queue(s, SS_RECV_WINDOW);
+			ss_timer_sync(s);
+		}
+		return 0;
+	case LPROTO_REFUSE:
+		if (s->welcomed) {
+			ss_fail(s, EPROTO);
+			return -1;
+		}
+		status = lproto_get_u32(body + 2);
+		if (status == LPROTO_ST_BAD_VERSION)
+			ss_conn_error(s, EPROTO);
+		else if (status == LPROTO_ST_REFUSED)
+			ss_conn_error(s, EACCES);
+		else if (status == LPROTO_ST_TOO_MANY)
+			ss_conn_error(s, EUSERS);
+		else
+			ss_conn_error(s, ECONNREFUSED);
+		return -1;
+	case LPROTO_CLOSING:
+		if (!s->welcomed || s->closing) {
+			ss_conn_error(s, EPROTO);
+			return -1;
+		}
+		/* What was taken is confirmed with the last bytes we send;
+		 * the rest of the out-buffer goes first, then the end. */
+		ss_confirm_queue(s);
+		s->closing = 1;
+		s->last_err = ESHUTDOWN;
+		if (s->opened && !s->told_lost) {
+			s->told_lost = 1;
+			s->events |= SMARTSOCK_EVENT_LOST;
+		}
+		return 0;
+	}
+	ss_conn_error(s, EPROTO);
+	return -1;
+}

@@ -186,6 +186,7 @@ void ss_schedule(struct smartsock *);
 void ss_lost(struct smartsock *, int err);
 void ss_write_failed(struct smartsock *, int err);
 void ss_conn_error(struct smartsock *, int err);
+int ss_session_frame(struct smartsock *, uint8_t type, const uint8_t *body);
 void ss_retry(struct smartsock *);
 void ss_service(struct smartsock *);
 void ss_peek(struct smartsock *);

@@ -2,10 +2,10 @@
  * stream: the byte stream between a handle and its daemon (see client.h).
  *
  * Receiving reads ahead in large chunks into one buffer and validates each
- * frame as it arrives.  Frames that are handled in place (SEND_RESULT,
- * WELCOME, CLOSING) get their type byte overwritten with SS_SKIP so the
- * messages around them stay where they are and are handed out in order
- * without copying.
+ * frame as it arrives.  Frames that are handled in place (SEND_RESULT;
+ * WELCOME, REFUSE and CLOSING, which attach.c interprets) get their type
+ * byte overwritten with SS_SKIP so the messages around them stay where
+ * they are and are handed out in order without copying.
  *
  * Sending writes header and payload with one sendmsg() straight from the
  * caller's memory.  Bytes the library owes the daemon (HELLO, CONFIRMs,
@@ -175,7 +175,6 @@ static void
 ss_frame(struct smartsock *s, uint8_t *f, uint32_t blen)
 {
 	const uint8_t *body = f + LPROTO_HDR_LEN;
-	uint32_t status, max;
 
 	switch (f[4]) {
 	case LPROTO_DELIVER:
@@ -201,62 +200,11 @@ ss_frame(struct smartsock *s, uint8_t *f, uint32_t blen)
 		}
 		break;
 	case LPROTO_WELCOME:
-		if (s->welcomed || lproto_get_u16(body) != LPROTO_VERSION) {
-			ss_conn_error(s, EPROTO);
-			return;
-		}
-		max = lproto_get_u32(body + 2);
-		if (max == 0 || max > SS_MAX_MESSAGE) {
-			ss_conn_error(s, EPROTO);
-			return;
-		}
-		s->max_msg = max;
-		memcpy(s->identity, body + 6, LPROTO_ID_LEN);
-		s->racap = LPROTO_HDR_LEN + LPROTO_MAX_FIXED + (size_t)max +
-		    SS_READ_CHUNK;
-		if (s->racap < SS_READAHEAD_MAX)
-			s->racap = SS_READAHEAD_MAX;
-		s->welcomed = 1;
-		s->backoff_ms = SS_RETRY_MIN_MS;
-		if (s->opened) {
-			/* Re-attached: as a fresh attach, with the window
-			 * granted if the application receives. */
-			s->events |= SMARTSOCK_EVENT_BACK;
-			s->last_err = 0;
-			if (s->receiving)
-				ss_credit_queue(s, SS_RECV_WINDOW);
-			ss_timer_sync(s);
-		}
-		break;
 	case LPROTO_REFUSE:
-		if (s->welcomed) {
-			ss_fail(s, EPROTO);
-			return;
-		}
-		status = lproto_get_u32(body + 2);
-		if (status == LPROTO_ST_BAD_VERSION)
-			ss_conn_error(s, EPROTO);
-		else if (status == LPROTO_ST_REFUSED)
-			ss_conn_error(s, EACCES);
-		else if (status == LPROTO_ST_TOO_MANY)
-			ss_conn_error(s, EUSERS);
-		else
-			ss_conn_error(s, ECONNREFUSED);
-		return;
 	case LPROTO_CLOSING:
-		if (!s->welcomed || s->closing) {
-			ss_conn_error(s, EPROTO);
+		/* The connection's life: attach.c's. */
+		if (ss_session_frame(s, f[4], body) == -1)
 			return;
-		}
-		/* What was taken is confirmed with the last bytes we send;
-		 * the rest of the out-buffer goes first, then the end. */
-		ss_confirm_queue(s);
-		s->closing = 1;
-		s->last_err = ESHUTDOWN;
-		if (s->opened && !s->told_lost) {
-			s->told_lost = 1;
-			s->events |= SMARTSOCK_EVENT_LOST;
-		}
 		break;
 	default:
 		/* A client-to-daemon type. */
