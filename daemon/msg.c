@@ -35,7 +35,6 @@ msg_new_copy(const void *data, size_t len)
 	return m;
 }
 
-
 struct msg *
 msg_ref(struct msg *m)
 {

@@ -137,6 +137,18 @@ msg_fifo_pop(struct msg_fifo *f)
 	return m;
 }
 
+/* Move every message of q, in order, to the head of f; q is left empty. */
+static inline void
+msg_fifo_prepend(struct msg_fifo *f, struct msg_queue *q)
+{
+	struct msg *m;
+
+	while ((m = TAILQ_LAST(q, msg_queue)) != NULL) {
+		TAILQ_REMOVE(q, m, entry);
+		msg_fifo_push(f, m, 1);
+	}
+}
+
 /* Unref every message and empty it. */
 void msg_fifo_clear(struct msg_fifo *);
 

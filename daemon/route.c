@@ -59,7 +59,7 @@ route_source_keep(struct ssock *ss)
 	TAILQ_INIT(&src->routes);
 	src->sink.take = route_forward;
 	src->sink.arg = src;
-	src->sink.what = "room in its routes' target sockets";
+	src->sink.what = "its routes' target sockets";
 	TAILQ_INSERT_TAIL(&sources, src, entry);
 	return src;
 }

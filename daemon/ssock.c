@@ -327,6 +327,31 @@ ssock_log_drop(struct ssock *ss, const char *what)
 		    log_more(more, n));
 }
 
+/* A copy of m the socket may keep (m itself unless borrowed); NULL after
+ * counting and logging the drop when there is no memory for it. */
+static struct msg *
+ssock_keep(struct ssock *ss, struct msg *m)
+{
+	struct msg *kept;
+
+	if ((kept = msg_keep(m)) == NULL) {
+		STATS_INC(&ss->stats, drops_overflow);
+		ssock_log_drop(ss, "out of memory");
+	}
+	return kept;
+}
+
+/* At the tail of the send queue, as a copy the socket keeps: an lproto
+ * status. */
+static int
+ssock_queue(struct ssock *ss, struct msg *m)
+{
+	if ((m = ssock_keep(ss, m)) == NULL)
+		return LPROTO_ST_NO_BUFFER;
+	msg_fifo_push(&ss->sendq, m, 0);
+	return LPROTO_OK;
+}
+
 static void
 ssock_arm_resend(struct ssock *ss)
 {
@@ -489,19 +514,15 @@ static enum route_result
 ssock_publish(struct ssock *ss, struct msg *m)
 {
 	struct peer *p;
-	size_t staying = 0;
+	size_t subscribers = 0;
 
-	TAILQ_FOREACH(p, &ss->active, active_entry)
-		if (p->closing == NULL)
-			staying++;
-	if (staying == 0)
-		return ROUTE_WAIT;
 	if (ss->conf->overflow == OVERFLOW_BLOCK &&
 	    ssock_slow_subscribers(ss) > 0)
 		return ROUTE_WAIT;
 	TAILQ_FOREACH(p, &ss->active, active_entry) {
 		if (p->closing != NULL)
 			continue;
+		subscribers++;
 		if (peer_writable(p)) {
 			if (m->route_id != 0)
 				route_sent(p, m);
@@ -512,6 +533,8 @@ ssock_publish(struct ssock *ss, struct msg *m)
 		p->drops++;
 		ssock_log_drop(ss, "a subscriber's queue is full");
 	}
+	if (subscribers == 0)
+		return ROUTE_WAIT;      /* none, or every one is closing */
 	msg_unref(m);
 	return ROUTE_SENT;
 }
@@ -599,13 +622,7 @@ ssock_overflow(struct ssock *ss, struct msg *m)
 	case OVERFLOW_BLOCK:
 		break;
 	}
-	if ((m = msg_keep(m)) == NULL) {
-		STATS_INC(&ss->stats, drops_overflow);
-		ssock_log_drop(ss, "out of memory");
-		return LPROTO_ST_NO_BUFFER;
-	}
-	msg_fifo_push(&ss->sendq, m, 0);
-	return LPROTO_OK;
+	return ssock_queue(ss, m);
 }
 
 int
@@ -621,13 +638,7 @@ ssock_app_send(struct ssock *ss, struct msg *m)
 	/* Behind queued messages it must wait its turn, to keep order. */
 	if (TAILQ_EMPTY(&ss->sendq.q) && ssock_route(ss, m) == ROUTE_SENT)
 		return LPROTO_OK;
-	if ((m = msg_keep(m)) == NULL) {
-		STATS_INC(&ss->stats, drops_overflow);
-		ssock_log_drop(ss, "out of memory");
-		return LPROTO_ST_NO_BUFFER;
-	}
-	msg_fifo_push(&ss->sendq, m, 0);
-	return LPROTO_OK;
+	return ssock_queue(ss, m);
 }
 
 /*
@@ -778,10 +789,7 @@ ssock_peer_down(struct ssock *ss, struct peer *p)
 	}
 	if (n == 0)
 		return;
-	while ((m = TAILQ_LAST(&back, msg_queue)) != NULL) {
-		TAILQ_REMOVE(&back, m, entry);
-		msg_fifo_push(&ss->sendq, m, 1);
-	}
+	msg_fifo_prepend(&ss->sendq, &back);
 	log_debug("socket %s: %zu unacknowledged messages of %s queued again",
 	    ss->name, n, p->identity_hex);
 	ssock_flush_sendq(ss);
@@ -821,10 +829,11 @@ ssock_pause_reading(struct ssock *ss)
 	ss->reading_paused = 1;
 	/* Under a steady overload this flaps: one line per period is news. */
 	if ((n = log_ratelimit_pass(&ss->rl_paused, now_ms())) >= 0)
-		log_info("socket %s: %zu received messages wait for %s; not "
-		    "reading from peers until they are taken%s", ss->name,
+		log_info("socket %s: %zu received messages wait for %s%s; "
+		    "not reading from peers until they are taken%s", ss->name,
 		    ss->recvq.len, ss->sink == NULL ? "an application" :
-		    ss->sink->what, log_more(more, n));
+		    "room in ", ss->sink == NULL ? "" : ss->sink->what,
+		    log_more(more, n));
 	TAILQ_FOREACH(p, &ss->active, active_entry)
 		peer_pause_reading(p);
 }
@@ -896,11 +905,8 @@ ssock_peer_msg(struct ssock *ss, struct peer *p, struct msg *m)
 	}
 	if (TAILQ_EMPTY(&ss->recvq.q) && ssock_take(ss, m))
 		return;
-	if ((kept = msg_keep(m)) == NULL) {
-		STATS_INC(&ss->stats, drops_overflow);
-		ssock_log_drop(ss, "out of memory");
+	if ((kept = ssock_keep(ss, m)) == NULL)
 		return;
-	}
 	msg_fifo_push(&ss->recvq, kept, 0);
 	if (!ss->reading_paused && ssock_recv_full(ss))
 		ssock_pause_reading(ss);
@@ -928,12 +934,7 @@ ssock_app_confirmed(struct ssock *ss, struct msg *m)
 void
 ssock_app_requeue(struct ssock *ss, struct msg_queue *q)
 {
-	struct msg *m;
-
-	while ((m = TAILQ_LAST(q, msg_queue)) != NULL) {
-		TAILQ_REMOVE(q, m, entry);
-		msg_fifo_push(&ss->recvq, m, 1);
-	}
+	msg_fifo_prepend(&ss->recvq, q);
 }
 
 void

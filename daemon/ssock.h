@@ -135,18 +135,25 @@ size_t ssock_unflushed(const struct ssock *);
 void ssock_free(struct ssock *);
 
 /* --- from peers ---------------------------------------------------- */
-/* HELLO done: 0 and the peer is active, or -1 (identity already here). */
 /* A new connection (accepted or connected), before its handshake. */
 void ssock_peer_new(struct ssock *, struct peer *);
+/* HELLO done: 0 and the peer is active, or -1 (identity already here). */
 int ssock_peer_up(struct ssock *, struct peer *);
 /* The peer is going away (called once, before it is freed). */
 void ssock_peer_down(struct ssock *, struct peer *);
+/* A DATA (msg without MSG_HAS_ID) or DATA_REQ arrived; the socket takes
+ * the reference (or, for a borrowed msg, copies what it must keep).
+ * peer_id is set to the sender's identity. */
+void ssock_peer_msg(struct ssock *, struct peer *, struct msg *);
+void ssock_peer_ack(struct ssock *, const uint8_t msg_id[16]);
+/* The peer's output drained below its low-water mark. */
+void ssock_peer_writable(struct ssock *, struct peer *);
 
+/* --- from routes (route.h) ------------------------------------------ */
 /* Received messages go to sink from now on; NULL: to the applications. */
 void ssock_set_sink(struct ssock *, const struct ssock_sink *);
 /* Do the socket's applications take what it receives (no sink)? */
 int ssock_to_applications(const struct ssock *);
-
 /* The socket named `name` in a list of sockets, or NULL. */
 struct ssock *ssock_list_find(struct ssock_list *, const char *name);
 
@@ -156,13 +163,6 @@ size_t ssock_npeers(const struct ssock *);
 /* fn for each connection, in the order they came. */
 void ssock_foreach_peer(const struct ssock *,
     void (*fn)(const struct peer *, void *), void *arg);
-/* A DATA (msg without MSG_HAS_ID) or DATA_REQ arrived; the socket takes
- * the reference (or, for a borrowed msg, copies what it must keep).
- * peer_id is set to the sender's identity. */
-void ssock_peer_msg(struct ssock *, struct peer *, struct msg *);
-void ssock_peer_ack(struct ssock *, const uint8_t msg_id[16]);
-/* The peer's output drained below its low-water mark. */
-void ssock_peer_writable(struct ssock *, struct peer *);
 
 /* --- from applications ---------------------------------------------- */
 /* Does the send buffer refuse more for now (overflow = block, full)? */
