@@ -146,11 +146,11 @@ ctl_refuse(struct ctl_client *c, const char *why)
 static int
 ctl_permitted(struct ctl_client *c, const struct ctlcmd *cmd)
 {
-	char why[256], more[48] = "";
+	char why[256], more[LOG_MORE_LEN];
 	uid_t self = geteuid();
 	int64_t k;
 
-	if (!cmd->privileged || c->uid == 0 || c->uid == self)
+	if (!cmd->privileged || c->privileged)
 		return 1;
 	if (c->uid == (uid_t)-1)
 		snprintf(why, sizeof(why), "permission denied: %s is for root "
@@ -400,7 +400,7 @@ ctl_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	(void)salen;
 	/* Peer credentials: for privileged commands and log lines. */
 	unixsock_peer_cred(fd, &pid, &uid, &gid);
-	priv = uid == 0 || uid == geteuid();
+	priv = unixsock_uid_privileged(uid);
 	max = priv ? CONTROL_RESERVED : CONTROL_MAX_CLIENTS;
 	if (ctl->nclients[priv] >= 2 * max) {
 		ctl_log_refused(ctl, pid, uid, "too many control clients at "

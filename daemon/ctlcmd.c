@@ -156,7 +156,6 @@ ctlcmd_route_entry(const struct route *r, void *arg)
 static void
 ctlcmd_socket(struct json *j, const struct ssock *ss)
 {
-
 	json_open_object(j, NULL);
 	json_string(j, "name", ss->name);
 	json_string(j, "send_mode", config_choice("send_mode",

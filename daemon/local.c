@@ -215,8 +215,7 @@ client_allowed(struct client *c, char *why, size_t len)
 		    "(SO_PEERCRED failed)");
 		return 0;
 	}
-	if (c->uid == 0 || c->uid == geteuid() ||
-	    ids_have(users, (id_t)c->uid))
+	if (unixsock_uid_privileged(c->uid) || ids_have(users, (id_t)c->uid))
 		return 1;
 	if (groups->n > 0) {
 		if (ids_have(groups, (id_t)c->gid))
@@ -564,7 +563,6 @@ client_free(struct client *c, const char *why)
 	struct local *l = c->local;
 	struct ssock *ss = l->ss;
 	size_t requeued = c->ninflight;
-
 	char more[LOG_MORE_LEN];
 	int64_t k;
 

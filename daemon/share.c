@@ -2,9 +2,9 @@
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "share.h"
+#include "unixsock.h"
 
 /* Never less than this for one user, however low the limit. */
 #define SHARE_MIN_HELD 16
@@ -51,12 +51,6 @@ share_find(uid_t uid)
 	return NULL;
 }
 
-static int
-share_privileged(uid_t uid)
-{
-	return uid == 0 || uid == geteuid();
-}
-
 int
 share_admit(uid_t uid, char *why, size_t len)
 {
@@ -77,7 +71,7 @@ share_admit(uid_t uid, char *why, size_t len)
 		u->uid = uid;
 		u->held = u->ungreeted = 0;
 	}
-	if (!share_privileged(uid)) {
+	if (!unixsock_uid_privileged(uid)) {
 		if (u->held >= held_limit) {
 			snprintf(why, len, "it holds %zu local connections, "
 			    "its share of the daemon's descriptors", u->held);

@@ -29,6 +29,12 @@ unixsock_peer_cred(int fd, pid_t *pid, uid_t *uid, gid_t *gid)
 	}
 }
 
+int
+unixsock_uid_privileged(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
 /* The file is still a socket, not a link to something else; 0, or -1
  * after logging. */
 static int
@@ -94,7 +100,7 @@ unixsock_dir_safe(const char *dir, char *why, size_t len)
 		snprintf(why, len, "%s is not a directory", dir);
 		return 0;
 	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+	if (!unixsock_uid_privileged(st.st_uid)) {
 		snprintf(why, len, "%s belongs to uid %ld, not to root or "
 		    "smartsockd's user (uid %ld): that user could replace "
 		    "its sockets", dir, (long)st.st_uid, (long)geteuid());

@@ -25,6 +25,10 @@ int unixsock_bind(const char *path, mode_t mode, const char *who);
  */
 void unixsock_peer_cred(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
 
+/* Is uid root or the daemon's own user (who may reload, attach anywhere,
+ * own runtime_dir)? */
+int unixsock_uid_privileged(uid_t uid);
+
 /*
  * chmod and chown of a socket file this daemon bound, never through a
  * link: if `path` is no longer a socket (a symbolic link or another file
