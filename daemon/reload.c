@@ -38,6 +38,18 @@ reload_refuse(struct daemon *d, char *summary, size_t len, const char *why)
 	return -1;
 }
 
+/* Does sc (the socket's section in the new file) restart ss: a key that
+ * cannot be applied in place changed?  keys receives which. */
+static int
+reload_restarts(const struct ssock *ss, const struct socket_conf *sc,
+    char *keys, size_t len)
+{
+	int restart;
+
+	return config_socket_changes(ss->conf, sc, keys, len, &restart) > 0 &&
+	    restart;
+}
+
 /* Messages a socket holds that closing it would discard. */
 static size_t
 reload_held(const struct ssock *ss)
@@ -76,9 +88,8 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	/* 0. A restart would discard what a socket holds: refused. */
 	TAILQ_FOREACH(ss, &d->sockets, entry) {
 		sc = config_find_socket(&cfg, ss->name);
-		if (sc == NULL || config_socket_changes(ss->conf, sc, keys,
-		    sizeof(keys), &restart) == 0 || !restart ||
-		    reload_held(ss) == 0)
+		if (sc == NULL || reload_held(ss) == 0 ||
+		    !reload_restarts(ss, sc, keys, sizeof(keys)))
 			continue;
 		snprintf(why, sizeof(why), "%s: changing %s of socket %s "
 		    "would discard the %zu message%s it holds (%zu waiting for "
@@ -95,8 +106,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	for (ss = TAILQ_FIRST(&d->sockets); ss != NULL; ss = next) {
 		next = TAILQ_NEXT(ss, entry);
 		sc = config_find_socket(&cfg, ss->name);
-		if (sc != NULL && (config_socket_changes(ss->conf, sc, keys,
-		    sizeof(keys), &restart) == 0 || !restart))
+		if (sc != NULL && !reload_restarts(ss, sc, keys, sizeof(keys)))
 			continue;
 		if (sc == NULL && reload_held(ss) > 0)
 			snprintf(why, sizeof(why), "removed %s (%zu message%s it "
