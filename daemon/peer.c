@@ -733,13 +733,19 @@ static int
 peer_frame_length(void *arg, const uint8_t *hdr, size_t have, size_t *len)
 {
 	struct peer_walk *w = arg;
-	uint32_t n;
+	struct wire_frame f;
 
-	if (have < WIRE_LEN_PREFIX)
-		return 0;
-	if ((n = wire_get_len(hdr)) > w->max_env)
+	switch (wire_decode(hdr, have, w->max_env, &f)) {
+	case WIRE_TOO_BIG:
 		return peer_oversize(w->p);
-	*len = WIRE_LEN_PREFIX + (size_t)n;
+	case WIRE_NEED_MORE:
+		if (have < WIRE_LEN_PREFIX)
+			return 0;
+		break;
+	case WIRE_FRAME:
+		break;
+	}
+	*len = WIRE_LEN_PREFIX + (size_t)f.env_len;
 	return 1;
 }
 

@@ -31,10 +31,12 @@ wire_judge(uint32_t n, size_t have, const uint8_t *type_at, size_t max_env,
 {
 	if (n > max_env)
 		return WIRE_TOO_BIG;
+	f->env_len = n;
+	f->type = -1;
 	if (have - WIRE_LEN_PREFIX < n)
 		return WIRE_NEED_MORE;
-	f->env_len = n;
-	f->type = n > 0 ? *type_at : -1;
+	if (n > 0)
+		f->type = *type_at;
 	return WIRE_FRAME;
 }
 

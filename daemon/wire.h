@@ -52,7 +52,9 @@ uint32_t wire_get_len(const uint8_t prefix[WIRE_LEN_PREFIX]);
 /*
  * The frame at the front of the `have` bytes at buf, pure (no evbuffer,
  * no allocation: what peers and fuzzers share).  WIRE_FRAME when all of it
- * is there; WIRE_TOO_BIG as soon as its length prefix exceeds max_env.
+ * is there; WIRE_TOO_BIG as soon as its length prefix exceeds max_env;
+ * WIRE_NEED_MORE otherwise, with f->env_len set once the prefix is there
+ * (have >= WIRE_LEN_PREFIX), so a caller knows how much to wait for.
  */
 enum wire_peek_result wire_decode(const uint8_t *buf, size_t have,
     size_t max_env, struct wire_frame *f);

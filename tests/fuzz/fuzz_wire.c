@@ -148,6 +148,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    want);
 			CHECK(want != WIRE_FRAME || (g.env_len == env_len &&
 			    g.type == (env_len > 0 ? s[taken + 4] : -1)));
+			CHECK(want != WIRE_NEED_MORE ||
+			    fed - taken < WIRE_LEN_PREFIX ||
+			    g.env_len == get_u32(s + taken));
 			if (fed - taken >= WIRE_LEN_PREFIX)
 				CHECK(wire_get_len(s + taken) ==
 				    get_u32(s + taken));
