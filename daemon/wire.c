@@ -14,42 +14,6 @@ wire_put_u32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-uint32_t
-wire_get_len(const uint8_t p[WIRE_LEN_PREFIX])
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	    ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-/*
- * The decision for a frame of envelope length n, with `have` bytes in all
- * and its type byte (when n > 0 and it is there) at *type_at.
- */
-static enum wire_peek_result
-wire_judge(uint32_t n, size_t have, const uint8_t *type_at, size_t max_env,
-    struct wire_frame *f)
-{
-	if (n > max_env)
-		return WIRE_TOO_BIG;
-	f->env_len = n;
-	f->type = -1;
-	if (have - WIRE_LEN_PREFIX < n)
-		return WIRE_NEED_MORE;
-	if (n > 0)
-		f->type = *type_at;
-	return WIRE_FRAME;
-}
-
-enum wire_peek_result
-wire_decode(const uint8_t *buf, size_t have, size_t max_env,
-    struct wire_frame *f)
-{
-	if (have < WIRE_LEN_PREFIX)
-		return WIRE_NEED_MORE;
-	return wire_judge(wire_get_len(buf), have, buf + WIRE_LEN_PREFIX,
-	    max_env, f);
-}
-
 enum wire_peek_result
 wire_peek(struct evbuffer *in, size_t max_env, struct wire_frame *f)
 {
@@ -58,9 +22,10 @@ wire_peek(struct evbuffer *in, size_t max_env, struct wire_frame *f)
 
 	if (have < WIRE_LEN_PREFIX)
 		return WIRE_NEED_MORE;
+	/* The type byte is read only when the whole frame is there, and
+	 * then it is among the bytes copied. */
 	evbuffer_copyout(in, hdr, have > sizeof(hdr) ? sizeof(hdr) : have);
-	return wire_judge(wire_get_len(hdr), have, hdr + WIRE_LEN_PREFIX,
-	    max_env, f);
+	return wire_decode(hdr, have, max_env, f);
 }
 
 size_t

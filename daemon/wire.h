@@ -47,17 +47,41 @@ struct wire_frame {
 };
 
 /* The envelope length a frame's 4-byte prefix says. */
-uint32_t wire_get_len(const uint8_t prefix[WIRE_LEN_PREFIX]);
+static inline uint32_t
+wire_get_len(const uint8_t p[WIRE_LEN_PREFIX])
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	    ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
 
 /*
  * The frame at the front of the `have` bytes at buf, pure (no evbuffer,
- * no allocation: what peers and fuzzers share).  WIRE_FRAME when all of it
- * is there; WIRE_TOO_BIG as soon as its length prefix exceeds max_env;
- * WIRE_NEED_MORE otherwise, with f->env_len set once the prefix is there
- * (have >= WIRE_LEN_PREFIX), so a caller knows how much to wait for.
+ * no allocation: what peers and fuzzers share; inline, as it runs once per
+ * frame).  WIRE_FRAME when all of it is there; WIRE_TOO_BIG as soon as its
+ * length prefix exceeds max_env; WIRE_NEED_MORE otherwise, with f->env_len
+ * set once the prefix is there (have >= WIRE_LEN_PREFIX), so a caller
+ * knows how much to wait for.  Only the prefix is read, and the type byte
+ * when the whole frame is there.
  */
-enum wire_peek_result wire_decode(const uint8_t *buf, size_t have,
-    size_t max_env, struct wire_frame *f);
+static inline enum wire_peek_result
+wire_decode(const uint8_t *buf, size_t have, size_t max_env,
+    struct wire_frame *f)
+{
+	uint32_t n;
+
+	if (have < WIRE_LEN_PREFIX)
+		return WIRE_NEED_MORE;
+	if ((n = wire_get_len(buf)) > max_env)
+		return WIRE_TOO_BIG;
+	f->env_len = n;
+	f->type = -1;
+	if (have - WIRE_LEN_PREFIX < n)
+		return WIRE_NEED_MORE;
+	if (n > 0)
+		f->type = buf[WIRE_LEN_PREFIX];
+	return WIRE_FRAME;
+}
+
 /* The same at the front of `in`, which need not be contiguous. */
 enum wire_peek_result wire_peek(struct evbuffer *in, size_t max_env,
     struct wire_frame *f);
