@@ -9,9 +9,9 @@
 #include "endpoint.h"
 #include "idmap.h"
 #include "json.h"
+#include "link.h"
 #include "local.h"
 #include "log.h"
-#include "peer.h"
 #include "route.h"
 #include "ssock.h"
 #include "tls.h"
@@ -122,9 +122,9 @@ ctlcmd_tls(struct json *j, const struct ssock *ss)
 	}
 	json_open_object(j, "tls");
 	json_string(j, "min_version", config_choice("tls_min_version",
-	    (int)ss->conf->tls.min_version));
-	json_bool(j, "verify_client", ss->conf->tls.verify_client);
-	json_string(j, "server_name", ss->conf->tls.server_name);
+	    (int)ss->home.conf->tls.min_version));
+	json_bool(j, "verify_client", ss->home.conf->tls.verify_client);
+	json_string(j, "server_name", ss->home.conf->tls.server_name);
 	json_open_array(j, "certificates");
 	tls_certificates(ss->tls, ctlcmd_certificate, j);
 	json_close_array(j);
@@ -157,14 +157,14 @@ static void
 ctlcmd_socket(struct json *j, const struct ssock *ss)
 {
 	json_open_object(j, NULL);
-	json_string(j, "name", ss->name);
+	json_string(j, "name", ss->home.name);
 	json_string(j, "send_mode", config_choice("send_mode",
-	    (int)ss->conf->send_mode));
+	    (int)ss->home.conf->send_mode));
 	json_string(j, "delivery", config_choice("delivery",
-	    (int)ss->conf->delivery));
+	    (int)ss->home.conf->delivery));
 	json_string(j, "overflow", config_choice("overflow",
-	    (int)ss->conf->overflow));
-	json_string(j, "identity", ss->identity_hex);
+	    (int)ss->home.conf->overflow));
+	json_string(j, "identity", ss->home.identity_hex);
 	ctlcmd_tls(j, ss);
 	json_open_array(j, "endpoints");
 	if (ss->endpoints != NULL)
@@ -183,7 +183,7 @@ ctlcmd_socket(struct json *j, const struct ssock *ss)
 	route_foreach_from(ss, ctlcmd_route_entry, j);
 	json_close_array(j);
 	json_open_object(j, "counters");
-#define CTLCMD_COUNTER(field, name, help) json_uint(j, name, ss->stats.field);
+#define CTLCMD_COUNTER(field, name, help) json_uint(j, name, ss->home.stats.field);
 	STATS_COUNTERS(CTLCMD_COUNTER)
 #undef CTLCMD_COUNTER
 	json_close_object(j);
@@ -219,19 +219,14 @@ ctlcmd_status(struct daemon *d, const char *arg, struct json *j, char *err,
 }
 
 static void
-ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now)
+ctlcmd_peer(struct json *j, const struct link *p, uint64_t now)
 {
-	int active = p->state == PEER_ACTIVE;
-	char text[256];
+	int active = p->state == LINK_UP;
 
 	json_open_object(j, NULL);
 	json_string(j, "identity", active ? p->identity_hex : NULL);
 	json_string(j, "address", p->addr);
-	json_string(j, "direction", p->owner != NULL ? "connected" :
-	    "accepted");
 	json_string(j, "state", active ? "active" : "handshake");
-	json_string(j, "transport", p->ws == PEER_WS_ON ? "websocket" :
-	    "tcp");
 	json_uint(j, "since", p->since);
 	if (p->last_recv_ms != 0)
 		json_ms_as_s(j, "last_received_s_ago",
@@ -239,23 +234,14 @@ ctlcmd_peer(struct json *j, const struct peer *p, uint64_t now)
 	else
 		json_string(j, "last_received_s_ago", NULL);
 	json_ms_as_s(j, "last_sent_s_ago", ctlcmd_ago(now, p->last_sent_ms));
-	json_uint(j, "queued_bytes", peer_unflushed(p));
+	json_uint(j, "queued_bytes", p->ops->unflushed(p));
 	json_uint(j, "messages_in", p->msgs_in);
 	json_uint(j, "messages_out", p->msgs_out);
 	json_uint(j, "bytes_in", p->bytes_in);
 	json_uint(j, "bytes_out", p->bytes_out);
 	json_uint(j, "drops", p->drops);
 	json_uint(j, "awaiting_replies", route_awaited(p));
-	if (p->tls) {
-		tls_session(peer_transport(p), text, sizeof(text));
-		json_string(j, "tls", text[0] != '\0' ? text : "handshake");
-		tls_peer_subject(peer_transport(p), text, sizeof(text));
-		json_string(j, "peer_certificate", text[0] != '\0' ? text :
-		    NULL);
-	} else {
-		json_string(j, "tls", NULL);
-		json_string(j, "peer_certificate", NULL);
-	}
+	p->ops->describe(p, j);         /* direction, transport, TLS */
 	json_close_object(j);
 }
 
@@ -265,7 +251,7 @@ struct ctlcmd_peers_walk {
 };
 
 static void
-ctlcmd_peer_entry(const struct peer *p, void *arg)
+ctlcmd_peer_entry(const struct link *p, void *arg)
 {
 	struct ctlcmd_peers_walk *w = arg;
 
@@ -283,9 +269,9 @@ ctlcmd_peers(struct daemon *d, const char *arg, struct json *j, char *err,
 		snprintf(err, errlen, "no socket named '%s'", arg);
 		return -1;
 	}
-	json_string(j, "socket", ss->name);
+	json_string(j, "socket", ss->home.name);
 	json_open_array(j, "peers");
-	ssock_foreach_peer(ss, ctlcmd_peer_entry, &w);
+	ssock_foreach_link(ss, ctlcmd_peer_entry, &w);
 	json_close_array(j);
 	return 0;
 }

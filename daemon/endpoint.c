@@ -117,8 +117,8 @@ set_nodelay(evutil_socket_t fd)
 static int
 listener_full(const struct ssock *ss)
 {
-	return ss->conf->max_peers != CONFIG_UNLIMITED &&
-	    ssock_npeers(ss) >= ss->conf->max_peers;
+	return ss->home.conf->max_peers != CONFIG_UNLIMITED &&
+	    ssock_npeers(ss) >= ss->home.conf->max_peers;
 }
 
 /* Over max_peers: closed before a byte is read or written. */
@@ -128,12 +128,12 @@ listener_reject(struct ssock *ss, evutil_socket_t fd, const char *addr)
 	char more[LOG_MORE_LEN];
 	int64_t k;
 
-	STATS_INC(&ss->stats, rejected_max_peers);
+	STATS_INC(&ss->home.stats, rejected_max_peers);
 	evutil_closesocket(fd);
 	if ((k = log_ratelimit_pass(&ss->rl_max_peers, now_ms())) < 0)
 		return;
 	log_warnx("socket %s: closed connection from %s: max_peers (%" PRIu64
-	    ") connections are open%s", ss->name, addr, ss->conf->max_peers,
+	    ") connections are open%s", ss->home.name, addr, ss->home.conf->max_peers,
 	    log_more(more, k));
 }
 
@@ -155,21 +155,21 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	set_nodelay(fd);
 	if (ss->tls != NULL)
-		bev = tls_accept_bev(ss->tls, ss->base, fd);
+		bev = tls_accept_bev(ss->tls, ss->home.base, fd);
 	else
-		bev = bev_new(ss->base, fd);
+		bev = bev_new(ss->home.base, fd);
 	if (bev == NULL) {
 		log_warnx("socket %s: dropped connection from %s: out of "
-		    "memory", ss->name, addr);
+		    "memory", ss->home.name, addr);
 		evutil_closesocket(fd);
 		return;
 	}
-	STATS_INC(&ss->stats, conns_accepted);
-	log_debug("socket %s: accepted %s on %s", ss->name, addr, l->name);
-	if (peer_new(ss, bev, NULL, addr, ss->conf->heartbeat_timeout_ms) ==
+	STATS_INC(&ss->home.stats, conns_accepted);
+	log_debug("socket %s: accepted %s on %s", ss->home.name, addr, l->name);
+	if (peer_new(&ss->home, bev, NULL, addr, ss->home.conf->heartbeat_timeout_ms) ==
 	    NULL)
 		log_warnx("socket %s: dropped connection from %s: out of "
-		    "memory", ss->name, addr);
+		    "memory", ss->home.name, addr);
 }
 
 static void
@@ -199,7 +199,7 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 			return 0;       /* no IPv6 here: "*" means what exists */
 		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		log_warn("socket %s: cannot bind %s (config line %d)",
-		    ss->name, name, ep->line);
+		    ss->home.name, name, ep->line);
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -208,7 +208,7 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
 		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		log_warn("socket %s: cannot bind %s (config line %d)",
-		    ss->name, name, ep->line);
+		    ss->home.name, name, ep->line);
 		close(fd);
 		return -1;
 	}
@@ -220,13 +220,13 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	l->ss = ss;
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	endpoint_key(ep, l->key, sizeof(l->key));
-	snprintf(what, sizeof(what), "socket %s: %s", ss->name, name);
-	l->lev = evconnlistener_new(ss->base, listener_accept, l,
+	snprintf(what, sizeof(what), "socket %s: %s", ss->home.name, name);
+	l->lev = evconnlistener_new(ss->home.base, listener_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
 	if (l->lev == NULL ||
-	    accept_pause_init(&l->pause, ss->base, l->lev, what) == -1) {
+	    accept_pause_init(&l->pause, ss->home.base, l->lev, what) == -1) {
 		snprintf(err, errlen, "%s: %s", name, strerror(errno));
-		log_warn("socket %s: cannot listen on %s", ss->name, name);
+		log_warn("socket %s: cannot listen on %s", ss->home.name, name);
 		if (l->lev == NULL)
 			close(fd);
 		else
@@ -237,7 +237,7 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	}
 	evconnlistener_set_error_cb(l->lev, listener_error);
 	TAILQ_INSERT_TAIL(&eps->listeners, l, entry);
-	log_info("socket %s: listening on %s", ss->name, name);
+	log_info("socket %s: listening on %s", ss->home.name, name);
 	return 0;
 }
 
@@ -257,7 +257,7 @@ listeners_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", ep->host, gai_strerror(rc));
 		log_warnx("socket %s: cannot resolve bind address %s "
-		    "(config line %d): %s", eps->ss->name, ep->host, ep->line,
+		    "(config line %d): %s", eps->ss->home.name, ep->host, ep->line,
 		    gai_strerror(rc));
 		return -1;
 	}
@@ -294,7 +294,7 @@ connector_retry(evutil_socket_t fd, short what, void *arg)
 static void
 connector_schedule(struct connector *c)
 {
-	const struct socket_conf *conf = c->ss->conf;
+	const struct socket_conf *conf = c->ss->home.conf;
 	uint64_t ms = jitter(c->delay_ms);
 	struct timeval tv;
 
@@ -325,15 +325,15 @@ connector_failed(struct connector *c, const char *why)
 	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
 	if (strcmp(why, c->logged_error) == 0) {
 		log_debug("socket %s: connect to %s failed again (%u in a "
-		    "row): %s", c->ss->name, c->name, c->failures, why);
+		    "row): %s", c->ss->home.name, c->name, c->failures, why);
 	} else if ((k = log_ratelimit_pass(&c->rl_cause, now_ms())) >= 0) {
 		if (c->failures == 1)
 			log_warnx("socket %s: connect to %s failed: %s; "
-			    "retrying with backoff", c->ss->name, c->name, why);
+			    "retrying with backoff", c->ss->home.name, c->name, why);
 		else
 			log_warnx("socket %s: connect to %s failed (%u in a "
 			    "row), now: %s; retrying with backoff%s",
-			    c->ss->name, c->name, c->failures, why,
+			    c->ss->home.name, c->name, c->failures, why,
 			    log_more(more, k));
 		snprintf(c->logged_error, sizeof(c->logged_error), "%s", why);
 	}
@@ -356,9 +356,9 @@ connector_connect(struct connector *c, struct evutil_addrinfo *res)
 		ai = ai->ai_next;
 	c->next_addr++;
 	if (ss->tls != NULL)
-		bev = tls_connect_bev(ss->tls, ss->base, c->ep->host);
+		bev = tls_connect_bev(ss->tls, ss->home.base, c->ep->host);
 	else
-		bev = bev_new(ss->base, -1);
+		bev = bev_new(ss->home.base, -1);
 	if (bev == NULL) {
 		connector_failed(c, ss->tls != NULL ? "cannot set up TLS (out "
 		    "of memory or a bad tls_server_name)" : "out of memory");
@@ -371,8 +371,8 @@ connector_connect(struct connector *c, struct evutil_addrinfo *res)
 		return;
 	}
 	set_nodelay(bufferevent_getfd(bev));
-	c->peer = peer_new(ss, bev, &c->owner, c->name,
-	    ss->conf->connect_timeout_ms);
+	c->peer = peer_new(&ss->home, bev, &c->owner, c->name,
+	    ss->home.conf->connect_timeout_ms);
 	if (c->peer == NULL)
 		connector_failed(c, "out of memory");
 }
@@ -419,10 +419,10 @@ connector_peer_up(void *arg)
 {
 	struct connector *c = arg;
 
-	STATS_INC(&c->ss->stats, conns_connected);
+	STATS_INC(&c->ss->home.stats, conns_connected);
 	if (c->failures > 0)
 		log_info("socket %s: connected to %s after %u failed "
-		    "attempt%s", c->ss->name, c->name, c->failures,
+		    "attempt%s", c->ss->home.name, c->name, c->failures,
 		    c->failures == 1 ? "" : "s");
 	c->failures = 0;
 	c->logged_error[0] = '\0';
@@ -448,8 +448,8 @@ connector_peer_down(void *arg, const char *why, int was_up)
 	 * at once after its HELLO (say, a duplicate identity there) does not,
 	 * or we would reconnect in a tight loop.
 	 */
-	if (now_ms() - c->up_since_ms >= c->ss->conf->reconnect_max_delay_ms)
-		c->delay_ms = c->ss->conf->reconnect_delay_ms;
+	if (now_ms() - c->up_since_ms >= c->ss->home.conf->reconnect_max_delay_ms)
+		c->delay_ms = c->ss->home.conf->reconnect_delay_ms;
 	connector_schedule(c);
 }
 
@@ -483,7 +483,7 @@ endpoints_status(const struct endpoints *eps,
 		st.ever_connected = c->ever_up;
 		st.failures = c->failures;
 		st.last_error = c->last_error;
-		if (c->peer != NULL && c->peer->state == PEER_ACTIVE)
+		if (c->peer != NULL && c->peer->link.state == LINK_UP)
 			st.state = "connected";
 		else if (c->peer != NULL || c->dns_req != NULL)
 			st.state = "connecting";
@@ -504,14 +504,14 @@ connector_new(struct endpoints *eps, const struct endpoint_conf *ep)
 	struct connector *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->retry_ev = evtimer_new(eps->ss->base, connector_retry,
+	    (c->retry_ev = evtimer_new(eps->ss->home.base, connector_retry,
 	    c)) == NULL) {
 		free(c);
 		return NULL;
 	}
 	c->ss = eps->ss;
 	c->ep = ep;
-	c->delay_ms = eps->ss->conf->reconnect_delay_ms;
+	c->delay_ms = eps->ss->home.conf->reconnect_delay_ms;
 	c->rl_cause.burst = CONNECTOR_CAUSE_BURST;
 	c->owner.up = connector_peer_up;
 	c->owner.down = connector_peer_down;
@@ -522,7 +522,7 @@ connector_new(struct endpoints *eps, const struct endpoint_conf *ep)
 	else
 		snprintf(c->name, sizeof(c->name), "%s:%s", ep->host, ep->port);
 	TAILQ_INSERT_TAIL(&eps->connectors, c, entry);
-	log_info("socket %s: connecting to %s%s", eps->ss->name, c->name,
+	log_info("socket %s: connecting to %s%s", eps->ss->home.name, c->name,
 	    eps->ss->tls != NULL ? " (TLS)" : "");
 	return c;
 }
@@ -558,7 +558,7 @@ listener_free(struct endpoints *eps, struct listener *l)
 struct endpoints *
 endpoints_start(struct ssock *ss)
 {
-	const struct socket_conf *conf = ss->conf;
+	const struct socket_conf *conf = ss->home.conf;
 	struct endpoints *eps = calloc(1, sizeof(*eps));
 	struct connector *c;
 	char err[160];
@@ -664,7 +664,7 @@ endpoints_reconfigure(struct endpoints *eps, const struct socket_conf *conf,
 			if (endpoint_find(conf->binds, conf->nbinds,
 			    l->key) == NULL) {
 				log_info("socket %s: no longer listening on %s",
-				    eps->ss->name, l->name);
+				    eps->ss->home.name, l->name);
 				listener_free(eps, l);
 			}
 		}
@@ -676,7 +676,7 @@ endpoints_reconfigure(struct endpoints *eps, const struct socket_conf *conf,
 				c->ep = ep;     /* the old config goes away */
 			else {
 				log_info("socket %s: no longer connecting to %s",
-				    eps->ss->name, c->name);
+				    eps->ss->home.name, c->name);
 				connector_free(eps, c, "endpoint removed by "
 				    "reload");
 			}

@@ -140,15 +140,15 @@ client_welcome(struct client *c)
 	uint8_t body[2 + 4 + LPROTO_ID_LEN];
 
 	lproto_put_u16(body, LPROTO_VERSION);
-	lproto_put_u32(body + 2, (uint32_t)ss->max_message_size);
-	memcpy(body + 6, ss->identity, LPROTO_ID_LEN);
+	lproto_put_u32(body + 2, (uint32_t)ss->home.max_message_size);
+	memcpy(body + 6, ss->home.identity, LPROTO_ID_LEN);
 	client_write_frame(c, LPROTO_WELCOME, body, sizeof(body), NULL);
 	client_greeted(c);
 	c->welcomed = 1;
 	c->local->nattached++;
-	STATS_INC(&ss->stats, apps_attached);
+	STATS_INC(&ss->home.stats, apps_attached);
 	log_info("socket %s: application %" PRIu64 " attached (pid %ld, uid "
-	    "%ld)", ss->name, c->id, (long)c->pid, (long)c->uid);
+	    "%ld)", ss->home.name, c->id, (long)c->pid, (long)c->uid);
 }
 
 static int
@@ -203,7 +203,7 @@ client_in_groups(struct client *c, const struct config_ids *allow)
 static int
 client_allowed(struct client *c, char *why, size_t len)
 {
-	const struct socket_conf *sc = c->local->ss->conf;
+	const struct socket_conf *sc = c->local->ss->home.conf;
 	const struct config_ids *users = &sc->allow_uids;
 	const struct config_ids *groups = &sc->allow_gids;
 	int in;
@@ -234,7 +234,7 @@ client_allowed(struct client *c, char *why, size_t len)
 	    (long)c->uid, users->n > 0 ? "is not in allow_users" : "",
 	    users->n > 0 && groups->n > 0 ? " and " : "",
 	    groups->n > 0 ? "has no group in allow_groups" : "",
-	    c->local->ss->name);
+	    c->local->ss->home.name);
 	return 0;
 }
 
@@ -249,12 +249,12 @@ client_refuse_attach(struct client *c, uint32_t status, const char *why)
 	int64_t k;
 
 	if (status == LPROTO_ST_TOO_MANY)
-		STATS_INC(&ss->stats, apps_refused_max_clients);
+		STATS_INC(&ss->home.stats, apps_refused_max_clients);
 	else
-		STATS_INC(&ss->stats, apps_refused);
+		STATS_INC(&ss->home.stats, apps_refused);
 	if ((k = log_ratelimit_pass(&l->rl_refused, now_ms())) >= 0)
 		log_warnx("socket %s: application %" PRIu64 " (pid %ld, uid "
-		    "%ld) refused: %s%s", ss->name, c->id, (long)c->pid,
+		    "%ld) refused: %s%s", ss->home.name, c->id, (long)c->pid,
 		    (long)c->uid, why, log_more(more, k));
 	client_refuse(c, status, why);
 }
@@ -264,7 +264,7 @@ static void
 client_hello(struct client *c)
 {
 	struct local *l = c->local;
-	const struct socket_conf *sc = l->ss->conf;
+	const struct socket_conf *sc = l->ss->home.conf;
 	char why[256];
 
 	if (l->stopping) {
@@ -280,7 +280,7 @@ client_hello(struct client *c)
 	if (sc->max_clients != CONFIG_UNLIMITED &&
 	    l->nattached >= sc->max_clients) {
 		snprintf(why, sizeof(why), "too many applications: socket %s "
-		    "has its max_clients of %" PRIu64 " attached", l->ss->name,
+		    "has its max_clients of %" PRIu64 " attached", l->ss->home.name,
 		    sc->max_clients);
 		client_refuse_attach(c, LPROTO_ST_TOO_MANY, why);
 		return;
@@ -435,7 +435,7 @@ client_frame_length(void *arg, const uint8_t *hdr, size_t have, size_t *len)
 	uint8_t type;
 	uint32_t blen;
 
-	switch (lproto_frame_check(hdr, have, c->local->ss->max_message_size,
+	switch (lproto_frame_check(hdr, have, c->local->ss->home.max_message_size,
 	    &type, &blen)) {
 	case LPROTO_FRAME_BAD:
 		client_free(c, "malformed or oversized frame");
@@ -567,14 +567,14 @@ client_free(struct client *c, const char *why)
 	int64_t k;
 
 	if (why != NULL) {
-		STATS_INC(&ss->stats, apps_dropped);
+		STATS_INC(&ss->home.stats, apps_dropped);
 		if ((k = log_ratelimit_pass(&l->rl_dropped, now_ms())) >= 0)
 			log_warnx("socket %s: application %" PRIu64 " (pid %ld, "
-			    "uid %ld) dropped: %s%s", ss->name, c->id,
+			    "uid %ld) dropped: %s%s", ss->home.name, c->id,
 			    (long)c->pid, (long)c->uid, why, log_more(more, k));
 	} else if (c->welcomed)
 		log_info("socket %s: application %" PRIu64 " detached%s",
-		    ss->name, c->id, requeued ? " with unconfirmed messages" :
+		    ss->home.name, c->id, requeued ? " with unconfirmed messages" :
 		    "");
 	if (l->rr_next == c)
 		l->rr_next = TAILQ_NEXT(c, entry);
@@ -605,7 +605,7 @@ client_finish(struct client *c)
 	c->finished = 1;
 	bufferevent_disable(c->bev, EV_READ);
 	log_debug("socket %s: application %" PRIu64 " finished",
-	    c->local->ss->name, c->id);
+	    c->local->ss->home.name, c->id);
 }
 
 /* No HELLO within LOCAL_HELLO_MS: closed, logged (a few lines a period). */
@@ -619,10 +619,10 @@ client_hello_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	STATS_INC(&l->ss->stats, apps_refused);
+	STATS_INC(&l->ss->home.stats, apps_refused);
 	if ((k = log_ratelimit_pass(&l->rl_hello, now_ms())) >= 0)
 		log_warnx("socket %s: application %" PRIu64 " (pid %ld, uid "
-		    "%ld) closed: no HELLO within %d ms%s", l->ss->name, c->id,
+		    "%ld) closed: no HELLO within %d ms%s", l->ss->home.name, c->id,
 		    (long)c->pid, (long)c->uid, LOCAL_HELLO_MS,
 		    log_more(more, k));
 	client_free(c, NULL);
@@ -649,20 +649,20 @@ local_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	 * lines. */
 	unixsock_peer_cred(fd, &pid, &uid, &gid);
 	if (share_admit(uid, why, sizeof(why)) == -1) {
-		STATS_INC(&l->ss->stats, apps_refused);
+		STATS_INC(&l->ss->home.stats, apps_refused);
 		if ((k = log_ratelimit_pass(&l->rl_refused, now_ms())) >= 0)
 			log_warnx("socket %s: refused a connection of pid %ld, "
-			    "uid %ld: %s%s", l->ss->name, (long)pid, (long)uid,
+			    "uid %ld: %s%s", l->ss->home.name, (long)pid, (long)uid,
 			    why, log_more(more, k));
 		evutil_closesocket(fd);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->hello_ev = evtimer_new(l->ss->base, client_hello_timeout,
+	    (c->hello_ev = evtimer_new(l->ss->home.base, client_hello_timeout,
 	    c)) == NULL ||
-	    (c->bev = bev_new(l->ss->base, fd)) == NULL) {
+	    (c->bev = bev_new(l->ss->home.base, fd)) == NULL) {
 		log_warnx("socket %s: refused an application: out of memory",
-		    l->ss->name);
+		    l->ss->home.name);
 		share_release(uid, 0);
 		if (c != NULL && c->hello_ev != NULL)
 			event_free(c->hello_ev);
@@ -703,7 +703,7 @@ local_accept_error(struct evconnlistener *lev, void *arg)
 static int
 local_set_access(struct local *l)
 {
-	const struct socket_conf *sc = l->ss->conf;
+	const struct socket_conf *sc = l->ss->home.conf;
 	mode_t mode = (mode_t)sc->socket_mode;
 	gid_t gid = getegid();
 	char who[16 + CONFIG_NAME_MAX];
@@ -712,11 +712,11 @@ local_set_access(struct local *l)
 	if (sc->socket_group != NULL &&
 	    !config_group_id(sc->socket_group, &gid)) {
 		log_warnx("socket %s: socket_group: no such group '%s'",
-		    l->ss->name, sc->socket_group);
+		    l->ss->home.name, sc->socket_group);
 		return -1;
 	}
 	changed = l->gid != (gid_t)-1 && (gid != l->gid || mode != l->mode);
-	snprintf(who, sizeof(who), "socket %s", l->ss->name);
+	snprintf(who, sizeof(who), "socket %s", l->ss->home.name);
 	if (gid != l->gid) {
 		if (unixsock_chmod(l->path, l->mode & mode, who) == -1)
 			return -1;
@@ -732,7 +732,7 @@ local_set_access(struct local *l)
 	}
 	if (changed)
 		log_info("socket %s: %s now has group %s (%ld), mode %04o",
-		    l->ss->name, l->path, sc->socket_group != NULL ?
+		    l->ss->home.name, l->path, sc->socket_group != NULL ?
 		    sc->socket_group : "the daemon's", (long)gid,
 		    (unsigned)mode);
 	return 0;
@@ -750,11 +750,11 @@ local_new(struct ssock *ss, const char *path)
 {
 	struct local *l;
 	char who[16 + CONFIG_NAME_MAX], what[96];
-	mode_t mode = (mode_t)ss->conf->socket_mode & 0700;
+	mode_t mode = (mode_t)ss->home.conf->socket_mode & 0700;
 	int fd;
 
 	/* The owner's bits only until group and mode are in place. */
-	snprintf(who, sizeof(who), "socket %s", ss->name);
+	snprintf(who, sizeof(who), "socket %s", ss->home.name);
 	if ((fd = unixsock_bind(path, mode, who)) == -1)
 		return NULL;
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
@@ -778,13 +778,13 @@ local_new(struct ssock *ss, const char *path)
 		free(l);
 		return NULL;
 	}
-	l->lev = evconnlistener_new(ss->base, local_accept, l,
+	l->lev = evconnlistener_new(ss->home.base, local_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LOCAL_BACKLOG, fd);
 	snprintf(what, sizeof(what), "socket %s: application socket %s",
-	    ss->name, path);
+	    ss->home.name, path);
 	if (l->lev == NULL ||
-	    accept_pause_init(&l->pause, ss->base, l->lev, what) == -1) {
-		log_warn("socket %s: listen %s", ss->name, path);
+	    accept_pause_init(&l->pause, ss->home.base, l->lev, what) == -1) {
+		log_warn("socket %s: listen %s", ss->home.name, path);
 		if (l->lev == NULL)
 			close(fd);
 		else

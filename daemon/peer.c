@@ -15,11 +15,12 @@
 
 #include "bev.h"
 #include "frames.h"
+#include "json.h"
+#include "link.h"
 #include "log.h"
 #include "msg.h"
 #include "parse.h"
 #include "peer.h"
-#include "ssock.h"
 #include "tls.h"
 #include "wire.h"
 #include "ws.h"
@@ -35,6 +36,41 @@ static void peer_batch_flush(evutil_socket_t, short, void *);
 static void peer_pause(struct peer *, unsigned);
 static void peer_sniff(struct peer *, uint8_t);
 static int peer_upgrade(struct peer *);
+static size_t peer_unflushed(const struct link *);
+static int peer_send_msg(struct link *, struct msg *);
+static int peer_send_ack(struct link *, const uint8_t[16]);
+static void peer_pause_reading(struct link *);
+static void peer_resume_reading(struct link *);
+static void peer_close_soon(struct link *, const char *);
+static void peer_reconfigure(struct link *);
+static void peer_free_link(struct link *);
+static void peer_describe(const struct link *, struct json *);
+static void peer_free(struct peer *);
+static struct bufferevent *peer_transport(const struct peer *);
+
+/* What the socket's core asks of a peer (link.h). */
+static const struct link_ops peer_link_ops = {
+	.unflushed = peer_unflushed,
+	.send = peer_send_msg,
+	.ack = peer_send_ack,
+	.pause = peer_pause_reading,
+	.resume = peer_resume_reading,
+	.close_soon = peer_close_soon,
+	.reconfigure = peer_reconfigure,
+	.free = peer_free_link,
+	.describe = peer_describe,
+};
+
+/*
+ * Reading stops while any reason holds: the socket's receive queue is full
+ * (PEER_PAUSE_SOCKET, set through the link's pause and resume), or the
+ * peer's own output is (PEER_PAUSE_OUTPUT, by the peer itself: one that
+ * does not read what we send, ACKs included, is not read either, so what
+ * it makes us queue stays within peer_buffer).  Time spent paused is not
+ * silence.
+ */
+#define PEER_PAUSE_SOCKET 0x1
+#define PEER_PAUSE_OUTPUT 0x2
 
 /* What a TLS peer hands to OpenSSL at a time: four full records. */
 #define PEER_TLS_PIECE (64 * 1024)
@@ -55,54 +91,54 @@ ms_to_tv(uint64_t ms)
 }
 
 struct peer *
-peer_new(struct ssock *ss, struct bufferevent *bev,
+peer_new(struct link_home *h, struct bufferevent *bev,
     const struct peer_owner *owner, const char *addr, uint64_t hello_ms)
 {
 	struct peer *p = calloc(1, sizeof(*p));
 	struct timeval tv = ms_to_tv(hello_ms);
-	size_t hwm = ss->conf->peer_buffer;
+	size_t hwm = h->conf->peer_buffer;
 
 	if (p == NULL) {
 		bufferevent_free(bev);
 		return NULL;
 	}
-	p->ss = ss;
+	p->link.ops = &peer_link_ops;
 	p->owner = owner;
 	p->bev = bev;
 	p->tls = tls_is_tls(bev);
-	p->state = PEER_HELLO;
-	p->since = (uint64_t)time(NULL);
-	snprintf(p->addr, sizeof(p->addr), "%s", addr);
-	p->hello_ev = evtimer_new(ss->base, peer_hello_timeout, p);
-	p->heartbeat_ev = evtimer_new(ss->base, peer_heartbeat, p);
-	p->silence_ev = evtimer_new(ss->base, peer_silence, p);
+	p->link.state = LINK_HANDSHAKE;
+	p->link.since = (uint64_t)time(NULL);
+	snprintf(p->link.addr, sizeof(p->link.addr), "%s", addr);
+	p->hello_ev = evtimer_new(h->base, peer_hello_timeout, p);
+	p->heartbeat_ev = evtimer_new(h->base, peer_heartbeat, p);
+	p->silence_ev = evtimer_new(h->base, peer_silence, p);
 	/* A WebSocket port answers in kind: its HELLO waits for the first
 	 * byte, which says whether a raw peer or a browser is there. */
-	p->ws = owner == NULL && ss->conf->websocket ? PEER_WS_SNIFF :
+	p->ws = owner == NULL && h->conf->websocket ? PEER_WS_SNIFF :
 	    PEER_WS_NONE;
 	if (p->tls && ((p->batch = evbuffer_new()) == NULL ||
-	    (p->batch_ev = event_new(ss->base, -1, 0, peer_batch_flush,
+	    (p->batch_ev = event_new(h->base, -1, 0, peer_batch_flush,
 	    p)) == NULL)) {
 		peer_free(p);
 		return NULL;
 	}
 	if (p->hello_ev == NULL || p->heartbeat_ev == NULL ||
 	    p->silence_ev == NULL || (p->ws == PEER_WS_NONE &&
-	    wire_add_hello(bufferevent_get_output(bev), ss->identity) == -1)) {
+	    wire_add_hello(bufferevent_get_output(bev), h->identity) == -1)) {
 		peer_free(p);
 		return NULL;
 	}
-	p->last_sent_ms = now_ms();
+	p->link.last_sent_ms = now_ms();
 	evtimer_add(p->hello_ev, &tv);
 	/* The write callback means "room again": below half the limit. */
 	bufferevent_setwatermark(bev, EV_WRITE, hwm / 2, 0);
 	bufferevent_setcb(bev, peer_readcb, peer_writecb, peer_eventcb, p);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	ssock_peer_new(ss, p);
+	link_attach(h, &p->link);
 	return p;
 }
 
-void
+static void
 peer_free(struct peer *p)
 {
 	if (p == NULL)
@@ -117,8 +153,6 @@ peer_free(struct peer *p)
 		event_free(p->batch_ev);
 	if (p->batch != NULL)
 		evbuffer_free(p->batch);
-	if (p->replies != NULL)
-		evbuffer_free(p->replies);
 	if (p->bev != NULL) {
 		if (p->ws == PEER_WS_ON)
 			ws_flush(p->bev);
@@ -129,7 +163,15 @@ peer_free(struct peer *p)
 	free(p);
 }
 
-struct bufferevent *
+static void
+peer_free_link(struct link *l)
+{
+	peer_free((struct peer *)l);
+}
+
+/* The connection's own bufferevent (socket or TLS), under the WebSocket
+ * filter if any: for TLS details. */
+static struct bufferevent *
 peer_transport(const struct peer *p)
 {
 	struct bufferevent *u = p->ws == PEER_WS_ON ? ws_underlying(p->bev) :
@@ -150,36 +192,36 @@ peer_direction(const struct peer *p)
  * cannot flood the log.  -1 to stay quiet, else what was suppressed.
  */
 static int64_t
-peer_log_pass(struct ssock *ss)
+peer_log_pass(struct link_home *h)
 {
 	if (log_verbose())
 		return 0;
-	return log_ratelimit_pass(&ss->rl_peers, now_ms());
+	return log_ratelimit_pass(&h->rl_peers, now_ms());
 }
 
 /* Close; `logged`: the reason was logged already (or rate-limited). */
 static void
 peer_end(struct peer *p, const char *why, int logged)
 {
-	struct ssock *ss = p->ss;
+	struct link_home *h = p->link.home;
 	const struct peer_owner *owner = p->owner;
-	int was_up = p->state == PEER_ACTIVE;
+	int was_up = p->link.state == LINK_UP;
 	char more[LOG_MORE_LEN];
 	int64_t k;
 
 	if ((was_up || (owner == NULL && !logged)) &&
-	    (k = peer_log_pass(ss)) >= 0) {
+	    (k = peer_log_pass(h)) >= 0) {
 		if (was_up)
 			log_info("socket %s: peer %s (%s, %s) down: %s%s",
-			    ss->name, p->identity_hex, p->addr,
+			    h->name, p->link.identity_hex, p->link.addr,
 			    peer_direction(p), why, log_more(more, k));
 		else
 			log_info("socket %s: connection from %s closed before "
-			    "handshake: %s%s", ss->name, p->addr, why,
+			    "handshake: %s%s", h->name, p->link.addr, why,
 			    log_more(more, k));
 	}
-	STATS_INC(&ss->stats, conns_closed);
-	ssock_peer_down(ss, p);
+	STATS_INC(&h->stats, conns_closed);
+	link_down(&p->link);
 	if (owner != NULL)
 		owner->down(owner->arg, why, was_up);
 	peer_free(p);
@@ -191,13 +233,17 @@ peer_close(struct peer *p, const char *why)
 	peer_end(p, why, 0);
 }
 
-void
-peer_close_soon(struct peer *p, const char *why)
+/* For callers that walk the socket's links: it is not routed to
+ * meanwhile (link.closing is set); why is copied. */
+static void
+peer_close_soon(struct link *l, const char *why)
 {
-	if (p->closing != NULL)
+	struct peer *p = (struct peer *)l;
+
+	if (p->link.closing != NULL)
 		return;
 	snprintf(p->closing_why, sizeof(p->closing_why), "%s", why);
-	p->closing = p->closing_why;
+	p->link.closing = p->closing_why;
 	peer_pause(p, PEER_PAUSE_SOCKET | PEER_PAUSE_OUTPUT);
 	/* The handshake timer's callback closes a peer marked closing. */
 	event_active(p->hello_ev, EV_TIMEOUT, 0);
@@ -248,22 +294,19 @@ peer_batch_flush(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-int
-peer_writable(const struct peer *p)
+static size_t
+peer_unflushed(const struct link *l)
 {
-	return peer_unflushed(p) < p->ss->conf->peer_buffer;
-}
+	const struct peer *p = (const struct peer *)l;
 
-size_t
-peer_unflushed(const struct peer *p)
-{
 	return evbuffer_get_length(bufferevent_get_output(p->bev)) +
 	    (p->batch != NULL ? evbuffer_get_length(p->batch) : 0);
 }
 
-int
-peer_send_msg(struct peer *p, struct msg *m)
+static int
+peer_send_msg(struct link *l, struct msg *m)
 {
+	struct peer *p = (struct peer *)l;
 	struct evbuffer *out = peer_out(p);
 	uint8_t hdr[WIRE_MAX_HDR];
 	size_t n;
@@ -272,21 +315,23 @@ peer_send_msg(struct peer *p, struct msg *m)
 	    WIRE_DATA, m->msg_id, m->len);
 	if (msg_add_framed(m, out, hdr, n) == -1)
 		return -1;
-	p->last_sent_ms = now_ms();
-	p->msgs_out++;
-	p->bytes_out += m->len;
-	STATS_INC(&p->ss->stats, msgs_out);
-	STATS_ADD(&p->ss->stats, bytes_out, m->len);
+	p->link.last_sent_ms = now_ms();
+	p->link.msgs_out++;
+	p->link.bytes_out += m->len;
+	STATS_INC(&p->link.home->stats, msgs_out);
+	STATS_ADD(&p->link.home->stats, bytes_out, m->len);
 	return 0;
 }
 
-int
-peer_send_ack(struct peer *p, const uint8_t msg_id[16])
+static int
+peer_send_ack(struct link *l, const uint8_t msg_id[16])
 {
+	struct peer *p = (struct peer *)l;
+
 	if (wire_add_ack(peer_out(p), msg_id) == -1)
 		return -1;
-	p->last_sent_ms = now_ms();
-	STATS_INC(&p->ss->stats, acks_out);
+	p->link.last_sent_ms = now_ms();
+	STATS_INC(&p->link.home->stats, acks_out);
 	return 0;
 }
 
@@ -306,7 +351,7 @@ peer_unpause(struct peer *p, unsigned why)
 	if (!(p->paused & why))
 		return;
 	p->paused &= ~why;
-	if (p->paused != 0 || p->closing != NULL)
+	if (p->paused != 0 || p->link.closing != NULL)
 		return;
 	bufferevent_enable(p->bev, EV_READ);
 	/* The pause was ours, not its silence. */
@@ -316,16 +361,16 @@ peer_unpause(struct peer *p, unsigned why)
 	    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
-void
-peer_pause_reading(struct peer *p)
+static void
+peer_pause_reading(struct link *l)
 {
-	peer_pause(p, PEER_PAUSE_SOCKET);
+	peer_pause((struct peer *)l, PEER_PAUSE_SOCKET);
 }
 
-void
-peer_resume_reading(struct peer *p)
+static void
+peer_resume_reading(struct link *l)
 {
-	peer_unpause(p, PEER_PAUSE_SOCKET);
+	peer_unpause((struct peer *)l, PEER_PAUSE_SOCKET);
 }
 
 static void
@@ -352,7 +397,7 @@ static void
 peer_silence(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
-	uint64_t timeout = p->ss->conf->heartbeat_timeout_ms;
+	uint64_t timeout = p->link.home->conf->heartbeat_timeout_ms;
 	uint64_t now = now_ms(), quiet = now - p->last_frame_ms;
 	char why[96];
 
@@ -367,20 +412,21 @@ peer_silence(evutil_socket_t fd, short what, void *arg)
 		peer_arm_silence(p, timeout - quiet);
 		return;
 	}
-	STATS_INC(&p->ss->stats, heartbeat_timeouts);
+	STATS_INC(&p->link.home->stats, heartbeat_timeouts);
 	snprintf(why, sizeof(why), "nothing received for %" PRIu64 " ms "
 	    "(heartbeat_timeout)", quiet);
 	peer_close(p, why);
 }
 
-void
-peer_reconfigure(struct peer *p)
+static void
+peer_reconfigure(struct link *l)
 {
-	const struct socket_conf *conf = p->ss->conf;
-	uint64_t idle = now_ms() - p->last_sent_ms;
+	struct peer *p = (struct peer *)l;
+	const struct socket_conf *conf = p->link.home->conf;
+	uint64_t idle = now_ms() - p->link.last_sent_ms;
 
 	bufferevent_setwatermark(p->bev, EV_WRITE, conf->peer_buffer / 2, 0);
-	if (p->state != PEER_ACTIVE)
+	if (p->link.state != LINK_UP)
 		return;
 	evtimer_del(p->silence_ev);
 	peer_arm_silence(p, conf->heartbeat_timeout_ms);
@@ -393,41 +439,40 @@ peer_reconfigure(struct peer *p)
 static int
 peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 {
-	struct ssock *ss = p->ss;
+	struct link_home *h = p->link.home;
 	char why[96], more[LOG_MORE_LEN];
 	int64_t k;
 
 	if (type != WIRE_HELLO || n != WIRE_HELLO_ENV) {
-		STATS_INC(&ss->stats, rejected_bad_hello);
+		STATS_INC(&h->stats, rejected_bad_hello);
 		snprintf(why, sizeof(why), "first frame is not a HELLO "
 		    "(type %d, %zu bytes)", type, n);
 		peer_close(p, why);
 		return -1;
 	}
 	if (env[1] != WIRE_VERSION) {
-		STATS_INC(&ss->stats, rejected_version);
+		STATS_INC(&h->stats, rejected_version);
 		snprintf(why, sizeof(why), "unsupported protocol version %u",
 		    env[1]);
 		peer_close(p, why);
 		return -1;
 	}
-	memcpy(p->identity, env + 2, sizeof(p->identity));
-	format_identity(p->identity, p->identity_hex);
-	if (ssock_peer_up(ss, p) == -1) {
-		STATS_INC(&ss->stats, rejected_duplicate);
+	memcpy(p->link.identity, env + 2, sizeof(p->link.identity));
+	format_identity(p->link.identity, p->link.identity_hex);
+	if (link_up(&p->link) == -1) {
+		STATS_INC(&h->stats, rejected_duplicate);
 		snprintf(why, sizeof(why), "identity %s already has a live "
-		    "connection", p->identity_hex);
+		    "connection", p->link.identity_hex);
 		peer_close(p, why);
 		return -1;
 	}
-	p->state = PEER_ACTIVE;
 	evtimer_del(p->hello_ev);
 	p->last_frame_ms = now_ms();
-	peer_arm_silence(p, ss->conf->heartbeat_timeout_ms);
-	peer_arm_heartbeat(p, ss->conf->heartbeat_interval_ms);
-	if ((k = peer_log_pass(ss)) >= 0)
-		log_info("socket %s: peer %s (%s, %s) up%s", ss->name,
-		    p->identity_hex, p->addr, peer_direction(p),
+	peer_arm_silence(p, h->conf->heartbeat_timeout_ms);
+	peer_arm_heartbeat(p, h->conf->heartbeat_interval_ms);
+	if ((k = peer_log_pass(h)) >= 0)
+		log_info("socket %s: peer %s (%s, %s) up%s", h->name,
+		    p->link.identity_hex, p->link.addr, peer_direction(p),
 		    log_more(more, k));
 	if (p->owner != NULL)
 		p->owner->up(p->owner->arg);
@@ -438,19 +483,19 @@ peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 static void
 peer_skipped(struct peer *p, int type, size_t n, int malformed)
 {
-	struct ssock *ss = p->ss;
+	struct link_home *h = p->link.home;
 	char more[LOG_MORE_LEN];
 	int64_t k;
 
 	if (!malformed) {
-		STATS_INC(&ss->stats, frames_unknown);
+		STATS_INC(&h->stats, frames_unknown);
 		return;
 	}
-	STATS_INC(&ss->stats, frames_malformed);
-	if ((k = log_ratelimit_pass(&ss->rl_malformed, now_ms())) >= 0)
+	STATS_INC(&h->stats, frames_malformed);
+	if ((k = log_ratelimit_pass(&h->rl_malformed, now_ms())) >= 0)
 		log_warnx("socket %s: peer %s (%s): skipped a type %d frame of "
-		    "%zu bytes with a bad length%s", ss->name, p->identity_hex,
-		    p->addr, type, n, log_more(more, k));
+		    "%zu bytes with a bad length%s", h->name, p->link.identity_hex,
+		    p->link.addr, type, n, log_more(more, k));
 }
 
 /* A frame, or a payload, over max_message_size: -1, the peer is closed. */
@@ -459,9 +504,9 @@ peer_oversize(struct peer *p)
 {
 	char why[96];
 
-	STATS_INC(&p->ss->stats, rejected_oversize);
+	STATS_INC(&p->link.home->stats, rejected_oversize);
 	snprintf(why, sizeof(why), "frame longer than max_message_size (%zu "
-	    "bytes)", p->ss->max_message_size);
+	    "bytes)", p->link.home->max_message_size);
 	peer_close(p, why);
 	return -1;
 }
@@ -469,10 +514,10 @@ peer_oversize(struct peer *p)
 static void
 peer_count_in(struct peer *p, const struct msg *m)
 {
-	p->msgs_in++;
-	p->bytes_in += m->len;
-	STATS_INC(&p->ss->stats, msgs_in);
-	STATS_ADD(&p->ss->stats, bytes_in, m->len);
+	p->link.msgs_in++;
+	p->link.bytes_in += m->len;
+	STATS_INC(&p->link.home->stats, msgs_in);
+	STATS_ADD(&p->link.home->stats, bytes_in, m->len);
 }
 
 /*
@@ -485,15 +530,15 @@ peer_take_env(struct peer *p, const uint8_t *env, size_t n)
 	int type = n > 0 ? env[0] : -1;
 	struct msg view;
 
-	if (p->state == PEER_HELLO)
+	if (p->link.state == LINK_HANDSHAKE)
 		return peer_take_hello(p, type, env, n);
-	p->last_frame_ms = p->last_recv_ms;
+	p->last_frame_ms = p->link.last_recv_ms;
 	switch (type) {
 	case WIRE_HEARTBEAT:
 		return 0;
 	case WIRE_DATA:
 		/* The frame bound leaves room for a DATA_REQ's msg_id. */
-		if (n - 1 > p->ss->max_message_size)
+		if (n - 1 > p->link.home->max_message_size)
 			return peer_oversize(p);
 		msg_borrow(&view, env + 1, n - 1);
 		break;
@@ -512,8 +557,8 @@ peer_take_env(struct peer *p, const uint8_t *env, size_t n)
 			peer_skipped(p, type, n, 1);
 			return 0;
 		}
-		STATS_INC(&p->ss->stats, acks_in);
-		ssock_peer_ack(p->ss, env + 1);
+		STATS_INC(&p->link.home->stats, acks_in);
+		link_acked(&p->link, env + 1);
 		return 0;
 	case WIRE_HELLO:
 		/* A second HELLO changes nothing; skip it like any frame. */
@@ -521,9 +566,9 @@ peer_take_env(struct peer *p, const uint8_t *env, size_t n)
 		peer_skipped(p, type, n, 0);
 		return 0;
 	}
-	memcpy(view.peer_id, p->identity, sizeof(view.peer_id));
+	memcpy(view.peer_id, p->link.identity, sizeof(view.peer_id));
 	peer_count_in(p, &view);
-	ssock_peer_msg(p->ss, p, &view);
+	link_received(&p->link, &view);
 	return 0;
 }
 
@@ -539,16 +584,16 @@ peer_take_large(struct peer *p, const struct wire_frame *f)
 	struct msg *m;
 	size_t fixed;
 
-	if (p->state == PEER_HELLO)
+	if (p->link.state == LINK_HANDSHAKE)
 		return peer_take_hello(p, f->type, NULL, f->env_len);
-	p->last_frame_ms = p->last_recv_ms;
+	p->last_frame_ms = p->link.last_recv_ms;
 	if (f->type != WIRE_DATA && f->type != WIRE_DATA_REQ) {
 		evbuffer_drain(in, WIRE_LEN_PREFIX + (size_t)f->env_len);
 		peer_skipped(p, f->type, f->env_len, f->type == WIRE_ACK);
 		return 0;
 	}
 	fixed = f->type == WIRE_DATA_REQ ? WIRE_DATA_REQ_MIN_ENV : 1;
-	if (f->env_len - fixed > p->ss->max_message_size)
+	if (f->env_len - fixed > p->link.home->max_message_size)
 		return peer_oversize(p);
 	if ((m = msg_new(f->env_len - fixed)) == NULL) {
 		peer_close(p, "out of memory");
@@ -560,9 +605,9 @@ peer_take_large(struct peer *p, const struct wire_frame *f)
 		m->flags |= MSG_HAS_ID;
 	}
 	evbuffer_remove(in, m->data, m->len);
-	memcpy(m->peer_id, p->identity, sizeof(m->peer_id));
+	memcpy(m->peer_id, p->link.identity, sizeof(m->peer_id));
 	peer_count_in(p, m);
-	ssock_peer_msg(p->ss, p, m);
+	link_received(&p->link, m);
 	return 0;
 }
 
@@ -581,7 +626,7 @@ peer_not_aiomsg(struct peer *p, uint8_t first)
 		    "(does the other side have tls = on and this one not?)";
 	else if (first >= 'A' && first <= 'Z')
 		what = "first bytes look like an HTTP request, not a HELLO";
-	STATS_INC(&p->ss->stats, rejected_bad_hello);
+	STATS_INC(&p->link.home->stats, rejected_bad_hello);
 	peer_close(p, what);
 	return -1;
 }
@@ -606,7 +651,7 @@ peer_hello_prefix(struct peer *p, struct evbuffer *in)
 		return 0;
 	if ((n = wire_get_len(b)) == WIRE_HELLO_ENV)
 		return 0;
-	STATS_INC(&p->ss->stats, rejected_bad_hello);
+	STATS_INC(&p->link.home->stats, rejected_bad_hello);
 	snprintf(why, sizeof(why), "first frame is %" PRIu32 " bytes long, "
 	    "not a HELLO (%d)", n, WIRE_HELLO_ENV);
 	peer_close(p, why);
@@ -622,15 +667,15 @@ peer_sniff(struct peer *p, uint8_t first)
 		return;
 	}
 	p->ws = PEER_WS_NONE;
-	if (first == 0 && wire_add_hello(peer_out(p), p->ss->identity) == 0)
-		p->last_sent_ms = now_ms();
+	if (first == 0 && wire_add_hello(peer_out(p), p->link.home->identity) == 0)
+		p->link.last_sent_ms = now_ms();
 }
 
 /* Close once what was written is sent (or at the handshake deadline). */
 static void
 peer_close_when_written(struct peer *p, const char *why)
 {
-	p->closing = why;
+	p->link.closing = why;
 	bufferevent_disable(p->bev, EV_READ);
 	bufferevent_setwatermark(p->bev, EV_WRITE, 0, 0);
 	if (evbuffer_get_length(bufferevent_get_output(p->bev)) == 0)
@@ -646,7 +691,7 @@ peer_close_when_written(struct peer *p, const char *why)
 static int
 peer_upgrade(struct peer *p)
 {
-	struct ssock *ss = p->ss;
+	struct link_home *h = p->link.home;
 	struct evbuffer *in = bufferevent_get_input(p->bev);
 	size_t len = evbuffer_get_length(in), used = 0;
 	char resp[WSUP_RESP_MAX], why[160];
@@ -665,23 +710,23 @@ peer_upgrade(struct peer *p)
 	}
 	why[0] = '\0';
 	r = wsup_parse(head, len, PEER_WS_HEAD_MAX,
-	    ss->conf->websocket_origins, resp, sizeof(resp), &used, why,
+	    h->conf->websocket_origins, resp, sizeof(resp), &used, why,
 	    sizeof(why));
 	if (r == WSUP_NEED_MORE)
 		return 0;
 	evbuffer_drain(in, used);
 	evbuffer_add(bufferevent_get_output(p->bev), resp, strlen(resp));
 	if (r != WSUP_OK) {
-		STATS_INC(&ss->stats, ws_refused);
-		if ((k = log_ratelimit_pass(&ss->rl_tls, now_ms())) >= 0)
+		STATS_INC(&h->stats, ws_refused);
+		if ((k = log_ratelimit_pass(&h->rl_tls, now_ms())) >= 0)
 			log_warnx("socket %s: WebSocket upgrade from %s "
-			    "refused: %s%s", ss->name, p->addr, why,
+			    "refused: %s%s", h->name, p->link.addr, why,
 			    log_more(more, k));
 		p->ws = PEER_WS_NONE;
 		peer_close_when_written(p, "WebSocket upgrade refused");
 		return -1;
 	}
-	if ((f = ws_wrap(p->bev, ss->max_message_size + PEER_WS_SLACK)) ==
+	if ((f = ws_wrap(p->bev, h->max_message_size + PEER_WS_SLACK)) ==
 	    NULL) {
 		p->bev = NULL;
 		peer_close(p, "out of memory");
@@ -689,16 +734,16 @@ peer_upgrade(struct peer *p)
 	}
 	p->bev = f;
 	p->ws = PEER_WS_ON;
-	STATS_INC(&ss->stats, ws_upgrades);
-	log_debug("socket %s: WebSocket client %s upgraded", ss->name,
-	    p->addr);
-	bufferevent_setwatermark(f, EV_WRITE, ss->conf->peer_buffer / 2, 0);
+	STATS_INC(&h->stats, ws_upgrades);
+	log_debug("socket %s: WebSocket client %s upgraded", h->name,
+	    p->link.addr);
+	bufferevent_setwatermark(f, EV_WRITE, h->conf->peer_buffer / 2, 0);
 	bufferevent_setcb(f, peer_readcb, peer_writecb, peer_eventcb, p);
 	bufferevent_enable(f, EV_READ | EV_WRITE);
 	/* Frames the client sent right behind its request are decoded from
 	 * the loop: ws_wrap() schedules it. */
-	if (wire_add_hello(peer_out(p), ss->identity) == 0)
-		p->last_sent_ms = now_ms();
+	if (wire_add_hello(peer_out(p), h->identity) == 0)
+		p->link.last_sent_ms = now_ms();
 	return 0;
 }
 
@@ -715,11 +760,11 @@ peer_upgrade(struct peer *p)
 static int
 peer_paused(struct peer *p, int all, int recheck)
 {
-	if (all || p->state != PEER_ACTIVE)
+	if (all || p->link.state != LINK_UP)
 		return 0;
-	if (recheck && !(p->paused & PEER_PAUSE_OUTPUT) && !peer_writable(p))
+	if (recheck && !(p->paused & PEER_PAUSE_OUTPUT) && !link_has_room(&p->link))
 		peer_pause(p, PEER_PAUSE_OUTPUT);
-	return p->ss->reading_paused || (p->paused & PEER_PAUSE_OUTPUT);
+	return (p->paused & PEER_PAUSE_SOCKET) || (p->paused & PEER_PAUSE_OUTPUT);
 }
 
 /* What frames_walk() needs of a peer's decode. */
@@ -797,7 +842,7 @@ peer_decode(struct peer *p, int all)
 	};
 	struct evbuffer *in = bufferevent_get_input(p->bev);
 	struct peer_walk w = { .p = p, .all = all,
-	    .max_env = p->ss->max_message_size + 1 + WIRE_ID_LEN };
+	    .max_env = p->link.home->max_message_size + 1 + WIRE_ID_LEN };
 	struct evbuffer_iovec v;
 
 	/* A WebSocket port: the first byte says raw peer or browser. */
@@ -806,7 +851,7 @@ peer_decode(struct peer *p, int all)
 		peer_sniff(p, ((const uint8_t *)v.iov_base)[0]);
 	if (p->ws == PEER_WS_UPGRADE)
 		return peer_upgrade(p);
-	if (p->state == PEER_HELLO && peer_hello_prefix(p, in) == -1)
+	if (p->link.state == LINK_HANDSHAKE && peer_hello_prefix(p, in) == -1)
 		return -1;
 	switch (frames_walk(in, &ops, &w)) {
 	case FRAMES_DONE:
@@ -825,7 +870,7 @@ peer_readcb(struct bufferevent *bev, void *arg)
 {
 	struct peer *p = arg;
 
-	p->last_recv_ms = now_ms();
+	p->link.last_recv_ms = now_ms();
 	if (!peer_paused(p, 0, 1) && bev_read_more(bev) == -1) {
 		peer_eventcb(bev, errno == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR,
 		    p);
@@ -840,15 +885,15 @@ peer_writecb(struct bufferevent *bev, void *arg)
 	struct peer *p = arg;
 
 	(void)bev;
-	if (p->closing != NULL) {
+	if (p->link.closing != NULL) {
 		if (evbuffer_get_length(bufferevent_get_output(p->bev)) == 0)
-			peer_close(p, p->closing);
+			peer_close(p, p->link.closing);
 		return;
 	}
-	if (p->state != PEER_ACTIVE)
+	if (p->link.state != LINK_UP)
 		return;
 	peer_unpause(p, PEER_PAUSE_OUTPUT);
-	ssock_peer_writable(p->ss, p);
+	link_drained(&p->link);
 }
 
 /* Is the TCP connection established (not still connecting, not reset)? */
@@ -898,13 +943,13 @@ peer_tls_up(struct peer *p)
 	char session[128], subject[256];
 
 	p->tls_done = 1;
-	STATS_INC(&p->ss->stats, tls_handshakes);
+	STATS_INC(&p->link.home->stats, tls_handshakes);
 	if (!log_verbose())
 		return;
 	tls_session(peer_transport(p), session, sizeof(session));
 	tls_peer_subject(peer_transport(p), subject, sizeof(subject));
 	log_debug("socket %s: TLS with %s: %s, peer certificate %s",
-	    p->ss->name, p->addr, session, subject[0] != '\0' ? subject :
+	    p->link.home->name, p->link.addr, session, subject[0] != '\0' ? subject :
 	    "none");
 }
 
@@ -920,7 +965,7 @@ peer_tls_up(struct peer *p)
 static int
 peer_tls_failed(struct peer *p, short what, int err)
 {
-	struct ssock *ss = p->ss;
+	struct link_home *h = p->link.home;
 	char reason[256], why[300];
 	enum tls_failure cause;
 	char more[LOG_MORE_LEN];
@@ -941,19 +986,19 @@ peer_tls_failed(struct peer *p, short what, int err)
 	}
 	switch (cause) {
 	case TLS_FAIL_NOT_TLS:
-		STATS_INC(&ss->stats, tls_failed_not_tls);
+		STATS_INC(&h->stats, tls_failed_not_tls);
 		break;
 	case TLS_FAIL_VERIFY:
-		STATS_INC(&ss->stats, tls_failed_verify);
+		STATS_INC(&h->stats, tls_failed_verify);
 		break;
 	case TLS_FAIL_NO_CERT:
-		STATS_INC(&ss->stats, tls_failed_no_cert);
+		STATS_INC(&h->stats, tls_failed_no_cert);
 		break;
 	case TLS_FAIL_REFUSED:
-		STATS_INC(&ss->stats, tls_failed_refused);
+		STATS_INC(&h->stats, tls_failed_refused);
 		break;
 	case TLS_FAIL_OTHER:
-		STATS_INC(&ss->stats, tls_failed_other);
+		STATS_INC(&h->stats, tls_failed_other);
 		break;
 	}
 	snprintf(why, sizeof(why), "TLS handshake: %s", reason);
@@ -961,9 +1006,9 @@ peer_tls_failed(struct peer *p, short what, int err)
 		peer_end(p, why, 0);
 		return -1;
 	}
-	if ((k = log_ratelimit_pass(&ss->rl_tls, now_ms())) >= 0)
+	if ((k = log_ratelimit_pass(&h->rl_tls, now_ms())) >= 0)
 		log_warnx("socket %s: TLS handshake with %s failed: %s%s",
-		    ss->name, p->addr, reason, log_more(more, k));
+		    h->name, p->link.addr, reason, log_more(more, k));
 	peer_drain_socket(p);
 	peer_end(p, why, 1);
 	return -1;
@@ -983,7 +1028,7 @@ peer_eventcb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (p->tls && (what & BEV_EVENT_EOF) && peer_socket_failed(p, err))
 		what = (what & ~BEV_EVENT_EOF) | BEV_EVENT_ERROR;
-	if (p->tls && p->state == PEER_HELLO &&
+	if (p->tls && p->link.state == LINK_HANDSHAKE &&
 	    peer_tls_failed(p, what, err) == -1)
 		return;
 	/* Whole frames that arrived before the end are still delivered. */
@@ -992,13 +1037,13 @@ peer_eventcb(struct bufferevent *bev, short what, void *arg)
 	reason[0] = '\0';
 	if (p->tls)
 		tls_failure(peer_transport(p), reason, sizeof(reason));
-	if (p->closing != NULL) {
-		peer_close(p, p->closing);
+	if (p->link.closing != NULL) {
+		peer_close(p, p->link.closing);
 		return;
 	}
 	if (p->ws == PEER_WS_ON && ws_reason(bev) != NULL) {
 		if (what & BEV_EVENT_ERROR)
-			STATS_INC(&p->ss->stats, ws_errors);
+			STATS_INC(&p->link.home->stats, ws_errors);
 		snprintf(why, sizeof(why), "WebSocket: %s", ws_reason(bev));
 	} else if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof(why), "closed by the peer%s",
@@ -1019,8 +1064,8 @@ peer_hello_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (p->closing != NULL) {
-		peer_close(p, p->closing);
+	if (p->link.closing != NULL) {
+		peer_close(p, p->link.closing);
 		return;
 	}
 	if (p->owner != NULL && !peer_tcp_connected(p)) {
@@ -1029,17 +1074,17 @@ peer_hello_timeout(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (p->tls && !p->tls_done) {
-		STATS_INC(&p->ss->stats, tls_failed_other);
+		STATS_INC(&p->link.home->stats, tls_failed_other);
 		peer_close(p, "TLS handshake not complete in time (timed out)");
 		return;
 	}
 	if (p->ws == PEER_WS_UPGRADE) {
-		STATS_INC(&p->ss->stats, ws_refused);
+		STATS_INC(&p->link.home->stats, ws_refused);
 		peer_close(p, "WebSocket upgrade request not finished in time "
 		    "(timed out)");
 		return;
 	}
-	STATS_INC(&p->ss->stats, rejected_bad_hello);
+	STATS_INC(&p->link.home->stats, rejected_bad_hello);
 	peer_close(p, "no HELLO in time (timed out)");
 }
 
@@ -1047,15 +1092,36 @@ static void
 peer_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
-	uint64_t interval = p->ss->conf->heartbeat_interval_ms;
-	uint64_t idle = now_ms() - p->last_sent_ms;
+	uint64_t interval = p->link.home->conf->heartbeat_interval_ms;
+	uint64_t idle = now_ms() - p->link.last_sent_ms;
 
 	(void)fd;
 	(void)what;
 	if (idle >= interval) {
 		if (wire_add_heartbeat(peer_out(p)) == 0)
-			p->last_sent_ms = now_ms();
+			p->link.last_sent_ms = now_ms();
 		idle = 0;
 	}
 	peer_arm_heartbeat(p, interval - idle);
+}
+
+static void
+peer_describe(const struct link *l, struct json *j)
+{
+	const struct peer *p = (const struct peer *)l;
+	char text[256];
+
+	json_string(j, "direction", peer_direction(p));
+	json_string(j, "transport", p->ws == PEER_WS_ON ? "websocket" :
+	    "tcp");
+	if (p->tls) {
+		tls_session(peer_transport(p), text, sizeof(text));
+		json_string(j, "tls", text[0] != '\0' ? text : "handshake");
+		tls_peer_subject(peer_transport(p), text, sizeof(text));
+		json_string(j, "peer_certificate", text[0] != '\0' ? text :
+		    NULL);
+	} else {
+		json_string(j, "tls", NULL);
+		json_string(j, "peer_certificate", NULL);
+	}
 }

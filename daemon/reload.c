@@ -46,7 +46,7 @@ reload_restarts(const struct ssock *ss, const struct socket_conf *sc,
 {
 	int restart;
 
-	return config_socket_changes(ss->conf, sc, keys, len, &restart) > 0 &&
+	return config_socket_changes(ss->home.conf, sc, keys, len, &restart) > 0 &&
 	    restart;
 }
 
@@ -87,7 +87,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 
 	/* 0. A restart would discard what a socket holds: refused. */
 	TAILQ_FOREACH(ss, &d->sockets, entry) {
-		sc = config_find_socket(&cfg, ss->name);
+		sc = config_find_socket(&cfg, ss->home.name);
 		if (sc == NULL || reload_held(ss) == 0 ||
 		    !reload_restarts(ss, sc, keys, sizeof(keys)))
 			continue;
@@ -95,7 +95,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 		    "would discard the %zu message%s it holds (%zu waiting for "
 		    "a peer, %zu awaiting an ACK, %zu waiting for an "
 		    "application); reload once they are delivered",
-		    d->config_path, keys, ss->name, reload_held(ss),
+		    d->config_path, keys, ss->home.name, reload_held(ss),
 		    reload_held(ss) == 1 ? "" : "s", ss->sendq.len,
 		    ss->pending.len, ss->recvq.len);
 		tls_free_config(tls, cfg.nsockets);
@@ -105,46 +105,46 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	/* 1. Sockets gone, or whose identity changed, close first. */
 	for (ss = TAILQ_FIRST(&d->sockets); ss != NULL; ss = next) {
 		next = TAILQ_NEXT(ss, entry);
-		sc = config_find_socket(&cfg, ss->name);
+		sc = config_find_socket(&cfg, ss->home.name);
 		if (sc != NULL && !reload_restarts(ss, sc, keys, sizeof(keys)))
 			continue;
 		if (sc == NULL && reload_held(ss) > 0)
 			snprintf(why, sizeof(why), "removed %s (%zu message%s it "
-			    "held discarded)", ss->name, reload_held(ss),
+			    "held discarded)", ss->home.name, reload_held(ss),
 			    reload_held(ss) == 1 ? "" : "s");
 		else if (sc == NULL)
-			snprintf(why, sizeof(why), "removed %s", ss->name);
+			snprintf(why, sizeof(why), "removed %s", ss->home.name);
 		else
 			snprintf(why, sizeof(why), "restarted %s (%s changed)",
-			    ss->name, keys);
+			    ss->home.name, keys);
 		summary_add(summary, len, why);
 		log_info("reload: %s socket %s", sc == NULL ? "closing" :
-		    "restarting", ss->name);
+		    "restarting", ss->home.name);
 		TAILQ_REMOVE(&d->sockets, ss, entry);
 		ssock_free(ss);
 	}
 	/* 2. Kept sockets take their new settings and drop lost endpoints;
 	 *    only then may a port freed here be bound elsewhere. */
 	TAILQ_FOREACH(ss, &d->sockets, entry) {
-		sc = config_find_socket(&cfg, ss->name);
-		if (config_socket_changes(ss->conf, sc, keys, sizeof(keys),
+		sc = config_find_socket(&cfg, ss->home.name);
+		if (config_socket_changes(ss->home.conf, sc, keys, sizeof(keys),
 		    &restart) == 0)
 			unchanged++;
 		else {
-			snprintf(why, sizeof(why), "changed %s (%s)", ss->name,
+			snprintf(why, sizeof(why), "changed %s (%s)", ss->home.name,
 			    keys);
 			summary_add(summary, len, why);
-			log_info("reload: socket %s: %s", ss->name, keys);
+			log_info("reload: socket %s: %s", ss->home.name, keys);
 		}
 		if (sc->tls.on) {
 			snprintf(why, sizeof(why), "re-read TLS files of %s",
-			    ss->name);
+			    ss->home.name);
 			summary_add(summary, len, why);
 		}
 		ssock_set_conf(ss, sc, tls[sc - cfg.sockets]);
 	}
 	TAILQ_FOREACH(ss, &d->sockets, entry) {
-		failed += endpoints_reconfigure(ss->endpoints, ss->conf,
+		failed += endpoints_reconfigure(ss->endpoints, ss->home.conf,
 		    ENDPOINTS_ADD);
 		ssock_conf_applied(ss);
 	}

@@ -10,7 +10,7 @@
 #include "lproto.h"
 #include "msg.h"
 #include "parse.h"
-#include "peer.h"
+#include "link.h"
 #include "route.h"
 
 /* One awaited reply, as stored in a peer's replies buffer. */
@@ -288,7 +288,7 @@ route_target_ready(struct ssock *to)
 }
 
 void
-route_sent(struct peer *p, const struct msg *m)
+route_sent(struct link *p, const struct msg *m)
 {
 	struct route_record rec;
 	struct route *r;
@@ -323,7 +323,7 @@ route_sent(struct peer *p, const struct msg *m)
 }
 
 int
-route_reply(struct peer *p, struct msg *m)
+route_reply(struct link *p, struct msg *m)
 {
 	struct route_record rec;
 	struct route *r;
@@ -347,10 +347,7 @@ route_reply(struct peer *p, struct msg *m)
 	}
 	r->replies_lost++;
 	if ((n = log_ratelimit_pass(&r->rl, now_ms())) >= 0) {
-		char hex[33];
-
-		format_identity(rec.origin, hex);
-		char more[LOG_MORE_LEN];
+		char hex[33], more[LOG_MORE_LEN];
 
 		format_identity(rec.origin, hex);
 		log_warnx("route %s -> %s: a reply from %s could not go back: "
@@ -361,7 +358,7 @@ route_reply(struct peer *p, struct msg *m)
 }
 
 size_t
-route_awaited(const struct peer *p)
+route_awaited(const struct link *p)
 {
 	if (p->replies == NULL)
 		return 0;
@@ -369,7 +366,7 @@ route_awaited(const struct peer *p)
 }
 
 void
-route_peer_gone(struct peer *p)
+route_link_gone(struct link *p)
 {
 	struct route_record rec;
 	struct route *r;
@@ -383,4 +380,6 @@ route_peer_gone(struct peer *p)
 		r->awaiting--;
 		r->unanswered++;
 	}
+	evbuffer_free(p->replies);
+	p->replies = NULL;
 }

@@ -38,7 +38,7 @@
 #include "log.h"
 #include "ssock.h"
 
-struct peer;
+struct link;
 struct msg;
 struct route_source;
 
@@ -80,14 +80,15 @@ void route_foreach_from(const struct ssock *from,
 /* `to`'s send buffer has room: sources routed to it may go on. */
 void route_target_ready(struct ssock *to);
 /* m (m->route_id set) was written to p: record it for its reply. */
-void route_sent(struct peer *p, const struct msg *m);
+void route_sent(struct link *p, const struct msg *m);
 /* A message from p, of a socket that may be a route target: 1 it was a
  * reply and was handled (the caller still holds m and acknowledges it),
  * 0 it is not a reply. */
-int route_reply(struct peer *p, struct msg *m);
+int route_reply(struct link *p, struct msg *m);
 /* Replies awaited on p's connection (for the control socket). */
-size_t route_awaited(const struct peer *p);
-/* p's connection is closing: its awaited replies will not come. */
-void route_peer_gone(struct peer *p);
+size_t route_awaited(const struct link *p);
+/* p's connection is closing: its awaited replies will not come (and
+ * what route.c kept on p is freed). */
+void route_link_gone(struct link *p);
 
 #endif

@@ -16,7 +16,6 @@
 #include "log.h"
 #include "lproto.h"
 #include "parse.h"
-#include "peer.h"
 #include "route.h"
 #include "ssock.h"
 
@@ -38,7 +37,7 @@ static int ssock_recv_full(const struct ssock *);
 static int
 ssock_at_least_once(const struct ssock *ss)
 {
-	return ss->conf->delivery == DELIVERY_AT_LEAST_ONCE;
+	return ss->home.conf->delivery == DELIVERY_AT_LEAST_ONCE;
 }
 
 static void
@@ -59,20 +58,21 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 
 	if (ss == NULL)
 		return NULL;
-	ss->conf = conf;
+	ss->home.core = ss;
+	ss->home.conf = conf;
 	ss->tls = tls;
-	ss->name = conf->name;
-	ss->base = base;
+	ss->home.name = conf->name;
+	ss->home.base = base;
 	ss->dns = dns;
-	ss->max_message_size = max_message_size;
-	ss->rl_tls.burst = 10;          /* each failed handshake is news */
-	ss->rl_peers.burst = 100;       /* churn past that is one storm */
+	ss->home.max_message_size = max_message_size;
+	ss->home.rl_tls.burst = 10;          /* each failed handshake is news */
+	ss->home.rl_peers.burst = 100;       /* churn past that is one storm */
 	if (conf->has_identity)
-		memcpy(ss->identity, conf->identity, sizeof(ss->identity));
+		memcpy(ss->home.identity, conf->identity, sizeof(ss->home.identity));
 	else
-		ssock_new_identity(ss->identity);
-	format_identity(ss->identity, ss->identity_hex);
-	TAILQ_INIT(&ss->peers);
+		ssock_new_identity(ss->home.identity);
+	format_identity(ss->home.identity, ss->home.identity_hex);
+	TAILQ_INIT(&ss->links);
 	TAILQ_INIT(&ss->active);
 	msg_fifo_init(&ss->sendq);
 	msg_fifo_init(&ss->pending);
@@ -85,7 +85,7 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 	if (ss->active_by_id == NULL || ss->pending_by_id == NULL ||
 	    ss->inbound_by_id == NULL || ss->resend_ev == NULL ||
 	    ss->slow_ev == NULL) {
-		log_warnx("socket %s: out of memory", ss->name);
+		log_warnx("socket %s: out of memory", ss->home.name);
 		ssock_free(ss);
 		return NULL;
 	}
@@ -96,7 +96,7 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 		return NULL;
 	}
 	log_info("socket %s: identity %s, %s, %s%s, application socket %s",
-	    ss->name, ss->identity_hex,
+	    ss->home.name, ss->home.identity_hex,
 	    conf->send_mode == SEND_PUBLISH ? "publish" : "roundrobin",
 	    ssock_at_least_once(ss) ? "at-least-once" : "at-most-once",
 	    tls != NULL ? ", TLS" : "", path);
@@ -107,13 +107,13 @@ void
 ssock_set_conf(struct ssock *ss, const struct socket_conf *conf,
     struct tls *tls)
 {
-	struct peer *p;
+	struct link *p;
 
-	ss->conf = conf;
+	ss->home.conf = conf;
 	ss->tls = tls;
-	ss->name = conf->name;
-	TAILQ_FOREACH(p, &ss->peers, entry)
-		peer_reconfigure(p);
+	ss->home.name = conf->name;
+	TAILQ_FOREACH(p, &ss->links, entry)
+		p->ops->reconfigure(p);
 	endpoints_reconfigure(ss->endpoints, conf, ENDPOINTS_DROP);
 }
 
@@ -205,11 +205,11 @@ ssock_stop_accepting(struct ssock *ss)
 size_t
 ssock_unflushed(const struct ssock *ss)
 {
-	const struct peer *p;
+	const struct link *p;
 	size_t n = 0;
 
 	TAILQ_FOREACH(p, &ss->active, active_entry)
-		n += peer_unflushed(p);
+		n += p->ops->unflushed(p);
 	return n;
 }
 
@@ -239,7 +239,7 @@ pending_remove(struct ssock *ss, struct msg *m)
 static int
 ssock_send_full(const struct ssock *ss)
 {
-	const struct socket_conf *c = ss->conf;
+	const struct socket_conf *c = ss->home.conf;
 
 	return (c->send_buffer != CONFIG_UNLIMITED &&
 	    ss->sendq.len + ss->pending.len >= c->send_buffer) ||
@@ -252,7 +252,7 @@ ssock_send_full(const struct ssock *ss)
 static int
 ssock_recv_full(const struct ssock *ss)
 {
-	const struct socket_conf *c = ss->conf;
+	const struct socket_conf *c = ss->home.conf;
 
 	return (c->recv_buffer != CONFIG_UNLIMITED &&
 	    ss->recvq.len >= c->recv_buffer) ||
@@ -263,7 +263,7 @@ ssock_recv_full(const struct ssock *ss)
 static int
 ssock_recv_roomy(const struct ssock *ss)
 {
-	const struct socket_conf *c = ss->conf;
+	const struct socket_conf *c = ss->home.conf;
 
 	return (c->recv_buffer == CONFIG_UNLIMITED ||
 	    ss->recvq.len <= c->recv_buffer / 4 * 3) &&
@@ -273,7 +273,7 @@ ssock_recv_roomy(const struct ssock *ss)
 void
 ssock_free(struct ssock *ss)
 {
-	struct peer *p;
+	struct link *p;
 	size_t lost, unacked;
 
 	if (ss == NULL)
@@ -282,23 +282,24 @@ ssock_free(struct ssock *ss)
 	routes_forget(ss);
 	lost = ss->sendq.len;
 	if (lost > 0) {
-		STATS_ADD(&ss->stats, drops_shutdown, lost);
+		STATS_ADD(&ss->home.stats, drops_shutdown, lost);
 		log_warnx("socket %s: %zu messages not delivered to any peer "
-		    "at shutdown", ss->name, lost);
+		    "at shutdown", ss->home.name, lost);
 	}
 	if ((unacked = ss->pending.len) > 0)
 		log_info("socket %s: %zu messages sent to a peer and not "
 		    "acknowledged yet at shutdown (the peer may have them)",
-		    ss->name, unacked);
+		    ss->home.name, unacked);
 	if (ss->recvq.len > 0)
 		log_warnx("socket %s: %zu received messages never taken by %s",
-		    ss->name, ss->recvq.len, ss->sink == NULL ?
+		    ss->home.name, ss->recvq.len, ss->sink == NULL ?
 		    "an application" : ss->sink->what);
 	endpoints_free(ss->endpoints);
-	while ((p = TAILQ_FIRST(&ss->peers)) != NULL) {
-		TAILQ_REMOVE(&ss->peers, p, entry);
-		ss->npeers--;
-		peer_free(p);
+	while ((p = TAILQ_FIRST(&ss->links)) != NULL) {
+		TAILQ_REMOVE(&ss->links, p, entry);
+		ss->nlinks--;
+		route_link_gone(p);
+		p->ops->free(p);
 	}
 	local_free(ss->local);
 	msg_fifo_clear(&ss->sendq);
@@ -323,7 +324,7 @@ ssock_log_drop(struct ssock *ss, const char *what)
 	int64_t n;
 
 	if ((n = log_ratelimit_pass(&ss->rl_drop, now_ms())) >= 0)
-		log_warnx("socket %s: dropped a message: %s%s", ss->name, what,
+		log_warnx("socket %s: dropped a message: %s%s", ss->home.name, what,
 		    log_more(more, n));
 }
 
@@ -335,7 +336,7 @@ ssock_keep(struct ssock *ss, struct msg *m)
 	struct msg *kept;
 
 	if ((kept = msg_keep(m)) == NULL) {
-		STATS_INC(&ss->stats, drops_overflow);
+		STATS_INC(&ss->home.stats, drops_overflow);
 		ssock_log_drop(ss, "out of memory");
 	}
 	return kept;
@@ -377,7 +378,7 @@ ssock_arm_resend(struct ssock *ss)
 static uint64_t
 ssock_resend_after(const struct ssock *ss, const struct msg *m)
 {
-	uint64_t t = ss->conf->resend_timeout_ms;
+	uint64_t t = ss->home.conf->resend_timeout_ms;
 	uint64_t cap = t > SSOCK_RESEND_MAX_MS ? t : SSOCK_RESEND_MAX_MS;
 	unsigned k;
 
@@ -388,20 +389,20 @@ ssock_resend_after(const struct ssock *ss, const struct msg *m)
 
 /* Write to one peer; at-least-once keeps the message pending. */
 static void
-ssock_write(struct ssock *ss, struct peer *p, struct msg *m)
+ssock_write(struct ssock *ss, struct link *p, struct msg *m)
 {
 	struct msg *kept;
 
 	if (m->route_id != 0)
 		route_sent(p, m);
 	if (!ssock_at_least_once(ss)) {
-		peer_send_msg(p, m);
+		p->ops->send(p, m);
 		msg_unref(m);
 		return;
 	}
 	if ((kept = msg_keep(m)) == NULL) {
 		/* Cannot track it: it goes out once, at most once. */
-		peer_send_msg(p, m);
+		p->ops->send(p, m);
 		msg_unref(m);
 		return;
 	}
@@ -410,7 +411,7 @@ ssock_write(struct ssock *ss, struct peer *p, struct msg *m)
 		evutil_secure_rng_get_bytes(m->msg_id, sizeof(m->msg_id));
 		m->flags |= MSG_HAS_ID;
 	}
-	peer_send_msg(p, m);
+	p->ops->send(p, m);
 	m->sent_to = p;
 	m->deadline_ms = now_ms() + ssock_resend_after(ss, m);
 	if (idmap_put(ss->pending_by_id, m->msg_id, m) == -1) {
@@ -423,17 +424,17 @@ ssock_write(struct ssock *ss, struct peer *p, struct msg *m)
 }
 
 /* The next active peer with room, round-robin. */
-static struct peer *
+static struct link *
 ssock_pick(struct ssock *ss)
 {
-	struct peer *p;
+	struct link *p;
 	size_t i;
 
 	if (ss->nactive == 0)
 		return NULL;
 	p = ss->rr_next != NULL ? ss->rr_next : TAILQ_FIRST(&ss->active);
 	for (i = 0; i < ss->nactive; i++) {
-		if (peer_writable(p)) {
+		if (link_has_room(p)) {
 			ss->rr_next = TAILQ_NEXT(p, active_entry);
 			return p;
 		}
@@ -455,28 +456,28 @@ ssock_pick(struct ssock *ss)
 static size_t
 ssock_slow_subscribers(struct ssock *ss)
 {
-	uint64_t now = now_ms(), limit = ss->conf->subscriber_timeout_ms;
+	uint64_t now = now_ms(), limit = ss->home.conf->subscriber_timeout_ms;
 	uint64_t next = 0;
-	struct peer *p;
+	struct link *p;
 	struct timeval tv;
 	size_t full = 0, room = 0;
 	char why[160];
 
 	TAILQ_FOREACH(p, &ss->active, active_entry)
-		if (p->closing == NULL && peer_writable(p))
+		if (p->closing == NULL && link_has_room(p))
 			room++;
 	TAILQ_FOREACH(p, &ss->active, active_entry) {
-		if (p->closing != NULL || peer_writable(p))
+		if (p->closing != NULL || link_has_room(p))
 			continue;
 		if (room == 0 || p->full_since_ms == 0)
 			p->full_since_ms = now;
 		if (now - p->full_since_ms >= limit) {
-			STATS_INC(&ss->stats, slow_peers_closed);
+			STATS_INC(&ss->home.stats, slow_peers_closed);
 			snprintf(why, sizeof(why), "a subscriber that does not "
 			    "read: %zu bytes queued, nothing taken for %" PRIu64
-			    " ms while others waited", peer_unflushed(p),
+			    " ms while others waited", p->ops->unflushed(p),
 			    now - p->full_since_ms);
-			peer_close_soon(p, why);
+			p->ops->close_soon(p, why);
 			continue;
 		}
 		full++;
@@ -513,23 +514,23 @@ ssock_slow_check(evutil_socket_t fd, short what, void *arg)
 static enum route_result
 ssock_publish(struct ssock *ss, struct msg *m)
 {
-	struct peer *p;
+	struct link *p;
 	size_t subscribers = 0;
 
-	if (ss->conf->overflow == OVERFLOW_BLOCK &&
+	if (ss->home.conf->overflow == OVERFLOW_BLOCK &&
 	    ssock_slow_subscribers(ss) > 0)
 		return ROUTE_WAIT;
 	TAILQ_FOREACH(p, &ss->active, active_entry) {
 		if (p->closing != NULL)
 			continue;
 		subscribers++;
-		if (peer_writable(p)) {
+		if (link_has_room(p)) {
 			if (m->route_id != 0)
 				route_sent(p, m);
-			peer_send_msg(p, m);
+			p->ops->send(p, m);
 			continue;
 		}
-		STATS_INC(&ss->stats, drops_slow_peer);
+		STATS_INC(&ss->home.stats, drops_slow_peer);
 		p->drops++;
 		ssock_log_drop(ss, "a subscriber's queue is full");
 	}
@@ -542,14 +543,14 @@ ssock_publish(struct ssock *ss, struct msg *m)
 static enum route_result
 ssock_route(struct ssock *ss, struct msg *m)
 {
-	struct peer *p;
+	struct link *p;
 
 	if (m->flags & MSG_TARGETED) {
 		if ((p = idmap_get(ss->active_by_id, m->peer_id)) == NULL)
 			return ROUTE_UNREACHABLE;
-		if (!peer_writable(p))
+		if (!link_has_room(p))
 			return ROUTE_WAIT;
-	} else if (ss->conf->send_mode == SEND_PUBLISH)
+	} else if (ss->home.conf->send_mode == SEND_PUBLISH)
 		return ssock_publish(ss, m);
 	else if ((p = ssock_pick(ss)) == NULL)
 		return ROUTE_WAIT;
@@ -560,7 +561,7 @@ ssock_route(struct ssock *ss, struct msg *m)
 int
 ssock_send_blocked(const struct ssock *ss)
 {
-	return ss->conf->overflow == OVERFLOW_BLOCK && ssock_send_full(ss);
+	return ss->home.conf->overflow == OVERFLOW_BLOCK && ssock_send_full(ss);
 }
 
 /* Send what waits in the send queue, in order, while peers take it. */
@@ -574,7 +575,7 @@ ssock_flush_sendq(struct ssock *ss)
 		case ROUTE_SENT:
 			continue;
 		case ROUTE_UNREACHABLE:
-			STATS_INC(&ss->stats, drops_unroutable);
+			STATS_INC(&ss->home.stats, drops_unroutable);
 			ssock_log_drop(ss, "its target identity left");
 			msg_unref(m);
 			continue;
@@ -602,19 +603,19 @@ ssock_overflow(struct ssock *ss, struct msg *m)
 {
 	struct msg *old;
 
-	switch (ss->conf->overflow) {
+	switch (ss->home.conf->overflow) {
 	case OVERFLOW_DROP_OLD:
 		if ((old = msg_fifo_pop(&ss->sendq)) != NULL) {
 			msg_unref(old);
-			STATS_INC(&ss->stats, drops_overflow);
+			STATS_INC(&ss->home.stats, drops_overflow);
 			ssock_log_drop(ss, "send buffer full (drop-old)");
 			break;
 		}
 		/* Nothing older is still here: drop the new one. */
 		/* FALLTHROUGH */
 	case OVERFLOW_DROP_NEW:
-		STATS_INC(&ss->stats, drops_overflow);
-		ssock_log_drop(ss, ss->conf->overflow == OVERFLOW_DROP_NEW ?
+		STATS_INC(&ss->home.stats, drops_overflow);
+		ssock_log_drop(ss, ss->home.conf->overflow == OVERFLOW_DROP_NEW ?
 		    "send buffer full (drop-new)" : "send buffer full of "
 		    "messages awaiting their ACK (drop-old)");
 		msg_unref(m);
@@ -662,7 +663,7 @@ ssock_resend(evutil_socket_t fd, short what, void *arg)
 		m->resends++;
 		switch (ssock_route(ss, m)) {
 		case ROUTE_SENT:
-			STATS_INC(&ss->stats, resends);
+			STATS_INC(&ss->home.stats, resends);
 			break;
 		case ROUTE_WAIT:
 			/* Still on its connection: ask again later. */
@@ -674,7 +675,7 @@ ssock_resend(evutil_socket_t fd, short what, void *arg)
 			pending_insert(ss, m);
 			break;
 		case ROUTE_UNREACHABLE:
-			STATS_INC(&ss->stats, drops_unroutable);
+			STATS_INC(&ss->home.stats, drops_unroutable);
 			ssock_log_drop(ss, "its target identity left");
 			msg_unref(m);
 			break;
@@ -692,21 +693,25 @@ ssock_give_up(struct ssock *ss, struct msg *m)
 	char more[LOG_MORE_LEN];
 	int64_t n;
 
-	STATS_INC(&ss->stats, giveups);
+	STATS_INC(&ss->home.stats, giveups);
 	if ((n = log_ratelimit_pass(&ss->rl_giveup, now_ms())) >= 0)
 		log_warnx("socket %s: gave up on a message: %u connections "
 		    "closed while it was on them without its ACK (max_retries "
-		    "%" PRIu64 "); %" PRIu64 " given up in all%s", ss->name,
-		    m->lost, ss->conf->max_retries, ss->stats.giveups,
+		    "%" PRIu64 "); %" PRIu64 " given up in all%s", ss->home.name,
+		    m->lost, ss->home.conf->max_retries, ss->home.stats.giveups,
 		    log_more(more, n));
 	msg_unref(m);
 }
 
 void
-ssock_peer_new(struct ssock *ss, struct peer *p)
+link_attach(struct link_home *home, struct link *l)
 {
-	TAILQ_INSERT_TAIL(&ss->peers, p, entry);
-	ss->npeers++;
+	struct ssock *ss = home->core;
+
+	l->home = home;
+	l->state = LINK_HANDSHAKE;
+	TAILQ_INSERT_TAIL(&ss->links, l, entry);
+	ss->nlinks++;
 }
 
 struct ssock *
@@ -715,7 +720,7 @@ ssock_list_find(struct ssock_list *list, const char *name)
 	struct ssock *ss;
 
 	TAILQ_FOREACH(ss, list, entry)
-		if (strcmp(ss->name, name) == 0)
+		if (strcmp(ss->home.name, name) == 0)
 			return ss;
 	return NULL;
 }
@@ -723,45 +728,49 @@ ssock_list_find(struct ssock_list *list, const char *name)
 size_t
 ssock_npeers(const struct ssock *ss)
 {
-	return ss->npeers;
+	return ss->nlinks;
 }
 
 void
-ssock_foreach_peer(const struct ssock *ss,
-    void (*fn)(const struct peer *, void *), void *arg)
+ssock_foreach_link(const struct ssock *ss,
+    void (*fn)(const struct link *, void *), void *arg)
 {
-	const struct peer *p;
+	const struct link *p;
 
-	TAILQ_FOREACH(p, &ss->peers, entry)
+	TAILQ_FOREACH(p, &ss->links, entry)
 		fn(p, arg);
 }
 
 int
-ssock_peer_up(struct ssock *ss, struct peer *p)
+link_up(struct link *p)
 {
+	struct ssock *ss = p->home->core;
+
 	if (idmap_get(ss->active_by_id, p->identity) != NULL ||
 	    idmap_put(ss->active_by_id, p->identity, p) == -1)
 		return -1;
 	TAILQ_INSERT_TAIL(&ss->active, p, active_entry);
 	ss->nactive++;
+	p->state = LINK_UP;
 	if (ss->reading_paused)
-		peer_pause_reading(p);
+		p->ops->pause(p);
 	ssock_flush_sendq(ss);
 	return 0;
 }
 
 void
-ssock_peer_down(struct ssock *ss, struct peer *p)
+link_down(struct link *p)
 {
+	struct ssock *ss = p->home->core;
 	struct msg_queue back;
 	struct msg *m, *next;
 	size_t n = 0;
 
-	TAILQ_REMOVE(&ss->peers, p, entry);
-	ss->npeers--;
-	if (p->state != PEER_ACTIVE)
+	TAILQ_REMOVE(&ss->links, p, entry);
+	ss->nlinks--;
+	if (p->state != LINK_UP)
 		return;
-	route_peer_gone(p);
+	route_link_gone(p);
 	idmap_del(ss->active_by_id, p->identity);
 	if (ss->rr_next == p)
 		ss->rr_next = TAILQ_NEXT(p, active_entry);
@@ -779,8 +788,8 @@ ssock_peer_down(struct ssock *ss, struct peer *p)
 		pending_remove(ss, m);
 		m->sent_to = NULL;
 		m->resends = 0;
-		if (ss->conf->max_retries != CONFIG_UNLIMITED &&
-		    ++m->lost > ss->conf->max_retries) {
+		if (ss->home.conf->max_retries != CONFIG_UNLIMITED &&
+		    ++m->lost > ss->home.conf->max_retries) {
 			ssock_give_up(ss, m);
 			continue;
 		}
@@ -791,21 +800,24 @@ ssock_peer_down(struct ssock *ss, struct peer *p)
 		return;
 	msg_fifo_prepend(&ss->sendq, &back);
 	log_debug("socket %s: %zu unacknowledged messages of %s queued again",
-	    ss->name, n, p->identity_hex);
+	    ss->home.name, n, p->identity_hex);
 	ssock_flush_sendq(ss);
 }
 
 void
-ssock_peer_writable(struct ssock *ss, struct peer *p)
+link_drained(struct link *p)
 {
+	struct ssock *ss = p->home->core;
+
 	p->full_since_ms = 0;
 	if (!TAILQ_EMPTY(&ss->sendq.q))
 		ssock_flush_sendq(ss);
 }
 
 void
-ssock_peer_ack(struct ssock *ss, const uint8_t msg_id[16])
+link_acked(struct link *l, const uint8_t msg_id[16])
 {
+	struct ssock *ss = l->home->core;
 	struct msg *m = idmap_get(ss->pending_by_id, msg_id);
 	int was_full;
 
@@ -822,7 +834,7 @@ ssock_peer_ack(struct ssock *ss, const uint8_t msg_id[16])
 static void
 ssock_pause_reading(struct ssock *ss)
 {
-	struct peer *p;
+	struct link *p;
 	char more[LOG_MORE_LEN];
 	int64_t n;
 
@@ -830,23 +842,23 @@ ssock_pause_reading(struct ssock *ss)
 	/* Under a steady overload this flaps: one line per period is news. */
 	if ((n = log_ratelimit_pass(&ss->rl_paused, now_ms())) >= 0)
 		log_info("socket %s: %zu received messages wait for %s%s; "
-		    "not reading from peers until they are taken%s", ss->name,
+		    "not reading from peers until they are taken%s", ss->home.name,
 		    ss->recvq.len, ss->sink == NULL ? "an application" :
 		    "room in ", ss->sink == NULL ? "" : ss->sink->what,
 		    log_more(more, n));
 	TAILQ_FOREACH(p, &ss->active, active_entry)
-		peer_pause_reading(p);
+		p->ops->pause(p);
 }
 
 static void
 ssock_resume_reading(struct ssock *ss)
 {
-	struct peer *p;
+	struct link *p;
 
 	ss->reading_paused = 0;
-	log_debug("socket %s: reading from peers again", ss->name);
+	log_debug("socket %s: reading from peers again", ss->home.name);
 	TAILQ_FOREACH(p, &ss->active, active_entry)
-		peer_resume_reading(p);
+		p->ops->resume(p);
 }
 
 /*
@@ -878,14 +890,15 @@ ssock_to_applications(const struct ssock *ss)
 }
 
 void
-ssock_peer_msg(struct ssock *ss, struct peer *p, struct msg *m)
+link_received(struct link *p, struct msg *m)
 {
+	struct ssock *ss = p->home->core;
 	struct msg *kept;
 
 	if (m->flags & MSG_HAS_ID) {
 		if (idmap_get(ss->inbound_by_id, m->msg_id) != NULL) {
 			/* A resend of what still waits here: keep one copy. */
-			STATS_INC(&ss->stats, duplicates);
+			STATS_INC(&ss->home.stats, duplicates);
 			msg_unref(m);
 			return;
 		}
@@ -917,7 +930,7 @@ ssock_peer_msg(struct ssock *ss, struct peer *p, struct msg *m)
 void
 ssock_app_confirmed(struct ssock *ss, struct msg *m)
 {
-	struct peer *p;
+	struct link *p;
 
 	if (!(m->flags & MSG_HAS_ID)) {
 		msg_unref(m);           /* at most once: nothing to confirm */
@@ -927,7 +940,7 @@ ssock_app_confirmed(struct ssock *ss, struct msg *m)
 		idmap_del(ss->inbound_by_id, m->msg_id);
 	/* On the sender's current connection: it may have reconnected. */
 	if ((p = idmap_get(ss->active_by_id, m->peer_id)) != NULL)
-		peer_send_ack(p, m->msg_id);
+		p->ops->ack(p, m->msg_id);
 	msg_unref(m);
 }
 

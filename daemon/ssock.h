@@ -20,8 +20,12 @@
  * subscriber_timeout while the others wait is disconnected; with drop-new
  * and drop-old a full subscriber gets no copy (counted).  Either way one
  * slow subscriber does not stall the others for long.
- * Peers and applications call in through the ssock_* functions below; the
- * socket decides routing (publish, round-robin, send-to-identity).
+ * Its connections are links (link.h): they call in through link.h's
+ * events and are commanded through their ops.  Applications and routes
+ * call in through the ssock_* functions below.  The socket decides
+ * routing (publish, round-robin, send-to-identity) and is the only
+ * writer of its lists, queues and id maps; others ask (ssock_npeers(),
+ * ssock_foreach_link()).
  */
 #ifndef SMARTSOCK_SSOCK_H
 #define SMARTSOCK_SSOCK_H
@@ -30,6 +34,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "link.h"
 #include "log.h"
 #include "msg.h"
 #include "stats.h"
@@ -37,14 +42,11 @@
 struct event_base;
 struct evdns_base;
 struct event;
-struct peer;
 struct local;
 struct endpoints;
 struct idmap;
 struct tls;
 struct msg;
-
-TAILQ_HEAD(peer_list, peer);
 
 /*
  * Where a socket's received messages go when not to its applications:
@@ -61,23 +63,20 @@ struct ssock_sink {
 };
 
 struct ssock {
+	struct link_home home;                  /* name, conf, identity,
+	                                           counters: shared with the
+	                                           links (link.h) */
 	TAILQ_ENTRY(ssock) entry;
-	const struct socket_conf *conf;         /* borrowed from the config */
 	struct tls *tls;                        /* borrowed, of the same
 	                                           config; NULL: plain TCP */
-	const char *name;                       /* conf->name */
-	struct event_base *base;
 	struct evdns_base *dns;                 /* borrowed; for connectors */
-	uint8_t identity[16];
-	char identity_hex[33];
-	size_t max_message_size;
 
-	struct peer_list peers;                 /* every connection */
-	size_t npeers;
-	struct peer_list active;                /* after HELLO, in rr order */
+	struct link_list links;                 /* every connection */
+	size_t nlinks;
+	struct link_list active;                /* LINK_UP, in rr order */
 	size_t nactive;
 	struct idmap *active_by_id;
-	struct peer *rr_next;                   /* next round-robin candidate */
+	struct link *rr_next;                   /* next round-robin candidate */
 
 	struct msg_fifo sendq;
 	struct msg_fifo pending;
@@ -92,10 +91,7 @@ struct ssock {
 	struct local *local;                    /* application attachments */
 	const struct ssock_sink *sink;          /* NULL: to applications */
 	struct endpoints *endpoints;
-	struct stats stats;
-	struct log_ratelimit rl_drop, rl_giveup, rl_malformed, rl_paused;
-	struct log_ratelimit rl_tls, rl_max_peers;
-	struct log_ratelimit rl_peers;          /* peer up/down lines */
+	struct log_ratelimit rl_drop, rl_giveup, rl_paused, rl_max_peers;
 	int closing;
 };
 TAILQ_HEAD(ssock_list, ssock);
@@ -134,20 +130,7 @@ void ssock_stop_accepting(struct ssock *);
 size_t ssock_unflushed(const struct ssock *);
 void ssock_free(struct ssock *);
 
-/* --- from peers ---------------------------------------------------- */
-/* A new connection (accepted or connected), before its handshake. */
-void ssock_peer_new(struct ssock *, struct peer *);
-/* HELLO done: 0 and the peer is active, or -1 (identity already here). */
-int ssock_peer_up(struct ssock *, struct peer *);
-/* The peer is going away (called once, before it is freed). */
-void ssock_peer_down(struct ssock *, struct peer *);
-/* A DATA (msg without MSG_HAS_ID) or DATA_REQ arrived; the socket takes
- * the reference (or, for a borrowed msg, copies what it must keep).
- * peer_id is set to the sender's identity. */
-void ssock_peer_msg(struct ssock *, struct peer *, struct msg *);
-void ssock_peer_ack(struct ssock *, const uint8_t msg_id[16]);
-/* The peer's output drained below its low-water mark. */
-void ssock_peer_writable(struct ssock *, struct peer *);
+/* --- from links: the link_* events of link.h ---------------------- */
 
 /* --- from routes (route.h) ------------------------------------------ */
 /* Received messages go to sink from now on; NULL: to the applications. */
@@ -161,8 +144,8 @@ struct ssock *ssock_list_find(struct ssock_list *, const char *name);
 /* Connections, handshaking or up (max_peers counts them). */
 size_t ssock_npeers(const struct ssock *);
 /* fn for each connection, in the order they came. */
-void ssock_foreach_peer(const struct ssock *,
-    void (*fn)(const struct peer *, void *), void *arg);
+void ssock_foreach_link(const struct ssock *,
+    void (*fn)(const struct link *, void *), void *arg);
 
 /* --- from applications ---------------------------------------------- */
 /* Does the send buffer refuse more for now (overflow = block, full)? */

@@ -150,7 +150,7 @@ daemon_setup(void)
 	evutil_make_socket_nonblocking(sv[0]);
 	evutil_make_socket_nonblocking(sv[1]);
 	CHECK((bev = bev_new(base, sv[0])) != NULL);
-	CHECK(peer_new(ss, bev, NULL, "keeper", sc.heartbeat_timeout_ms) !=
+	CHECK(peer_new(&ss->home, bev, NULL, "keeper", sc.heartbeat_timeout_ms) !=
 	    NULL);
 	keeper_fd = sv[1];
 	memset(hello + 6, 0x11, WIRE_ID_LEN);

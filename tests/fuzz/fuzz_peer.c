@@ -62,7 +62,7 @@ static int keeper_fd = -1;
 static struct evbuffer *keeper_in;
 
 /* The application: takes everything, confirms every DELIVER_REQ. */
-static struct fuzz_app app = { -1, NULL, 0, 0, 0, 0 };
+static struct fuzz_app app = { .fd = -1 };
 
 /* Take what the daemon sent the application, confirm and give credit
  * back.  1 if anything came. */
@@ -159,7 +159,7 @@ new_peer(const char *addr)
 		close(sv[1]);
 		return -1;
 	}
-	if (peer_new(ss, bev, NULL, addr, sc.heartbeat_timeout_ms) == NULL) {
+	if (peer_new(&ss->home, bev, NULL, addr, sc.heartbeat_timeout_ms) == NULL) {
 		close(sv[1]);
 		return -1;
 	}

@@ -118,7 +118,7 @@ fake_connect(struct fake *f, uint8_t idbyte)
 	f->in = evbuffer_new();
 	evutil_make_socket_nonblocking(sv[0]);
 	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
-	ck_assert_ptr_nonnull(peer_new(ss, bev, NULL, "test", 5000));
+	ck_assert_ptr_nonnull(peer_new(&ss->home, bev, NULL, "test", 5000));
 	fake_hello(f);
 	pump();
 }
@@ -295,7 +295,7 @@ START_TEST(test_overflow_policies)
 	app_send("n1");
 	ck_assert_int_eq(app_send("n2"), LPROTO_ST_NO_BUFFER);
 	app_send("n3");
-	ck_assert_uint_eq(ss->stats.drops_overflow, 2);
+	ck_assert_uint_eq(ss->home.stats.drops_overflow, 2);
 	fake_connect(&a, 0xaa);
 	fake_payloads(&a, pa, sizeof(pa));
 	ck_assert_str_eq(pa, "n0,n1,");
@@ -307,7 +307,7 @@ START_TEST(test_overflow_policies)
 	app_send("o1");
 	app_send("o2");
 	app_send("o3");
-	ck_assert_uint_eq(ss->stats.drops_overflow, 2);
+	ck_assert_uint_eq(ss->home.stats.drops_overflow, 2);
 	fake_connect(&a, 0xaa);
 	fake_payloads(&a, pa, sizeof(pa));
 	ck_assert_str_eq(pa, "o2,o3,");
@@ -348,7 +348,7 @@ START_TEST(test_at_least_once_ack_resend_giveup)
 	send_raw(&a, ack, sizeof(ack));
 	pump();
 	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 1);
-	ck_assert_uint_eq(ss->stats.acks_in, 1);
+	ck_assert_uint_eq(ss->home.stats.acks_in, 1);
 	/* r1 is resent (same msg_id) while the connection is up, ever more
 	 * rarely, and never given up on it. */
 	usleep(40 * 1000);
@@ -358,11 +358,11 @@ START_TEST(test_at_least_once_ack_resend_giveup)
 	usleep(200 * 1000);
 	pump();
 	fake_read(&a, types, env, 16);
-	ck_assert_uint_ge(ss->stats.resends, 1);
-	ck_assert_uint_eq(TAILQ_FIRST(&ss->pending.q)->resends, ss->stats.resends);
+	ck_assert_uint_ge(ss->home.stats.resends, 1);
+	ck_assert_uint_eq(TAILQ_FIRST(&ss->pending.q)->resends, ss->home.stats.resends);
 	/* 30 ms, then 60, 120, ...: at most 3 in 240 ms. */
-	ck_assert_uint_le(ss->stats.resends, 3);
-	ck_assert_uint_eq(ss->stats.giveups, 0);
+	ck_assert_uint_le(ss->home.stats.resends, 3);
+	ck_assert_uint_eq(ss->home.stats.giveups, 0);
 	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 1);
 	/* Lost with a connection that closes without its ACK: queued again,
 	 * until max_retries = 2 connections closed on it. */
@@ -373,11 +373,11 @@ START_TEST(test_at_least_once_ack_resend_giveup)
 	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 1);
 	fake_close(&a);
 	ck_assert_uint_eq(ss->sendq.len, 1);
-	ck_assert_uint_eq(ss->stats.giveups, 0);
+	ck_assert_uint_eq(ss->home.stats.giveups, 0);
 	fake_connect(&a, 0xaa);
 	fake_close(&a);
 	ck_assert_uint_eq(ss->sendq.len, 0);
-	ck_assert_uint_eq(ss->stats.giveups, 1);
+	ck_assert_uint_eq(ss->home.stats.giveups, 1);
 	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 0);
 	teardown();
 }
@@ -420,7 +420,7 @@ START_TEST(test_inbound_dedup_and_backpressure)
 	send_raw(&a, req, sizeof(req));         /* a resend, same msg_id */
 	pump();
 	ck_assert_uint_eq(ss->recvq.len, 1);
-	ck_assert_uint_eq(ss->stats.duplicates, 1);
+	ck_assert_uint_eq(ss->home.stats.duplicates, 1);
 	send_raw(&a, data, sizeof(data));
 	send_raw(&a, data, sizeof(data));
 	send_raw(&a, data, sizeof(data));
@@ -442,7 +442,7 @@ START_TEST(test_duplicate_identity_and_bad_hello)
 	fake_connect(&a, 0xaa);
 	fake_connect(&a2, 0xaa);
 	ck_assert_uint_eq(ss->nactive, 1);
-	ck_assert_uint_eq(ss->stats.rejected_duplicate, 1);
+	ck_assert_uint_eq(ss->home.stats.rejected_duplicate, 1);
 	memset(&bad, 0, sizeof(bad));
 	{
 		int sv[2];
@@ -452,11 +452,11 @@ START_TEST(test_duplicate_identity_and_bad_hello)
 		bad.fd = sv[1];
 		bad.in = evbuffer_new();
 		bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
-		peer_new(ss, bev, NULL, "bad", 5000);
+		peer_new(&ss->home, bev, NULL, "bad", 5000);
 		send_raw(&bad, junk, sizeof(junk));
 		pump();
 	}
-	ck_assert_uint_eq(ss->stats.rejected_bad_hello, 1);
+	ck_assert_uint_eq(ss->home.stats.rejected_bad_hello, 1);
 	ck_assert_uint_eq(ss->nactive, 1);
 	fake_close(&a);
 	fake_close(&a2);

@@ -30,8 +30,8 @@ static const char *session_a_c2b[] = {
 /* Session A, bind -> connect. */
 static const char *session_a_b2c[] = {
 	"00000012010100112233445566778899aabbccddeeff",
-	"00000011054de03bddb72944eab3ae80f20bbf90340000001105ae677e1f98"
-	    "9947fc95a9aea269dc67f4",
+	("00000011054de03bddb72944eab3ae80f20bbf90340000001105ae677e1f98"
+	    "9947fc95a9aea269dc67f4"),
 	"0000001105985b9e61e5464163ae5d80187302f263",
 	"00000001",
 	"02",
