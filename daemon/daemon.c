@@ -50,10 +50,15 @@ daemon_start_socket(struct daemon *d, const struct config *cfg, size_t i,
 {
 	struct ssock *ss;
 
-	ss = ssock_new(d->base, d->dns, &cfg->sockets[i], tls,
-	    cfg->daemon.runtime_dir, (size_t)cfg->daemon.max_message_size);
-	if (ss != NULL)
-		TAILQ_INSERT_TAIL(&d->sockets, ss, entry);
+	ss = ssock_new(d->base, &cfg->sockets[i],
+	    (size_t)cfg->daemon.max_message_size);
+	if (ss == NULL)
+		return NULL;
+	if (ssock_open(ss, d->dns, tls, cfg->daemon.runtime_dir) == -1) {
+		ssock_free(ss);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&d->sockets, ss, entry);
 	return ss;
 }
 

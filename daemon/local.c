@@ -66,6 +66,8 @@ struct client {
 
 struct local {
 	struct ssock *ss;
+	struct ssock_sink sink;         /* the socket's, while it has no
+	                                   routes: local_take() */
 	char *path;
 	struct evconnlistener *lev;
 	struct accept_pause pause;      /* out of descriptors: wait */
@@ -87,6 +89,7 @@ static void client_free(struct client *, const char *why);
 static void client_finish(struct client *);
 static void client_readcb(struct bufferevent *, void *);
 static int client_end_cause(int);
+static int local_take(void *, struct msg *);
 
 static void
 client_write_frame(struct client *c, uint8_t type, const void *fixed,
@@ -765,6 +768,10 @@ local_new(struct ssock *ss, const char *path)
 		return NULL;
 	}
 	l->ss = ss;
+	l->sink.take = local_take;
+	l->sink.arg = l;
+	l->sink.what = "an application";
+	l->sink.waits_for = "an application";
 	l->mode = mode;
 	l->gid = (gid_t)-1;
 	l->rl_refused.burst = 5;
@@ -849,9 +856,21 @@ client_has_room(const struct client *c)
 	return c->credit > 0 && c->ninflight < CLIENT_MAX_INFLIGHT;
 }
 
-int
-local_deliver(struct local *l, struct msg *m)
+const struct ssock_sink *
+local_sink(const struct local *l)
 {
+	return &l->sink;
+}
+
+/*
+ * The socket's sink: the next application that has room takes m, 1 (with
+ * the reference: a DELIVER_REQ is confirmed by the application later, a
+ * DELIVER is done once written), or 0 when none can now.
+ */
+static int
+local_take(void *arg, struct msg *m)
+{
+	struct local *l = arg;
 	struct client *c;
 	uint8_t fixed[8 + LPROTO_ID_LEN];
 	size_t i;

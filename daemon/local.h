@@ -33,6 +33,7 @@
 
 struct ssock;
 struct local;
+struct ssock_sink;
 struct msg;
 
 /* Listen on `path`, with the socket's socket_group and socket_mode.  A
@@ -47,9 +48,9 @@ void local_reconfigure(struct local *);
 void local_stop_accepting(struct local *);
 void local_free(struct local *);                /* NULL is a no-op */
 
-/* Hand a message to the next application that has room: 1 taken (with the
- * reference), 0 none can take it now. */
-int local_deliver(struct local *, struct msg *);
+/* The socket's sink while it has no routes (ssock.h): each message to
+ * the next application that has room. */
+const struct ssock_sink *local_sink(const struct local *);
 /* The send buffer has room again: read blocked clients. */
 void local_resume_reading(struct local *);
 size_t local_count(const struct local *);

@@ -60,6 +60,7 @@ route_source_keep(struct ssock *ss)
 	src->sink.take = route_forward;
 	src->sink.arg = src;
 	src->sink.what = "its routes' target sockets";
+	src->sink.waits_for = "room in its routes' target sockets";
 	TAILQ_INSERT_TAIL(&sources, src, entry);
 	return src;
 }
@@ -261,6 +262,7 @@ route_forward(void *arg, struct msg *m)
 		else
 			r->dropped++;
 	}
+	ssock_app_confirmed(src->ss, m);        /* forwarded: done with it */
 	return 1;
 }
 

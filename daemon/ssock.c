@@ -49,21 +49,17 @@ ssock_new_identity(uint8_t id[16])
 }
 
 struct ssock *
-ssock_new(struct event_base *base, struct evdns_base *dns,
-    const struct socket_conf *conf, struct tls *tls, const char *runtime_dir,
+ssock_new(struct event_base *base, const struct socket_conf *conf,
     size_t max_message_size)
 {
 	struct ssock *ss = calloc(1, sizeof(*ss));
-	char path[4096];
 
 	if (ss == NULL)
 		return NULL;
 	ss->home.core = ss;
 	ss->home.conf = conf;
-	ss->tls = tls;
 	ss->home.name = conf->name;
 	ss->home.base = base;
-	ss->dns = dns;
 	ss->home.max_message_size = max_message_size;
 	ss->home.rl_tls.burst = 10;          /* each failed handshake is news */
 	ss->home.rl_peers.burst = 100;       /* churn past that is one storm */
@@ -89,18 +85,32 @@ ssock_new(struct event_base *base, struct evdns_base *dns,
 		ssock_free(ss);
 		return NULL;
 	}
+	return ss;
+}
+
+int
+ssock_open(struct ssock *ss, struct evdns_base *dns, struct tls *tls,
+    const char *runtime_dir)
+{
+	const struct socket_conf *conf = ss->home.conf;
+	char path[4096];
+
+	ss->tls = tls;
+	ss->dns = dns;
 	snprintf(path, sizeof(path), "%s/%s.sock", runtime_dir, conf->name);
-	if ((ss->local = local_new(ss, path)) == NULL ||
-	    (ss->endpoints = endpoints_start(ss)) == NULL) {
-		ssock_free(ss);
-		return NULL;
-	}
+	if ((ss->local = local_new(ss, path)) == NULL)
+		return -1;
+	ss->app_sink = local_sink(ss->local);
+	if (ss->sink == NULL)
+		ss->sink = ss->app_sink;
+	if ((ss->endpoints = endpoints_start(ss)) == NULL)
+		return -1;
 	log_info("socket %s: identity %s, %s, %s%s, application socket %s",
 	    ss->home.name, ss->home.identity_hex,
 	    conf->send_mode == SEND_PUBLISH ? "publish" : "roundrobin",
 	    ssock_at_least_once(ss) ? "at-least-once" : "at-most-once",
 	    tls != NULL ? ", TLS" : "", path);
-	return ss;
+	return 0;
 }
 
 void
@@ -292,8 +302,8 @@ ssock_free(struct ssock *ss)
 		    ss->home.name, unacked);
 	if (ss->recvq.len > 0)
 		log_warnx("socket %s: %zu received messages never taken by %s",
-		    ss->home.name, ss->recvq.len, ss->sink == NULL ?
-		    "an application" : ss->sink->what);
+		    ss->home.name, ss->recvq.len, ss->sink != NULL ?
+		    ss->sink->what : "anything");
 	endpoints_free(ss->endpoints);
 	while ((p = TAILQ_FIRST(&ss->links)) != NULL) {
 		TAILQ_REMOVE(&ss->links, p, entry);
@@ -586,7 +596,8 @@ ssock_flush_sendq(struct ssock *ss)
 		break;
 	}
 	if (!ssock_send_blocked(ss)) {
-		local_resume_reading(ss->local);
+		if (ss->local != NULL)
+			local_resume_reading(ss->local);
 		route_target_ready(ss);
 	}
 }
@@ -841,11 +852,10 @@ ssock_pause_reading(struct ssock *ss)
 	ss->reading_paused = 1;
 	/* Under a steady overload this flaps: one line per period is news. */
 	if ((n = log_ratelimit_pass(&ss->rl_paused, now_ms())) >= 0)
-		log_info("socket %s: %zu received messages wait for %s%s; "
-		    "not reading from peers until they are taken%s", ss->home.name,
-		    ss->recvq.len, ss->sink == NULL ? "an application" :
-		    "room in ", ss->sink == NULL ? "" : ss->sink->what,
-		    log_more(more, n));
+		log_info("socket %s: %zu received messages wait for %s; "
+		    "not reading from peers until they are taken%s",
+		    ss->home.name, ss->recvq.len, ss->sink != NULL ?
+		    ss->sink->waits_for : "a receiver", log_more(more, n));
 	TAILQ_FOREACH(p, &ss->active, active_entry)
 		p->ops->pause(p);
 }
@@ -861,32 +871,24 @@ ssock_resume_reading(struct ssock *ss)
 		p->ops->resume(p);
 }
 
-/*
- * A received message is taken by the socket's sink (its routes), if it has
- * one, or by an application: 1 taken (the reference is consumed), 0 not
- * now.
- */
+/* A received message to the socket's sink: 1 taken (the reference is
+ * the sink's), 0 not now. */
 static int
 ssock_take(struct ssock *ss, struct msg *m)
 {
-	if (ss->sink == NULL)
-		return local_deliver(ss->local, m);
-	if (!ss->sink->take(ss->sink->arg, m))
-		return 0;
-	ssock_app_confirmed(ss, m);
-	return 1;
+	return ss->sink != NULL && ss->sink->take(ss->sink->arg, m);
 }
 
 void
 ssock_set_sink(struct ssock *ss, const struct ssock_sink *sink)
 {
-	ss->sink = sink;
+	ss->sink = sink != NULL ? sink : ss->app_sink;
 }
 
 int
 ssock_to_applications(const struct ssock *ss)
 {
-	return ss->sink == NULL;
+	return ss->sink == ss->app_sink;
 }
 
 void

@@ -49,17 +49,20 @@ struct tls;
 struct msg;
 
 /*
- * Where a socket's received messages go when not to its applications:
- * route.c sets one on every socket that routes leave (routes_apply), and
- * the core only calls it.
+ * Where a socket's received messages go: its applications (local.c's
+ * sink, from ssock_open() on), or its routes (route.c sets one on every
+ * socket that routes leave, routes_apply).  The core only calls it.
  */
 struct ssock_sink {
-	/* 1: m taken (the caller still holds its reference and acknowledges
-	 * it as if an application had); 0: not now (ssock_deliver_queued()
-	 * is called when it may be). */
+	/* 1: m taken, with the reference; the sink calls
+	 * ssock_app_confirmed() once it is done with it (at once, or when an
+	 * application confirms), which acknowledges a DATA_REQ.  0: not now
+	 * (m is still the caller's; ssock_deliver_queued() is called when the
+	 * sink may take more). */
 	int (*take)(void *arg, struct msg *m);
 	void *arg;
-	const char *what;               /* for log lines */
+	const char *what;               /* for log lines: "never taken by" */
+	const char *waits_for;          /* "... wait for" */
 };
 
 struct ssock {
@@ -89,7 +92,11 @@ struct ssock {
 	int reading_paused;
 
 	struct local *local;                    /* application attachments */
-	const struct ssock_sink *sink;          /* NULL: to applications */
+	const struct ssock_sink *app_sink;      /* local's */
+	const struct ssock_sink *sink;          /* where received messages
+	                                           go: app_sink or a route's;
+	                                           NULL: nowhere yet, they
+	                                           wait */
 	struct endpoints *endpoints;
 	struct log_ratelimit rl_drop, rl_giveup, rl_paused, rl_max_peers;
 	int closing;
@@ -99,12 +106,21 @@ TAILQ_HEAD(ssock_list, ssock);
 /* The daemon's message memory fell back under max_memory: resume. */
 void ssock_budget_relief(struct ssock *);
 
-/* Create the socket, its Unix socket and its endpoints.  NULL after
- * logging why (a bind that fails, a live daemon on the Unix socket).
- * tls is the TLS state loaded with conf (tls.h), NULL without TLS. */
-struct ssock *ssock_new(struct event_base *, struct evdns_base *,
-    const struct socket_conf *, struct tls *, const char *runtime_dir,
+/*
+ * A socket's routing core: its queues and id maps, no connection and no
+ * file yet (links may be attached to it, as the tests do).  NULL when out
+ * of memory (logged).
+ */
+struct ssock *ssock_new(struct event_base *, const struct socket_conf *,
     size_t max_message_size);
+/*
+ * Open it to the world: its Unix socket (the applications become its
+ * sink) and its endpoints.  -1 after logging why (a bind that fails, a
+ * live daemon on the Unix socket); the caller frees it.  tls is the TLS
+ * state loaded with conf (tls.h), NULL without TLS.
+ */
+int ssock_open(struct ssock *, struct evdns_base *, struct tls *,
+    const char *runtime_dir);
 /*
  * Reload: take `conf` and `tls` (same name and identity) in place of the
  * old ones, which are about to be freed; new connections use the new TLS
@@ -133,9 +149,10 @@ void ssock_free(struct ssock *);
 /* --- from links: the link_* events of link.h ---------------------- */
 
 /* --- from routes (route.h) ------------------------------------------ */
-/* Received messages go to sink from now on; NULL: to the applications. */
+/* Received messages go to sink from now on; NULL: to the applications
+ * again. */
 void ssock_set_sink(struct ssock *, const struct ssock_sink *);
-/* Do the socket's applications take what it receives (no sink)? */
+/* Do the socket's applications take what it receives (no route's sink)? */
 int ssock_to_applications(const struct ssock *);
 /* The socket named `name` in a list of sockets, or NULL. */
 struct ssock *ssock_list_find(struct ssock_list *, const char *name);

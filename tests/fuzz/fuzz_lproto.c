@@ -141,8 +141,8 @@ daemon_setup(void)
 	fuzz_socket_conf(&sc, "l");
 	CHECK((base = event_base_new()) != NULL);
 	fuzz_app_init(base);
-	CHECK((ss = ssock_new(base, NULL, &sc, NULL, dir, MAX_MESSAGE)) !=
-	    NULL);
+	CHECK((ss = ssock_new(base, &sc, MAX_MESSAGE)) != NULL);
+	CHECK(ssock_open(ss, NULL, NULL, dir) == 0);
 	snprintf(daemon_path, sizeof(daemon_path), "%s/l.sock", dir);
 
 	/* The keeper peer, through its HELLO. */

@@ -213,8 +213,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	sc.recv_buffer = 16;
 	CHECK((base = event_base_new()) != NULL);
 	fuzz_app_init(base);
-	CHECK((ss = ssock_new(base, NULL, &sc, NULL, dir, MAX_MESSAGE)) !=
-	    NULL);
+	CHECK((ss = ssock_new(base, &sc, MAX_MESSAGE)) != NULL);
+	CHECK(ssock_open(ss, NULL, NULL, dir) == 0);
 
 	/* The application, attached and with credit. */
 	CHECK((app.in = evbuffer_new()) != NULL);

@@ -72,8 +72,9 @@ setup_with(enum send_mode mode, enum delivery delivery,
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_ssock.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	base = event_base_new();
-	ss = ssock_new(base, NULL, &sc, NULL, tmpdir, 1 << 20);
+	ss = ssock_new(base, &sc, 1 << 20);
 	ck_assert_ptr_nonnull(ss);
+	ck_assert_int_eq(ssock_open(ss, NULL, NULL, tmpdir), 0);
 }
 
 static void
