@@ -124,7 +124,8 @@ ssock_set_conf(struct ssock *ss, const struct socket_conf *conf,
 	ss->home.name = conf->name;
 	TAILQ_FOREACH(p, &ss->links, entry)
 		p->ops->reconfigure(p);
-	endpoints_reconfigure(ss->endpoints, conf, ENDPOINTS_DROP);
+	if (ss->endpoints != NULL)
+		endpoints_reconfigure(ss->endpoints, conf, ENDPOINTS_DROP);
 }
 
 void
@@ -479,7 +480,8 @@ ssock_slow_subscribers(struct ssock *ss)
 	TAILQ_FOREACH(p, &ss->active, active_entry) {
 		if (p->closing != NULL || link_has_room(p))
 			continue;
-		if (room == 0 || p->full_since_ms == 0)
+		/* Its clock starts when another has room, not before. */
+		if (room == 0 || p->full_since_ms == 0 || ss->all_full)
 			p->full_since_ms = now;
 		if (now - p->full_since_ms >= limit) {
 			STATS_INC(&ss->home.stats, slow_peers_closed);
@@ -494,6 +496,7 @@ ssock_slow_subscribers(struct ssock *ss)
 		if (next == 0 || p->full_since_ms + limit < next)
 			next = p->full_since_ms + limit;
 	}
+	ss->all_full = room == 0;
 	if (room > 0 && next != 0) {
 		tv.tv_sec = (next - now) / 1000;
 		tv.tv_usec = (next - now) % 1000 * 1000;

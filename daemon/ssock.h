@@ -87,6 +87,8 @@ struct ssock {
 	struct event *resend_ev;
 	struct event *slow_ev;                  /* publish: next subscriber
 	                                           to reach subscriber_timeout */
+	int all_full;                           /* ... every subscriber was
+	                                           full when last looked at */
 	struct msg_fifo recvq;
 	struct idmap *inbound_by_id;            /* DATA_REQs not yet confirmed */
 	int reading_paused;

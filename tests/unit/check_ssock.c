@@ -1,180 +1,136 @@
 /*
- * check_ssock: routing (publish, round-robin, send-to-identity), send buffer
- * policies, at-least-once resend/ack/give-up, receive-side dedup and
- * back-pressure, duplicate identities: a real ssock with peers on
- * socketpairs, driven through its event loop.
+ * check_ssock: a smart socket's routing core driven through fake links
+ * (tests/core/fake_link.h), with no socket, no file and no peer: publish,
+ * round-robin, send-to-identity, buffering and in-order flush, the
+ * overflow policies, slow subscribers, at-least-once ACK/resend/give-up
+ * and requeue, receive dedup, back-pressure and ACK on confirm, duplicate
+ * identities, routes and their replies, reload and the end.
  */
-#include <sys/socket.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <check.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "check_main.h"
+#include "fake_link.h"
 #include "idmap.h"
 #include "lproto.h"
 #include "msg.h"
-#include "peer.h"
+#include "route.h"
 #include "ssock.h"
-#include "wire.h"
 
 static struct event_base *base;
 static struct socket_conf sc;
 static struct ssock *ss;
-static char tmpdir[64];
 
-struct fake {
-	int fd;                 /* our end; the daemon's end is a peer */
-	uint8_t id[16];
-	struct evbuffer *in;    /* bytes read from the daemon */
+/* The application side: a sink that takes while it has room and holds
+ * what it took until the test confirms it. */
+struct app {
+	struct ssock_sink sink;
+	struct ssock *ss;
+	size_t room;
+	struct msg *held[64];
+	size_t nheld;
+	char got[1024];
 };
+static struct app app;
+
+static int
+app_take(void *arg, struct msg *m)
+{
+	struct app *a = arg;
+	struct msg *kept;
+
+	if (a->room == 0 || a->nheld == 64 || (kept = msg_keep(m)) == NULL)
+		return 0;
+	a->room--;
+	strncat(a->got, (const char *)kept->data, kept->len);
+	strcat(a->got, ",");
+	a->held[a->nheld++] = kept;
+	return 1;
+}
+
+/* The application confirms everything it holds. */
+static void
+app_confirm_all(struct app *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nheld; i++)
+		ssock_app_confirmed(a->ss, a->held[i]);
+	a->nheld = 0;
+}
 
 static void
-pump(void)
+conf_defaults(struct socket_conf *c, const char *name)
 {
-	int i;
-
-	for (i = 0; i < 50; i++)
-		event_base_loop(base, EVLOOP_NONBLOCK);
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->send_mode = SEND_ROUNDROBIN;
+	c->delivery = DELIVERY_AT_MOST_ONCE;
+	c->overflow = OVERFLOW_BLOCK;
+	c->heartbeat_interval_ms = 5000;
+	c->heartbeat_timeout_ms = 15000;
+	c->resend_timeout_ms = 30;
+	c->subscriber_timeout_ms = 30;
+	c->max_retries = 2;
+	c->send_buffer = 10;
+	c->recv_buffer = 1000;
+	c->send_buffer_size = 64 << 20;
+	c->recv_buffer_size = 64 << 20;
+	c->peer_buffer = 1 << 20;
+	c->max_peers = CONFIG_UNLIMITED;
+	c->max_clients = CONFIG_UNLIMITED;
 }
 
 static void
 setup_with(enum send_mode mode, enum delivery delivery,
     enum overflow overflow, uint64_t send_buffer)
 {
-	memset(&sc, 0, sizeof(sc));
-	snprintf(sc.name, sizeof(sc.name), "t");
+	conf_defaults(&sc, "t");
 	sc.send_mode = mode;
 	sc.delivery = delivery;
 	sc.overflow = overflow;
-	sc.heartbeat_interval_ms = 5000;
-	sc.heartbeat_timeout_ms = 15000;
-	sc.reconnect_delay_ms = 100;
-	sc.reconnect_max_delay_ms = 1000;
-	sc.connect_timeout_ms = 1000;
-	sc.resend_timeout_ms = 30;
-	sc.max_retries = 2;
 	sc.send_buffer = send_buffer;
-	sc.recv_buffer = 1000;
-	sc.send_buffer_size = 64 << 20;
-	sc.recv_buffer_size = 64 << 20;
-	sc.peer_buffer = 1 << 20;
-	sc.max_peers = CONFIG_UNLIMITED;
-	sc.max_clients = CONFIG_UNLIMITED;
-	sc.socket_mode = 0660;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/check_ssock.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
 	ss = ssock_new(base, &sc, 1 << 20);
 	ck_assert_ptr_nonnull(ss);
-	ck_assert_int_eq(ssock_open(ss, NULL, NULL, tmpdir), 0);
+	memset(&app, 0, sizeof(app));
+	app.sink.take = app_take;
+	app.sink.arg = &app;
+	app.sink.what = app.sink.waits_for = "the test";
+	app.ss = ss;
+	app.room = 1000;
+	ssock_set_sink(ss, &app.sink);
 }
 
 static void
 teardown(void)
 {
-	char path[128];
-
+	app_confirm_all(&app);
 	ssock_free(ss);
 	event_base_free(base);
-	snprintf(path, sizeof(path), "%s/t.sock", tmpdir);
-	unlink(path);
-	rmdir(tmpdir);
 }
 
+/* A link of ss that has done its handshake. */
 static void
-send_raw(struct fake *f, const void *buf, size_t len)
+link_connect(struct fake_link *f, uint8_t idbyte)
 {
-	ck_assert_int_eq(write(f->fd, buf, len), (ssize_t)len);
+	fake_link_attach(f, &ss->home, idbyte);
+	ck_assert_int_eq(fake_link_up(f), 0);
+	ck_assert_int_eq(f->link.state, LINK_UP);
 }
 
+/* Let the core's timers that are due run. */
 static void
-fake_hello(struct fake *f)
+wait_ms(unsigned ms)
 {
-	uint8_t hello[22] = { 0, 0, 0, 18, WIRE_HELLO, WIRE_VERSION };
-
-	memcpy(hello + 6, f->id, 16);
-	send_raw(f, hello, sizeof(hello));
-}
-
-/* A connection whose HELLO names identity `idbyte` x16. */
-static void
-fake_connect(struct fake *f, uint8_t idbyte)
-{
-	struct bufferevent *bev;
-	int sv[2];
-
-	memset(f, 0, sizeof(*f));
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	f->fd = sv[1];
-	memset(f->id, idbyte, 16);
-	f->in = evbuffer_new();
-	evutil_make_socket_nonblocking(sv[0]);
-	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
-	ck_assert_ptr_nonnull(peer_new(&ss->home, bev, NULL, "test", 5000));
-	fake_hello(f);
-	pump();
-}
-
-static void
-fake_close(struct fake *f)
-{
-	close(f->fd);
-	evbuffer_free(f->in);
-	pump();
-}
-
-/* Read what the daemon wrote; returns the frames' types in order, and
- * their envelopes in env[] (type byte first). */
-static int
-fake_read(struct fake *f, int *types, uint8_t env[][64], int max)
-{
-	struct wire_frame fr;
-	uint8_t buf[4096];
-	ssize_t n;
-	int k = 0;
-
-	pump();
-	while ((n = read(f->fd, buf, sizeof(buf))) > 0)
-		evbuffer_add(f->in, buf, (size_t)n);
-	while (k < max && wire_peek(f->in, 1 << 20, &fr) == WIRE_FRAME) {
-		evbuffer_drain(f->in, 4);
-		types[k] = fr.type;
-		memset(env[k], 0, 64);
-		evbuffer_remove(f->in, env[k], fr.env_len < 64 ? fr.env_len : 64);
-		if (fr.env_len > 64)
-			evbuffer_drain(f->in, fr.env_len - 64);
-		k++;
-	}
-	return k;
-}
-
-/* Payloads of DATA/DATA_REQ frames read, joined with ','. */
-static void
-fake_payloads(struct fake *f, char *out, size_t cap)
-{
-	int types[64], n, i;
-	uint8_t env[64][64];
-
-	out[0] = '\0';
-	n = fake_read(f, types, env, 64);
-	for (i = 0; i < n; i++) {
-		if (types[i] == WIRE_DATA)
-			strncat(out, (char *)env[i] + 1, cap - strlen(out) - 2);
-		else if (types[i] == WIRE_DATA_REQ)
-			strncat(out, (char *)env[i] + 17, cap - strlen(out) - 2);
-		else
-			continue;
-		strcat(out, ",");
-	}
+	usleep(ms * 1000);
+	event_base_loop(base, EVLOOP_NONBLOCK);
 }
 
 static int
@@ -195,80 +151,137 @@ app_send_to(const uint8_t id[16], const char *s)
 
 START_TEST(test_roundrobin)
 {
-	struct fake a, b;
-	char pa[256], pb[256];
+	struct fake_link a, b;
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 10);
-	fake_connect(&a, 0xaa);
-	fake_connect(&b, 0xbb);
-	fake_payloads(&a, pa, sizeof(pa));     /* the daemon's HELLO */
-	fake_payloads(&b, pb, sizeof(pb));
-	ck_assert_uint_eq(ss->nactive, 2);
+	link_connect(&a, 0xaa);
+	link_connect(&b, 0xbb);
+	ck_assert_uint_eq(ssock_npeers(ss), 2);
 	app_send("m0");
 	app_send("m1");
 	app_send("m2");
 	app_send("m3");
-	fake_payloads(&a, pa, sizeof(pa));
-	fake_payloads(&b, pb, sizeof(pb));
-	ck_assert_str_eq(pa, "m0,m2,");
-	ck_assert_str_eq(pb, "m1,m3,");
-	fake_close(&a);
-	ck_assert_uint_eq(ss->nactive, 1);
+	ck_assert_str_eq(a.sent, "m0,m2,");
+	ck_assert_str_eq(b.sent, "m1,m3,");
+	/* A full link is passed over, not waited for. */
+	b.unflushed = sc.peer_buffer;
 	app_send("m4");
-	fake_payloads(&b, pb, sizeof(pb));
-	ck_assert_str_eq(pb, "m4,");
-	fake_close(&b);
+	app_send("m5");
+	ck_assert_str_eq(a.sent, "m0,m2,m4,m5,");
+	/* Nobody with room: it waits, and goes when one drains. */
+	a.unflushed = sc.peer_buffer;
+	app_send("m6");
+	ck_assert_uint_eq(ss->sendq.len, 1);
+	fake_link_drain(&b);
+	ck_assert_str_eq(b.sent, "m1,m3,m6,");
+	fake_link_down(&a);
+	ck_assert_uint_eq(ssock_npeers(ss), 1);
+	app_send("m7");
+	ck_assert_str_eq(b.sent, "m1,m3,m6,m7,");
+	fake_link_down(&b);
+	ck_assert_uint_eq(ssock_npeers(ss), 0);
 	teardown();
 }
 END_TEST
 
 START_TEST(test_publish_and_targeted)
 {
-	struct fake a, b;
-	char pa[256], pb[256];
+	struct fake_link a, b, c;
 	uint8_t nobody[16];
 
-	setup_with(SEND_PUBLISH, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 10);
-	fake_connect(&a, 0xaa);
-	fake_connect(&b, 0xbb);
+	setup_with(SEND_PUBLISH, DELIVERY_AT_MOST_ONCE, OVERFLOW_DROP_NEW, 10);
+	link_connect(&a, 0xaa);
+	link_connect(&b, 0xbb);
+	/* Still handshaking: gets nothing. */
+	fake_link_attach(&c, &ss->home, 0xcc);
 	app_send("p0");
 	app_send("p1");
-	ck_assert_int_eq(app_send_to(b.id, "only-b"), LPROTO_OK);
+	ck_assert_int_eq(app_send_to(b.link.identity, "only-b"), LPROTO_OK);
 	memset(nobody, 0x11, 16);
 	ck_assert_int_eq(app_send_to(nobody, "lost"), LPROTO_ST_UNREACHABLE);
-	fake_payloads(&a, pa, sizeof(pa));
-	fake_payloads(&b, pb, sizeof(pb));
-	ck_assert_str_eq(pa, "p0,p1,");
-	ck_assert_str_eq(pb, "p0,p1,only-b,");
-	fake_close(&a);
-	fake_close(&b);
+	ck_assert_int_eq(app_send_to(c.link.identity, "not-yet"),
+	    LPROTO_ST_UNREACHABLE);
+	ck_assert_str_eq(a.sent, "p0,p1,");
+	ck_assert_str_eq(b.sent, "p0,p1,only-b,");
+	ck_assert_str_eq(c.sent, "");
+	/* drop-new: a full subscriber loses its copy, the others do not. */
+	b.unflushed = sc.peer_buffer;
+	app_send("p2");
+	ck_assert_str_eq(a.sent, "p0,p1,p2,");
+	ck_assert_str_eq(b.sent, "p0,p1,only-b,");
+	ck_assert_uint_eq(ss->home.stats.drops_slow_peer, 1);
+	ck_assert_uint_eq(b.link.drops, 1);
+	/* A targeted message waits for its own peer's room. */
+	ck_assert_int_eq(app_send_to(b.link.identity, "b-later"), LPROTO_OK);
+	ck_assert_uint_eq(ss->sendq.len, 1);
+	fake_link_drain(&b);
+	ck_assert_str_eq(b.sent, "p0,p1,only-b,b-later,");
+	/* Its peer left while it waited: dropped, counted. */
+	b.unflushed = sc.peer_buffer;
+	app_send_to(b.link.identity, "b-gone");
+	fake_link_down(&b);
+	fake_link_drain(&a);
+	ck_assert_uint_eq(ss->home.stats.drops_unroutable, 1);
+	ck_assert_uint_eq(ss->sendq.len, 0);
+	fake_link_down(&a);
+	fake_link_down(&c);
+	teardown();
+}
+END_TEST
+
+START_TEST(test_publish_block_slow_subscriber)
+{
+	struct fake_link a, b;
+
+	setup_with(SEND_PUBLISH, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 10);
+	link_connect(&a, 0xaa);
+	link_connect(&b, 0xbb);
+	/* Both full: back-pressure, no clock runs. */
+	a.unflushed = b.unflushed = sc.peer_buffer;
+	app_send("s0");
+	ck_assert_uint_eq(ss->sendq.len, 1);
+	wait_ms(60);
+	ck_assert_ptr_null(a.closing_asked);
+	ck_assert_ptr_null(b.closing_asked);
+	/* a reads again, b does not: b holds a back, and after
+	 * subscriber_timeout it is disconnected; a gets everything. */
+	fake_link_drain(&a);
+	ck_assert_uint_eq(ss->sendq.len, 1);
+	ck_assert_str_eq(a.sent, "");
+	wait_ms(60);
+	ck_assert_ptr_nonnull(b.closing_asked);
+	ck_assert_uint_eq(ss->home.stats.slow_peers_closed, 1);
+	ck_assert_str_eq(a.sent, "s0,");
+	ck_assert_str_eq(b.sent, "");
+	fake_link_down(&b);
+	fake_link_down(&a);
 	teardown();
 }
 END_TEST
 
 START_TEST(test_buffer_then_flush_in_order)
 {
-	struct fake a;
-	char pa[256];
+	struct fake_link a;
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 10);
 	app_send("q0");
 	app_send("q1");
 	app_send("q2");
 	ck_assert_uint_eq(ss->sendq.len, 3);
-	fake_connect(&a, 0xaa);
-	fake_payloads(&a, pa, sizeof(pa));
-	ck_assert_str_eq(pa, "q0,q1,q2,");
+	fake_link_attach(&a, &ss->home, 0xaa);
+	ck_assert_uint_eq(ss->sendq.len, 3);    /* handshaking */
+	ck_assert_int_eq(fake_link_up(&a), 0);
+	ck_assert_str_eq(a.sent, "q0,q1,q2,");
 	ck_assert_uint_eq(ss->sendq.len, 0);
-	fake_close(&a);
+	fake_link_down(&a);
 	teardown();
 }
 END_TEST
 
 START_TEST(test_borrowed_copied_when_queued)
 {
-	struct fake a;
-	char pa[256], buf[8];
+	struct fake_link a;
+	char buf[8];
 	struct msg view;
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 10);
@@ -278,18 +291,16 @@ START_TEST(test_borrowed_copied_when_queued)
 	ck_assert_int_eq(ssock_app_send(ss, &view), LPROTO_OK);
 	memset(buf, 'X', sizeof(buf));          /* the input moves on */
 	ck_assert_uint_eq(ss->sendq.len, 1);
-	fake_connect(&a, 0xaa);
-	fake_payloads(&a, pa, sizeof(pa));
-	ck_assert_str_eq(pa, "keep-me,");
-	fake_close(&a);
+	link_connect(&a, 0xaa);
+	ck_assert_str_eq(a.sent, "keep-me,");
+	fake_link_down(&a);
 	teardown();
 }
 END_TEST
 
 START_TEST(test_overflow_policies)
 {
-	struct fake a;
-	char pa[256];
+	struct fake_link a;
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_DROP_NEW, 2);
 	app_send("n0");
@@ -297,10 +308,9 @@ START_TEST(test_overflow_policies)
 	ck_assert_int_eq(app_send("n2"), LPROTO_ST_NO_BUFFER);
 	app_send("n3");
 	ck_assert_uint_eq(ss->home.stats.drops_overflow, 2);
-	fake_connect(&a, 0xaa);
-	fake_payloads(&a, pa, sizeof(pa));
-	ck_assert_str_eq(pa, "n0,n1,");
-	fake_close(&a);
+	link_connect(&a, 0xaa);
+	ck_assert_str_eq(a.sent, "n0,n1,");
+	fake_link_down(&a);
 	teardown();
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_DROP_OLD, 2);
@@ -309,10 +319,9 @@ START_TEST(test_overflow_policies)
 	app_send("o2");
 	app_send("o3");
 	ck_assert_uint_eq(ss->home.stats.drops_overflow, 2);
-	fake_connect(&a, 0xaa);
-	fake_payloads(&a, pa, sizeof(pa));
-	ck_assert_str_eq(pa, "o2,o3,");
-	fake_close(&a);
+	link_connect(&a, 0xaa);
+	ck_assert_str_eq(a.sent, "o2,o3,");
+	fake_link_down(&a);
 	teardown();
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 2);
@@ -320,63 +329,56 @@ START_TEST(test_overflow_policies)
 	ck_assert_int_eq(ssock_send_blocked(ss), 0);
 	app_send("b1");
 	ck_assert_int_eq(ssock_send_blocked(ss), 1);
-	fake_connect(&a, 0xaa);
+	link_connect(&a, 0xaa);
 	ck_assert_int_eq(ssock_send_blocked(ss), 0);
-	fake_payloads(&a, pa, sizeof(pa));
-	ck_assert_str_eq(pa, "b0,b1,");
-	fake_close(&a);
+	ck_assert_str_eq(a.sent, "b0,b1,");
+	fake_link_down(&a);
 	teardown();
 }
 END_TEST
 
 START_TEST(test_at_least_once_ack_resend_giveup)
 {
-	struct fake a;
-	int types[16], n;
-	uint8_t env[16][64], ack[21] = { 0, 0, 0, 17, WIRE_ACK };
+	struct fake_link a;
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_LEAST_ONCE, OVERFLOW_BLOCK, 10);
-	fake_connect(&a, 0xaa);
-	fake_read(&a, types, env, 16);          /* HELLO */
+	link_connect(&a, 0xaa);
 	app_send("r0");
 	app_send("r1");
-	n = fake_read(&a, types, env, 16);
-	ck_assert_int_eq(n, 2);
-	ck_assert_int_eq(types[0], WIRE_DATA_REQ);
+	ck_assert_str_eq(a.sent, "r0,r1,");
+	ck_assert_uint_eq(a.nids, 2);
 	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 2);
-	/* ACK the first one only. */
-	memcpy(ack + 5, env[0] + 1, 16);
-	send_raw(&a, ack, sizeof(ack));
-	pump();
+	/* Awaiting an ACK counts in send_buffer. */
+	ck_assert_uint_eq(ss->pending.len, 2);
+	/* ACK the first one only (and again: a late duplicate is nothing). */
+	fake_link_ack(&a, 0);
+	fake_link_ack(&a, 0);
 	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 1);
-	ck_assert_uint_eq(ss->home.stats.acks_in, 1);
-	/* r1 is resent (same msg_id) while the connection is up, ever more
+	/* r1 is resent (same msg_id) while the link is up, ever more
 	 * rarely, and never given up on it. */
-	usleep(40 * 1000);
-	n = fake_read(&a, types, env, 16);
-	ck_assert_int_eq(n, 1);
-	ck_assert_mem_eq(env[0] + 17, "r1", 2);
-	usleep(200 * 1000);
-	pump();
-	fake_read(&a, types, env, 16);
+	fake_link_clear(&a);
+	wait_ms(45);
+	ck_assert_str_eq(a.sent, "r1,");
+	ck_assert_mem_eq(a.ids[2], a.ids[1], 16);
+	wait_ms(200);
 	ck_assert_uint_ge(ss->home.stats.resends, 1);
-	ck_assert_uint_eq(TAILQ_FIRST(&ss->pending.q)->resends, ss->home.stats.resends);
-	/* 30 ms, then 60, 120, ...: at most 3 in 240 ms. */
+	ck_assert_uint_eq(TAILQ_FIRST(&ss->pending.q)->resends,
+	    ss->home.stats.resends);
+	/* 30 ms, then 60, 120, ...: at most 3 in 245 ms. */
 	ck_assert_uint_le(ss->home.stats.resends, 3);
 	ck_assert_uint_eq(ss->home.stats.giveups, 0);
-	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 1);
-	/* Lost with a connection that closes without its ACK: queued again,
-	 * until max_retries = 2 connections closed on it. */
-	fake_close(&a);
+	/* Lost with a link that ends without its ACK: queued again, until
+	 * max_retries = 2 links ended with it. */
+	fake_link_down(&a);
 	ck_assert_uint_eq(ss->sendq.len, 1);
-	fake_connect(&a, 0xaa);
+	link_connect(&a, 0xaa);
 	ck_assert_uint_eq(ss->sendq.len, 0);
 	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 1);
-	fake_close(&a);
+	fake_link_down(&a);
 	ck_assert_uint_eq(ss->sendq.len, 1);
 	ck_assert_uint_eq(ss->home.stats.giveups, 0);
-	fake_connect(&a, 0xaa);
-	fake_close(&a);
+	link_connect(&a, 0xaa);
+	fake_link_down(&a);
 	ck_assert_uint_eq(ss->sendq.len, 0);
 	ck_assert_uint_eq(ss->home.stats.giveups, 1);
 	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 0);
@@ -384,85 +386,208 @@ START_TEST(test_at_least_once_ack_resend_giveup)
 }
 END_TEST
 
-START_TEST(test_at_least_once_requeue_on_peer_down)
+START_TEST(test_at_least_once_requeue_on_link_down)
 {
-	struct fake a, b;
-	char pb[256];
-	int types[16];
-	uint8_t env[16][64];
+	struct fake_link a, b;
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_LEAST_ONCE, OVERFLOW_BLOCK, 10);
-	fake_connect(&a, 0xaa);
+	link_connect(&a, 0xaa);
 	app_send("x0");
 	app_send("x1");
-	ck_assert_int_eq(fake_read(&a, types, env, 16), 3);
-	fake_close(&a);                 /* never acknowledged */
+	ck_assert_str_eq(a.sent, "x0,x1,");
+	fake_link_down(&a);             /* never acknowledged */
 	ck_assert_uint_eq(ss->sendq.len, 2);
-	fake_connect(&b, 0xbb);
-	fake_payloads(&b, pb, sizeof(pb));
-	ck_assert_str_eq(pb, "x0,x1,");
-	fake_close(&b);
+	link_connect(&b, 0xbb);
+	ck_assert_str_eq(b.sent, "x0,x1,");
+	/* The same ids: the receiver can tell a resend. */
+	ck_assert_mem_eq(b.ids[0], a.ids[0], 16);
+	ck_assert_mem_eq(b.ids[1], a.ids[1], 16);
+	fake_link_down(&b);
 	teardown();
 }
 END_TEST
 
-START_TEST(test_inbound_dedup_and_backpressure)
+START_TEST(test_receive_dedup_backpressure_ack)
 {
-	struct fake a;
-	uint8_t req[4 + 1 + 16 + 2] = { 0, 0, 0, 19, WIRE_DATA_REQ };
-	uint8_t data[4 + 1 + 1] = { 0, 0, 0, 2, WIRE_DATA, 'd' };
+	struct fake_link a;
+	uint8_t id[16];
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 10);
 	sc.recv_buffer = 3;
-	fake_connect(&a, 0xaa);
-	memset(req + 5, 0x42, 16);
-	memcpy(req + 21, "hi", 2);
-	send_raw(&a, req, sizeof(req));
-	send_raw(&a, req, sizeof(req));         /* a resend, same msg_id */
-	pump();
+	app.room = 0;                   /* the application takes nothing */
+	link_connect(&a, 0xaa);
+	memset(id, 0x42, 16);
+	fake_link_receive(&a, id, "hi", 2);
+	fake_link_receive(&a, id, "hi", 2);     /* a resend, same msg_id */
 	ck_assert_uint_eq(ss->recvq.len, 1);
 	ck_assert_uint_eq(ss->home.stats.duplicates, 1);
-	send_raw(&a, data, sizeof(data));
-	send_raw(&a, data, sizeof(data));
-	send_raw(&a, data, sizeof(data));
-	pump();
-	/* Full at 3: reading stops, the rest waits in the kernel/peer. */
+	fake_link_receive(&a, NULL, "d", 1);
+	ck_assert_int_eq(a.paused, 0);
+	fake_link_receive(&a, NULL, "d", 1);
+	/* Full at 3: reading stops (the link is paused, nothing dropped). */
 	ck_assert_uint_eq(ss->recvq.len, 3);
 	ck_assert_int_eq(ss->reading_paused, 1);
-	fake_close(&a);
+	ck_assert_int_eq(a.paused, 1);
+	/* A link that comes up meanwhile is paused at once. */
+	{
+		struct fake_link b;
+
+		link_connect(&b, 0xbb);
+		ck_assert_int_eq(b.paused, 1);
+		fake_link_down(&b);
+	}
+	/* The application takes them, in order; reading resumes. */
+	app.room = 10;
+	ssock_deliver_queued(ss);
+	ck_assert_str_eq(app.got, "hi,d,d,");
+	ck_assert_int_eq(ss->reading_paused, 0);
+	ck_assert_int_eq(a.paused, 0);
+	/* A DATA_REQ is acknowledged once the application confirms it, on
+	 * the sender's current link (it reconnected meanwhile). */
+	ck_assert_uint_eq(a.nacks, 0);
+	fake_link_down(&a);
+	link_connect(&a, 0xaa);
+	app_confirm_all(&app);
+	ck_assert_uint_eq(a.nacks, 1);
+	ck_assert_mem_eq(a.last_ack, id, 16);
+	/* Confirmed: the same id again is new, not a duplicate. */
+	fake_link_receive(&a, id, "hi", 2);
+	ck_assert_uint_eq(ss->home.stats.duplicates, 1);
+	/* Unconfirmed deliveries of an application that left come back
+	 * first, in order. */
+	{
+		struct msg_queue back;
+		size_t i;
+
+		TAILQ_INIT(&back);
+		for (i = 0; i < app.nheld; i++)
+			TAILQ_INSERT_TAIL(&back, app.held[i], entry);
+		app.nheld = 0;
+		app.room = 0;
+		fake_link_receive(&a, NULL, "after", 5);
+		ssock_app_requeue(ss, &back);
+		app.room = 10;
+		app.got[0] = '\0';
+		ssock_deliver_queued(ss);
+		ck_assert_str_eq(app.got, "hi,after,");
+	}
+	fake_link_down(&a);
 	teardown();
 }
 END_TEST
 
-START_TEST(test_duplicate_identity_and_bad_hello)
+START_TEST(test_duplicate_identity)
 {
-	struct fake a, a2, bad;
-	uint8_t junk[8] = { 0, 0, 0, 4, WIRE_DATA, 'x', 'y', 'z' };
+	struct fake_link a, a2;
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 10);
-	fake_connect(&a, 0xaa);
-	fake_connect(&a2, 0xaa);
-	ck_assert_uint_eq(ss->nactive, 1);
-	ck_assert_uint_eq(ss->home.stats.rejected_duplicate, 1);
-	memset(&bad, 0, sizeof(bad));
-	{
-		int sv[2];
-		struct bufferevent *bev;
-
-		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-		bad.fd = sv[1];
-		bad.in = evbuffer_new();
-		bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
-		peer_new(&ss->home, bev, NULL, "bad", 5000);
-		send_raw(&bad, junk, sizeof(junk));
-		pump();
-	}
-	ck_assert_uint_eq(ss->home.stats.rejected_bad_hello, 1);
-	ck_assert_uint_eq(ss->nactive, 1);
-	fake_close(&a);
-	fake_close(&a2);
-	fake_close(&bad);
+	link_connect(&a, 0xaa);
+	fake_link_attach(&a2, &ss->home, 0xaa);
+	ck_assert_int_eq(fake_link_up(&a2), -1);
+	ck_assert_int_eq(a2.link.state, LINK_HANDSHAKE);
+	ck_assert_uint_eq(ssock_npeers(ss), 2);
+	fake_link_down(&a2);            /* the refused one closes */
+	ck_assert_uint_eq(ssock_npeers(ss), 1);
+	app_send("still-a");
+	ck_assert_str_eq(a.sent, "still-a,");
+	fake_link_down(&a);
 	teardown();
+}
+END_TEST
+
+START_TEST(test_reload_and_end)
+{
+	struct fake_link a, b;
+	struct socket_conf sc2;
+
+	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 1);
+	link_connect(&a, 0xaa);
+	fake_link_attach(&b, &ss->home, 0xbb);
+	a.unflushed = sc.peer_buffer;
+	app_send("w0");
+	ck_assert_int_eq(ssock_send_blocked(ss), 1);
+	/* A larger send buffer unblocks; every link hears of the change. */
+	sc2 = sc;
+	sc2.send_buffer = 10;
+	ssock_set_conf(ss, &sc2, NULL);
+	ssock_conf_applied(ss);
+	ck_assert_int_eq(ssock_send_blocked(ss), 0);
+	ck_assert_int_eq(a.reconfigured, 1);
+	ck_assert_int_eq(b.reconfigured, 1);
+	/* The socket's end frees its links, without events. */
+	ssock_free(ss);
+	ss = NULL;
+	ck_assert_int_eq(a.freed, 1);
+	ck_assert_int_eq(b.freed, 1);
+	event_base_free(base);
+}
+END_TEST
+
+/* Two cores and a route from one to the other, with replies. */
+START_TEST(test_route_and_replies)
+{
+	struct socket_conf confs[2];
+	struct config cfg;
+	struct ssock_list list;
+	struct ssock *from, *to;
+	struct fake_link x, y, y2;
+	size_t target = 1;
+
+	base = event_base_new();
+	conf_defaults(&confs[0], "front");
+	conf_defaults(&confs[1], "back");
+	confs[0].forward_to = &target;
+	confs[0].nforward = 1;
+	confs[0].forward_replies = 1;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.sockets = confs;
+	cfg.nsockets = 2;
+	ck_assert_ptr_nonnull(from = ssock_new(base, &confs[0], 1 << 20));
+	ck_assert_ptr_nonnull(to = ssock_new(base, &confs[1], 1 << 20));
+	TAILQ_INIT(&list);
+	TAILQ_INSERT_TAIL(&list, from, entry);
+	TAILQ_INSERT_TAIL(&list, to, entry);
+	routes_apply(&cfg, &list);
+	ck_assert_int_eq(ssock_to_applications(from), 0);
+
+	fake_link_attach(&x, &from->home, 0x0a);
+	ck_assert_int_eq(fake_link_up(&x), 0);
+	fake_link_attach(&y, &to->home, 0x0b);
+	ck_assert_int_eq(fake_link_up(&y), 0);
+	/* x's request goes out of `back` to y; y's answer comes back to x. */
+	fake_link_receive(&x, NULL, "req1", 4);
+	fake_link_receive(&x, NULL, "req2", 4);
+	ck_assert_str_eq(y.sent, "req1,req2,");
+	ck_assert_uint_eq(route_awaited(&y.link), 2);
+	fake_link_receive(&y, NULL, "resp1", 5);
+	ck_assert_str_eq(x.sent, "resp1,");
+	ck_assert_uint_eq(route_awaited(&y.link), 1);
+	/* y ends with a reply owed: it will not come; a later message from
+	 * the new y is not taken for it. */
+	fake_link_down(&y);
+	fake_link_attach(&y2, &to->home, 0x0b);
+	ck_assert_int_eq(fake_link_up(&y2), 0);
+	ck_assert_uint_eq(route_awaited(&y2.link), 0);
+	/* With the target full (send buffer 0 free, block), the source
+	 * keeps what arrives and stops reading its peers at recv_buffer. */
+	confs[1].send_buffer = 1;
+	y2.unflushed = confs[1].peer_buffer;
+	confs[0].recv_buffer = 2;
+	fake_link_receive(&x, NULL, "q1", 2);       /* waits in `back` */
+	fake_link_receive(&x, NULL, "q2", 2);       /* waits in `front` */
+	fake_link_receive(&x, NULL, "q3", 2);
+	ck_assert_int_eq(x.paused, 1);
+	fake_link_drain(&y2);
+	ck_assert_str_eq(y2.sent, "q1,q2,q3,");
+	ck_assert_int_eq(x.paused, 0);
+	fake_link_down(&x);
+	fake_link_down(&y2);
+	routes_forget(from);
+	routes_forget(to);
+	ssock_free(from);
+	ssock_free(to);
+	routes_free();
+	event_base_free(base);
 }
 END_TEST
 
@@ -470,17 +595,20 @@ static Suite *
 ssock_suite(void)
 {
 	Suite *s = suite_create("ssock");
-	TCase *tc = tcase_create("routing");
+	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_roundrobin);
 	tcase_add_test(tc, test_publish_and_targeted);
+	tcase_add_test(tc, test_publish_block_slow_subscriber);
 	tcase_add_test(tc, test_buffer_then_flush_in_order);
 	tcase_add_test(tc, test_borrowed_copied_when_queued);
 	tcase_add_test(tc, test_overflow_policies);
 	tcase_add_test(tc, test_at_least_once_ack_resend_giveup);
-	tcase_add_test(tc, test_at_least_once_requeue_on_peer_down);
-	tcase_add_test(tc, test_inbound_dedup_and_backpressure);
-	tcase_add_test(tc, test_duplicate_identity_and_bad_hello);
+	tcase_add_test(tc, test_at_least_once_requeue_on_link_down);
+	tcase_add_test(tc, test_receive_dedup_backpressure_ack);
+	tcase_add_test(tc, test_duplicate_identity);
+	tcase_add_test(tc, test_reload_and_end);
+	tcase_add_test(tc, test_route_and_replies);
 	suite_add_tcase(s, tc);
 	return s;
 }

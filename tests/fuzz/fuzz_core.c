@@ -1,0 +1,338 @@
+/*
+ * fuzz_core: a smart socket's routing core (daemon/ssock.c) driven by
+ * fake links (tests/core/fake_link.h) and a fake application sink, with
+ * no socket, no file and no peer: every input is a script of what links
+ * and applications do, and after every step the core's promises are
+ * checked.
+ *
+ * Byte 0 configures a fresh socket: bit 0 publish (else round-robin),
+ * bit 1 at-least-once, bits 2-3 overflow (0 block, 1 drop-new, 2 and 3
+ * drop-old), bits 4-5 send_buffer 1-4, bit 6 recv_buffer 2 (else 8).
+ * resend_timeout and subscriber_timeout are 1 ms (the least the
+ * configuration allows), so that letting time pass fires every resend and
+ * slow-subscriber check that is due.  Then every
+ * two bytes are one step: the low nibble of the first is what happens,
+ * its high nibble which of 8 links (bit 3 ignored), the second an
+ * argument:
+ *   0 a link connects (identity 1-4 from arg: duplicates happen)
+ *   1 its handshake ends (link_up(); refused: it closes)
+ *   2 it ends                     3 the application sends
+ *   4 ... to identity 1-4         5 the link receives a DATA
+ *   6 ... a DATA_REQ (id from arg: resends happen)
+ *   7 it ACKs one of its last 8 DATA_REQs
+ *   8 its output fills            9 it drains
+ *  10 the application has room for arg % 8 more
+ *  11 it confirms all it holds
+ *  12 2 ms pass and the loop runs (timers due; the first 4 times only,
+ *     so that an input stays fast)
+ *  13 the application leaves: what it holds unconfirmed is requeued
+ *  14 a reload with the same settings
+ *  15 every link asked to close closes
+ * Checked after each step: the core's counts of links and active links;
+ * reading paused on every link that is up exactly while the socket's
+ * receive queue is full; nothing written to a link that is closing;
+ * drop-new and drop-old keep send_buffer; every message an application
+ * handed over (round-robin) is written (at-most-once), acknowledged
+ * (at-least-once), still queued, or counted as dropped or given up; every
+ * message received is taken by the application or waits, except counted
+ * duplicates.  At the end every link ends and nothing leaks.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "fake_link.h"
+#include "idmap.h"
+#include "log.h"
+#include "lproto.h"
+#include "msg.h"
+#include "ssock.h"
+
+int LLVMFuzzerInitialize(int *, char ***);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define NLINKS 8
+#define HELD_MAX 64
+
+#define CHECK(x) do {							\
+	if (!(x)) {							\
+		fprintf(stderr, "fuzz_core: %s:%d: %s\n", __FILE__,	\
+		    __LINE__, #x);					\
+		abort();						\
+	}								\
+} while (0)
+
+struct app {
+	struct ssock_sink sink;
+	struct ssock *ss;
+	size_t room;
+	struct msg *held[HELD_MAX];     /* taken, not confirmed yet */
+	size_t nheld;
+	uint64_t taken;                 /* taken and not given back */
+};
+
+static struct event_base *base;
+
+static int
+app_take(void *arg, struct msg *m)
+{
+	struct app *a = arg;
+
+	if (a->room == 0 || a->nheld == HELD_MAX)
+		return 0;
+	CHECK((m = msg_keep(m)) != NULL);
+	a->room--;
+	a->taken++;
+	a->held[a->nheld++] = m;
+	return 1;
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	log_to_stderr();
+	log_set_level(LOG_CRIT);        /* drops and give-ups are expected */
+	CHECK((base = event_base_new()) != NULL);
+	return 0;
+}
+
+struct run {
+	struct socket_conf sc;
+	struct ssock *ss;
+	struct app app;
+	struct fake_link links[NLINKS];
+	size_t sent_before_close[NLINKS];       /* nsent when asked to close */
+	uint64_t accepted, refused_overflow, acked, received;
+	uint64_t written;                       /* by links that ended */
+	unsigned seq;
+	unsigned waits;                         /* steps 12 so far */
+};
+
+static void
+check_invariants(struct run *r)
+{
+	struct ssock *ss = r->ss;
+	size_t i, nattached = 0, nup = 0;
+	uint64_t written = r->written;
+	const struct stats *st = &ss->home.stats;
+
+	for (i = 0; i < NLINKS; i++) {
+		struct fake_link *f = &r->links[i];
+
+		if (!f->attached)
+			continue;
+		nattached++;
+		written += f->nsent;
+		if (f->link.state == LINK_UP) {
+			nup++;
+			CHECK(f->paused == ss->reading_paused);
+		} else
+			CHECK(f->nsent == 0);
+		if (f->closing_asked != NULL)
+			CHECK(f->nsent == r->sent_before_close[i]);
+	}
+	CHECK(ssock_npeers(ss) == nattached);
+	CHECK(ss->nactive == nup);
+	if (r->sc.overflow != OVERFLOW_BLOCK)
+		CHECK(ss->sendq.len + ss->pending.len <= r->sc.send_buffer);
+	CHECK(r->received == r->app.taken + ss->recvq.len);
+	if (r->sc.send_mode != SEND_ROUNDROBIN)
+		return;
+	if (r->sc.delivery == DELIVERY_AT_MOST_ONCE)
+		CHECK(r->accepted == written + ss->sendq.len +
+		    (st->drops_overflow - r->refused_overflow) +
+		    st->drops_unroutable);
+	else
+		CHECK(r->accepted == r->acked + ss->pending.len +
+		    ss->sendq.len + (st->drops_overflow -
+		    r->refused_overflow) + st->drops_unroutable +
+		    st->giveups);
+}
+
+static void
+link_end(struct run *r, struct fake_link *f)
+{
+	r->written += f->nsent;
+	fake_link_down(f);
+}
+
+static void
+app_send(struct run *r, const uint8_t *target)
+{
+	char text[16];
+	struct msg *m;
+	int st;
+
+	snprintf(text, sizeof(text), "m%u", r->seq++);
+	CHECK((m = msg_new_copy(text, strlen(text))) != NULL);
+	if (target != NULL) {
+		memcpy(m->peer_id, target, 16);
+		m->flags |= MSG_TARGETED;
+	}
+	switch (st = ssock_app_send(r->ss, m)) {
+	case LPROTO_OK:
+		r->accepted++;
+		break;
+	case LPROTO_ST_NO_BUFFER:
+		r->refused_overflow++;
+		break;
+	default:
+		CHECK(st == LPROTO_ST_UNREACHABLE && target != NULL);
+	}
+}
+
+static void
+step(struct run *r, uint8_t what, uint8_t arg)
+{
+	struct fake_link *f = &r->links[(what >> 4) & (NLINKS - 1)];
+	struct ssock *ss = r->ss;
+	uint8_t id[16];
+	size_t i, k;
+
+	switch (what & 0x0f) {
+	case 0:
+		if (!f->attached)
+			fake_link_attach(f, &ss->home, (uint8_t)(1 + arg % 4));
+		break;
+	case 1:
+		if (f->attached && f->link.state == LINK_HANDSHAKE &&
+		    fake_link_up(f) == -1)
+			link_end(r, f);
+		break;
+	case 2:
+		if (f->attached)
+			link_end(r, f);
+		break;
+	case 3:
+		app_send(r, NULL);
+		break;
+	case 4:
+		memset(id, 1 + arg % 4, sizeof(id));
+		app_send(r, id);
+		break;
+	case 5:
+	case 6:
+		if (!f->attached || f->link.state != LINK_UP)
+			break;
+		memset(id, arg, sizeof(id));
+		if ((what & 0x0f) == 5 ||
+		    idmap_get(ss->inbound_by_id, id) == NULL)
+			r->received++;
+		fake_link_receive(f, (what & 0x0f) == 6 ? id : NULL, "r", 1);
+		break;
+	case 7:
+		if (!f->attached || f->nids == 0)
+			break;
+		k = f->nids - 1 - arg % (f->nids < 8 ? f->nids : 8);
+		if (idmap_get(ss->pending_by_id, f->ids[k % FAKE_LINK_IDS]) !=
+		    NULL)
+			r->acked++;
+		fake_link_ack(f, k);
+		break;
+	case 8:
+		if (f->attached)
+			f->unflushed = r->sc.peer_buffer;
+		break;
+	case 9:
+		if (f->attached && f->link.state == LINK_UP)
+			fake_link_drain(f);
+		break;
+	case 10:
+		r->app.room += arg % 8;
+		ssock_deliver_queued(ss);
+		break;
+	case 11:
+		for (i = 0; i < r->app.nheld; i++)
+			ssock_app_confirmed(ss, r->app.held[i]);
+		r->app.nheld = 0;
+		break;
+	case 12:
+		if (r->waits++ < 4) {
+			usleep(2000);
+			event_base_loop(base, EVLOOP_NONBLOCK);
+		}
+		break;
+	case 13: {
+		struct msg_queue back;
+
+		TAILQ_INIT(&back);
+		for (i = 0; i < r->app.nheld; i++)
+			TAILQ_INSERT_TAIL(&back, r->app.held[i], entry);
+		r->app.taken -= r->app.nheld;
+		r->app.nheld = 0;
+		r->app.room = 0;
+		ssock_app_requeue(ss, &back);
+		break;
+	}
+	case 14:
+		ssock_set_conf(ss, &r->sc, NULL);
+		ssock_conf_applied(ss);
+		break;
+	case 15:
+		for (i = 0; i < NLINKS; i++)
+			if (r->links[i].attached &&
+			    r->links[i].closing_asked != NULL)
+				link_end(r, &r->links[i]);
+		break;
+	}
+	/* What is written to a link from the moment it is asked to close. */
+	for (i = 0; i < NLINKS; i++)
+		if (r->links[i].attached && r->links[i].closing_asked == NULL)
+			r->sent_before_close[i] = r->links[i].nsent;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct run r;
+	size_t i;
+
+	if (size < 1)
+		return 0;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.sc.name, sizeof(r.sc.name), "core");
+	r.sc.send_mode = data[0] & 1 ? SEND_PUBLISH : SEND_ROUNDROBIN;
+	r.sc.delivery = data[0] & 2 ? DELIVERY_AT_LEAST_ONCE :
+	    DELIVERY_AT_MOST_ONCE;
+	r.sc.overflow = (data[0] >> 2 & 3) == 0 ? OVERFLOW_BLOCK :
+	    (data[0] >> 2 & 3) == 1 ? OVERFLOW_DROP_NEW : OVERFLOW_DROP_OLD;
+	r.sc.send_buffer = 1 + (data[0] >> 4 & 3);
+	r.sc.recv_buffer = data[0] & 0x40 ? 2 : 8;
+	r.sc.send_buffer_size = 1 << 20;
+	r.sc.recv_buffer_size = 1 << 20;
+	r.sc.peer_buffer = 4096;
+	r.sc.max_retries = 2;
+	r.sc.resend_timeout_ms = 1;
+	r.sc.subscriber_timeout_ms = 1;
+	r.sc.heartbeat_interval_ms = 5000;
+	r.sc.heartbeat_timeout_ms = 15000;
+	r.sc.max_peers = CONFIG_UNLIMITED;
+	r.sc.max_clients = CONFIG_UNLIMITED;
+	CHECK((r.ss = ssock_new(base, &r.sc, 1 << 20)) != NULL);
+	r.app.sink.take = app_take;
+	r.app.sink.arg = &r.app;
+	r.app.sink.what = r.app.sink.waits_for = "the fuzzer";
+	r.app.ss = r.ss;
+	ssock_set_sink(r.ss, &r.app.sink);
+	for (i = 1; i + 1 < size; i += 2) {
+		step(&r, data[i], data[i + 1]);
+		check_invariants(&r);
+	}
+	for (i = 0; i < NLINKS; i++)
+		if (r.links[i].attached)
+			link_end(&r, &r.links[i]);
+	for (i = 0; i < r.app.nheld; i++)
+		ssock_app_confirmed(r.ss, r.app.held[i]);
+	r.app.nheld = 0;
+	check_invariants(&r);
+	ssock_free(r.ss);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	return 0;
+}
