@@ -33,31 +33,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
-#include "log.h"
-#include "stats.h"
+#include "home.h"
 
-struct event_base;
 struct json;
 struct msg;
-struct ssock;
 struct link;
-
-/* What a smart socket shares with its links.  The socket owns it; links
- * read it, and write only the counters and the rate limits. */
-struct link_home {
-	struct ssock *core;                     /* opaque to links */
-	const char *name;                       /* conf->name */
-	const struct socket_conf *conf;         /* borrowed from the config */
-	struct event_base *base;
-	uint8_t identity[16];                   /* the socket's own */
-	char identity_hex[33];
-	size_t max_message_size;
-	struct stats stats;
-	struct log_ratelimit rl_malformed;      /* bad frames */
-	struct log_ratelimit rl_tls;            /* handshakes, upgrades */
-	struct log_ratelimit rl_peers;          /* up and down lines */
-};
 
 enum link_state {
 	LINK_HANDSHAKE,         /* connected, the peer's HELLO not yet here */
@@ -88,7 +68,7 @@ struct link_ops {
 
 struct link {
 	const struct link_ops *ops;
-	struct link_home *home;
+	struct home *home;
 	TAILQ_ENTRY(link) entry;                /* every link of the socket */
 	TAILQ_ENTRY(link) active_entry;         /* LINK_UP, in rr order */
 	enum link_state state;
@@ -116,20 +96,61 @@ link_has_room(const struct link *l)
 	return l->ops->unflushed(l) < l->home->conf->peer_buffer;
 }
 
-/* --- events: the core implements them (ssock.c) -------------------- */
-/* A new connection of the socket behind home, before its handshake. */
-void link_attach(struct link_home *, struct link *);
-/* Its handshake is done (identity set): 0 and it is LINK_UP, or -1 (that
- * identity is already here; the link closes itself). */
-int link_up(struct link *);
-/* It is going away (called once, before it is freed). */
-void link_down(struct link *);
-/* A DATA (no MSG_HAS_ID) or DATA_REQ arrived, peer_id set to the
- * sender's identity; the core takes the reference (or copies a borrowed
- * message if it must keep it). */
-void link_received(struct link *, struct msg *);
-void link_acked(struct link *, const uint8_t msg_id[16]);
-/* Its output drained below its low-water mark. */
-void link_drained(struct link *);
+/*
+ * --- events: a link reports to its home's core -------------------------
+ * link_attach(): a new connection of the socket behind home, before its
+ * handshake.  link_up(): its handshake is done (identity set): 0 and it
+ * is LINK_UP, or -1 (that identity is already here; the link closes
+ * itself).  link_down(): it is going away (once, before it is freed).
+ * link_received(): a DATA (no MSG_HAS_ID) or DATA_REQ arrived, peer_id
+ * set to the sender's identity; the core takes the reference (or copies
+ * a borrowed message if it must keep it).  link_acked(): the peer
+ * acknowledged msg_id.  link_drained(): its output fell below its
+ * low-water mark.
+ */
+struct link_events {
+	void (*attach)(struct home *, struct link *);
+	int (*up)(struct link *);
+	void (*down)(struct link *);
+	void (*received)(struct link *, struct msg *);
+	void (*acked)(struct link *, const uint8_t msg_id[16]);
+	void (*drained)(struct link *);
+};
+
+static inline void
+link_attach(struct home *home, struct link *l)
+{
+	home->events->attach(home, l);
+}
+
+static inline int
+link_up(struct link *l)
+{
+	return l->home->events->up(l);
+}
+
+static inline void
+link_down(struct link *l)
+{
+	l->home->events->down(l);
+}
+
+static inline void
+link_received(struct link *l, struct msg *m)
+{
+	l->home->events->received(l, m);
+}
+
+static inline void
+link_acked(struct link *l, const uint8_t msg_id[16])
+{
+	l->home->events->acked(l, msg_id);
+}
+
+static inline void
+link_drained(struct link *l)
+{
+	l->home->events->drained(l);
+}
 
 #endif

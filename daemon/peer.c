@@ -91,7 +91,7 @@ ms_to_tv(uint64_t ms)
 }
 
 struct peer *
-peer_new(struct link_home *h, struct bufferevent *bev,
+peer_new(struct home *h, struct bufferevent *bev,
     const struct peer_owner *owner, const char *addr, uint64_t hello_ms)
 {
 	struct peer *p = calloc(1, sizeof(*p));
@@ -192,7 +192,7 @@ peer_direction(const struct peer *p)
  * cannot flood the log.  -1 to stay quiet, else what was suppressed.
  */
 static int64_t
-peer_log_pass(struct link_home *h)
+peer_log_pass(struct home *h)
 {
 	if (log_verbose())
 		return 0;
@@ -203,7 +203,7 @@ peer_log_pass(struct link_home *h)
 static void
 peer_end(struct peer *p, const char *why, int logged)
 {
-	struct link_home *h = p->link.home;
+	struct home *h = p->link.home;
 	const struct peer_owner *owner = p->owner;
 	int was_up = p->link.state == LINK_UP;
 	char more[LOG_MORE_LEN];
@@ -439,7 +439,7 @@ peer_reconfigure(struct link *l)
 static int
 peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 {
-	struct link_home *h = p->link.home;
+	struct home *h = p->link.home;
 	char why[96], more[LOG_MORE_LEN];
 	int64_t k;
 
@@ -483,7 +483,7 @@ peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 static void
 peer_skipped(struct peer *p, int type, size_t n, int malformed)
 {
-	struct link_home *h = p->link.home;
+	struct home *h = p->link.home;
 	char more[LOG_MORE_LEN];
 	int64_t k;
 
@@ -691,7 +691,7 @@ peer_close_when_written(struct peer *p, const char *why)
 static int
 peer_upgrade(struct peer *p)
 {
-	struct link_home *h = p->link.home;
+	struct home *h = p->link.home;
 	struct evbuffer *in = bufferevent_get_input(p->bev);
 	size_t len = evbuffer_get_length(in), used = 0;
 	char resp[WSUP_RESP_MAX], why[160];
@@ -965,7 +965,7 @@ peer_tls_up(struct peer *p)
 static int
 peer_tls_failed(struct peer *p, short what, int err)
 {
-	struct link_home *h = p->link.home;
+	struct home *h = p->link.home;
 	char reason[256], why[300];
 	enum tls_failure cause;
 	char more[LOG_MORE_LEN];

@@ -26,7 +26,7 @@
 struct bufferevent;
 struct evbuffer;
 struct event;
-struct link_home;
+struct home;
 
 /*
  * Who made a connected peer and hears how it went (endpoint.c's connector,
@@ -82,7 +82,7 @@ struct peer {
  * socket behind home (link_attach()).  The handshake must finish within
  * hello_ms.  NULL on allocation failure (the bufferevent is freed).
  */
-struct peer *peer_new(struct link_home *home, struct bufferevent *bev,
+struct peer *peer_new(struct home *home, struct bufferevent *bev,
     const struct peer_owner *owner, const char *addr, uint64_t hello_ms);
 /* Close with a logged reason; the peer is freed.  `why` is a short text. */
 void peer_close(struct peer *, const char *why);

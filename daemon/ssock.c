@@ -2,6 +2,7 @@
 #include <sys/time.h>
 #include <sys/resource.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,31 @@ enum route_result {
 
 /* Longest wait between resends of a message on a connection that is up. */
 #define SSOCK_RESEND_MAX_MS (60 * 1000)
+
+static void ssock_link_attach(struct home *, struct link *);
+static int ssock_link_up(struct link *);
+static void ssock_link_down(struct link *);
+static void ssock_link_received(struct link *, struct msg *);
+static void ssock_link_acked(struct link *, const uint8_t[16]);
+static void ssock_link_drained(struct link *);
+
+/* What its links report (link.h). */
+static const struct link_events ssock_link_events = {
+	.attach = ssock_link_attach,
+	.up = ssock_link_up,
+	.down = ssock_link_down,
+	.received = ssock_link_received,
+	.acked = ssock_link_acked,
+	.drained = ssock_link_drained,
+};
+
+/* The socket whose home h is. */
+static struct ssock *
+ssock_of(const struct home *h)
+{
+	return (struct ssock *)(void *)((char *)(uintptr_t)h -
+	    offsetof(struct ssock, home));
+}
 
 static void ssock_resend(evutil_socket_t, short, void *);
 static void ssock_flush_sendq(struct ssock *);
@@ -56,7 +82,7 @@ ssock_new(struct event_base *base, const struct socket_conf *conf,
 
 	if (ss == NULL)
 		return NULL;
-	ss->home.core = ss;
+	ss->home.events = &ssock_link_events;
 	ss->home.conf = conf;
 	ss->home.name = conf->name;
 	ss->home.base = base;
@@ -717,10 +743,10 @@ ssock_give_up(struct ssock *ss, struct msg *m)
 	msg_unref(m);
 }
 
-void
-link_attach(struct link_home *home, struct link *l)
+static void
+ssock_link_attach(struct home *home, struct link *l)
 {
-	struct ssock *ss = home->core;
+	struct ssock *ss = ssock_of(home);
 
 	l->home = home;
 	l->state = LINK_HANDSHAKE;
@@ -755,10 +781,10 @@ ssock_foreach_link(const struct ssock *ss,
 		fn(p, arg);
 }
 
-int
-link_up(struct link *p)
+static int
+ssock_link_up(struct link *p)
 {
-	struct ssock *ss = p->home->core;
+	struct ssock *ss = ssock_of(p->home);
 
 	if (idmap_get(ss->active_by_id, p->identity) != NULL ||
 	    idmap_put(ss->active_by_id, p->identity, p) == -1)
@@ -772,10 +798,10 @@ link_up(struct link *p)
 	return 0;
 }
 
-void
-link_down(struct link *p)
+static void
+ssock_link_down(struct link *p)
 {
-	struct ssock *ss = p->home->core;
+	struct ssock *ss = ssock_of(p->home);
 	struct msg_queue back;
 	struct msg *m, *next;
 	size_t n = 0;
@@ -818,20 +844,20 @@ link_down(struct link *p)
 	ssock_flush_sendq(ss);
 }
 
-void
-link_drained(struct link *p)
+static void
+ssock_link_drained(struct link *p)
 {
-	struct ssock *ss = p->home->core;
+	struct ssock *ss = ssock_of(p->home);
 
 	p->full_since_ms = 0;
 	if (!TAILQ_EMPTY(&ss->sendq.q))
 		ssock_flush_sendq(ss);
 }
 
-void
-link_acked(struct link *l, const uint8_t msg_id[16])
+static void
+ssock_link_acked(struct link *l, const uint8_t msg_id[16])
 {
-	struct ssock *ss = l->home->core;
+	struct ssock *ss = ssock_of(l->home);
 	struct msg *m = idmap_get(ss->pending_by_id, msg_id);
 	int was_full;
 
@@ -894,10 +920,10 @@ ssock_to_applications(const struct ssock *ss)
 	return ss->sink == ss->app_sink;
 }
 
-void
-link_received(struct link *p, struct msg *m)
+static void
+ssock_link_received(struct link *p, struct msg *m)
 {
-	struct ssock *ss = p->home->core;
+	struct ssock *ss = ssock_of(p->home);
 	struct msg *kept;
 
 	if (m->flags & MSG_HAS_ID) {

@@ -66,9 +66,9 @@ struct ssock_sink {
 };
 
 struct ssock {
-	struct link_home home;                  /* name, conf, identity,
-	                                           counters: shared with the
-	                                           links (link.h) */
+	struct home home;                       /* name, conf, identity,
+	                                           counters: shared with its
+	                                           links (home.h) */
 	TAILQ_ENTRY(ssock) entry;
 	struct tls *tls;                        /* borrowed, of the same
 	                                           config; NULL: plain TCP */

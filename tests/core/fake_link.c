@@ -97,7 +97,7 @@ static const struct link_ops fake_ops = {
 };
 
 void
-fake_link_attach(struct fake_link *f, struct link_home *home, uint8_t idbyte)
+fake_link_attach(struct fake_link *f, struct home *home, uint8_t idbyte)
 {
 	memset(f, 0, sizeof(*f));
 	f->link.ops = &fake_ops;

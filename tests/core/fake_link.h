@@ -35,7 +35,7 @@ struct fake_link {
 
 /* A new connection of the socket behind home whose peer's identity is
  * `idbyte` 16 times; handshaking until fake_link_up(). */
-void fake_link_attach(struct fake_link *, struct link_home *, uint8_t idbyte);
+void fake_link_attach(struct fake_link *, struct home *, uint8_t idbyte);
 /* Its handshake done: what link_up() says (-1: a duplicate identity). */
 int fake_link_up(struct fake_link *);
 /* It ends (what the link calls once, before going). */
