@@ -116,15 +116,17 @@ ctlcmd_certificate(const struct tls_cert_info *ci, void *arg)
 static void
 ctlcmd_tls(struct json *j, const struct ssock *ss)
 {
+	const struct socket_conf *sc = ssock_conf(ss);
+
 	if (ss->tls == NULL) {
 		json_string(j, "tls", NULL);
 		return;
 	}
 	json_open_object(j, "tls");
 	json_string(j, "min_version", config_choice("tls_min_version",
-	    (int)ss->home.conf->tls.min_version));
-	json_bool(j, "verify_client", ss->home.conf->tls.verify_client);
-	json_string(j, "server_name", ss->home.conf->tls.server_name);
+	    (int)sc->tls.min_version));
+	json_bool(j, "verify_client", sc->tls.verify_client);
+	json_string(j, "server_name", sc->tls.server_name);
 	json_open_array(j, "certificates");
 	tls_certificates(ss->tls, ctlcmd_certificate, j);
 	json_close_array(j);
@@ -156,34 +158,38 @@ ctlcmd_route_entry(const struct route *r, void *arg)
 static void
 ctlcmd_socket(struct json *j, const struct ssock *ss)
 {
+	const struct home *h = core_home_c(ss->core);
+	struct core_queues q;
+
+	core_queues(ss->core, &q);
 	json_open_object(j, NULL);
-	json_string(j, "name", ss->home.name);
+	json_string(j, "name", h->name);
 	json_string(j, "send_mode", config_choice("send_mode",
-	    (int)ss->home.conf->send_mode));
+	    (int)h->conf->send_mode));
 	json_string(j, "delivery", config_choice("delivery",
-	    (int)ss->home.conf->delivery));
+	    (int)h->conf->delivery));
 	json_string(j, "overflow", config_choice("overflow",
-	    (int)ss->home.conf->overflow));
-	json_string(j, "identity", ss->home.identity_hex);
+	    (int)h->conf->overflow));
+	json_string(j, "identity", h->identity_hex);
 	ctlcmd_tls(j, ss);
 	json_open_array(j, "endpoints");
 	if (ss->endpoints != NULL)
 		endpoints_status(ss->endpoints, ctlcmd_endpoint, j);
 	json_close_array(j);
-	json_uint(j, "peers", ss->nactive);
+	json_uint(j, "peers", q.active);
 	json_uint(j, "applications", ss->local != NULL ?
 	    local_count(ss->local) : 0);
-	json_uint(j, "queued_to_send", ss->sendq.len);
-	json_uint(j, "awaiting_ack", ss->pending.len);
-	json_uint(j, "waiting_for_app", ss->recvq.len);
-	json_uint(j, "queued_to_send_bytes", ss->sendq.bytes);
-	json_uint(j, "awaiting_ack_bytes", ss->pending.bytes);
-	json_uint(j, "waiting_for_app_bytes", ss->recvq.bytes);
+	json_uint(j, "queued_to_send", q.send);
+	json_uint(j, "awaiting_ack", q.pending);
+	json_uint(j, "waiting_for_app", q.recv);
+	json_uint(j, "queued_to_send_bytes", q.send_bytes);
+	json_uint(j, "awaiting_ack_bytes", q.pending_bytes);
+	json_uint(j, "waiting_for_app_bytes", q.recv_bytes);
 	json_open_array(j, "routes");
-	route_foreach_from(ss, ctlcmd_route_entry, j);
+	route_foreach_from(ss->core, ctlcmd_route_entry, j);
 	json_close_array(j);
 	json_open_object(j, "counters");
-#define CTLCMD_COUNTER(field, name, help) json_uint(j, name, ss->home.stats.field);
+#define CTLCMD_COUNTER(field, name, help) json_uint(j, name, h->stats.field);
 	STATS_COUNTERS(CTLCMD_COUNTER)
 #undef CTLCMD_COUNTER
 	json_close_object(j);
@@ -269,9 +275,9 @@ ctlcmd_peers(struct daemon *d, const char *arg, struct json *j, char *err,
 		snprintf(err, errlen, "no socket named '%s'", arg);
 		return -1;
 	}
-	json_string(j, "socket", ss->home.name);
+	json_string(j, "socket", ssock_name(ss));
 	json_open_array(j, "peers");
-	ssock_foreach_link(ss, ctlcmd_peer_entry, &w);
+	core_foreach_link(ss->core, ctlcmd_peer_entry, &w);
 	json_close_array(j);
 	return 0;
 }

@@ -30,6 +30,21 @@ daemon_find_socket(struct daemon *d, const char *name)
 	return ssock_list_find(&d->sockets, name);
 }
 
+/* routes_apply()'s finder: the core of the running socket named name. */
+static struct core *
+daemon_find_core(void *arg, const char *name)
+{
+	struct ssock *ss = daemon_find_socket(arg, name);
+
+	return ss != NULL ? ss->core : NULL;
+}
+
+void
+daemon_apply_routes(struct daemon *d)
+{
+	routes_apply(&d->cfg, daemon_find_core, d);
+}
+
 void
 daemon_set_log_level(struct daemon *d)
 {
@@ -50,14 +65,10 @@ daemon_start_socket(struct daemon *d, const struct config *cfg, size_t i,
 {
 	struct ssock *ss;
 
-	ss = ssock_new(d->base, &cfg->sockets[i],
-	    (size_t)cfg->daemon.max_message_size);
+	ss = ssock_new(d->base, d->dns, &cfg->sockets[i], tls,
+	    cfg->daemon.runtime_dir, (size_t)cfg->daemon.max_message_size);
 	if (ss == NULL)
 		return NULL;
-	if (ssock_open(ss, d->dns, tls, cfg->daemon.runtime_dir) == -1) {
-		ssock_free(ss);
-		return NULL;
-	}
 	TAILQ_INSERT_TAIL(&d->sockets, ss, entry);
 	return ss;
 }
@@ -78,7 +89,7 @@ daemon_grace(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	TAILQ_FOREACH(ss, &d->sockets, entry) {
-		left += ssock_unflushed(ss);
+		left += core_unflushed(ss->core);
 		apps += local_unfinished(ss->local);
 	}
 	if ((left == 0 && apps == 0) || now_ms() >= d->grace_deadline_ms) {
@@ -137,7 +148,7 @@ daemon_budget_relief(void *arg)
 	struct ssock *ss;
 
 	TAILQ_FOREACH(ss, &d->sockets, entry)
-		ssock_budget_relief(ss);
+		core_budget_relief(ss->core);
 }
 
 /*

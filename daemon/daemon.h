@@ -58,6 +58,9 @@ void daemon_set_log_level(struct daemon *d);
 
 /* The socket named `name`, or NULL. */
 struct ssock *daemon_find_socket(struct daemon *d, const char *name);
+/* Make the routes those of the configuration (route.h), between the
+ * sockets running now. */
+void daemon_apply_routes(struct daemon *d);
 
 /*
  * Start socket i of cfg (the config in force, or the one a reload is

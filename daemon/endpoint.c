@@ -22,17 +22,17 @@
 #include "accept.h"
 #include "bev.h"
 #include "config.h"
+#include "core.h"
 #include "endpoint.h"
 #include "log.h"
 #include "peer.h"
-#include "ssock.h"
 #include "tls.h"
 
 #define LISTEN_BACKLOG 511
 
 struct listener {
 	TAILQ_ENTRY(listener) entry;
-	struct ssock *ss;
+	struct endpoints *eps;
 	struct evconnlistener *lev;
 	struct accept_pause pause;      /* out of descriptors: wait */
 	char name[80];                  /* the bound address */
@@ -42,7 +42,7 @@ struct listener {
 
 struct connector {
 	TAILQ_ENTRY(connector) entry;
-	struct ssock *ss;
+	struct endpoints *eps;
 	const struct endpoint_conf *ep;
 	char name[300];
 	struct event *retry_ev;
@@ -65,7 +65,12 @@ struct connector {
 #define CONNECTOR_CAUSE_BURST 3
 
 struct endpoints {
-	struct ssock *ss;
+	struct core *core;
+	struct home *home;              /* the core's */
+	struct tls *tls;                /* borrowed; NULL: plain TCP */
+	struct evdns_base *dns;         /* borrowed */
+	struct log_ratelimit rl_max_peers;
+	int closing;                    /* endpoints_free() is under way */
 	TAILQ_HEAD(, listener) listeners;
 	TAILQ_HEAD(, connector) connectors;
 };
@@ -115,25 +120,25 @@ set_nodelay(evutil_socket_t fd)
  * steps: only accepts pay, and only with a limit.
  */
 static int
-listener_full(const struct ssock *ss)
+listener_full(const struct endpoints *eps)
 {
-	return ss->home.conf->max_peers != CONFIG_UNLIMITED &&
-	    ssock_npeers(ss) >= ss->home.conf->max_peers;
+	return eps->home->conf->max_peers != CONFIG_UNLIMITED &&
+	    core_npeers(eps->core) >= eps->home->conf->max_peers;
 }
 
 /* Over max_peers: closed before a byte is read or written. */
 static void
-listener_reject(struct ssock *ss, evutil_socket_t fd, const char *addr)
+listener_reject(struct endpoints *eps, evutil_socket_t fd, const char *addr)
 {
 	char more[LOG_MORE_LEN];
 	int64_t k;
 
-	STATS_INC(&ss->home.stats, rejected_max_peers);
+	STATS_INC(&eps->home->stats, rejected_max_peers);
 	evutil_closesocket(fd);
-	if ((k = log_ratelimit_pass(&ss->rl_max_peers, now_ms())) < 0)
+	if ((k = log_ratelimit_pass(&eps->rl_max_peers, now_ms())) < 0)
 		return;
 	log_warnx("socket %s: closed connection from %s: max_peers (%" PRIu64
-	    ") connections are open%s", ss->home.name, addr, ss->home.conf->max_peers,
+	    ") connections are open%s", eps->home->name, addr, eps->home->conf->max_peers,
 	    log_more(more, k));
 }
 
@@ -142,34 +147,34 @@ listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener *l = arg;
-	struct ssock *ss = l->ss;
+	struct endpoints *eps = l->eps;
 	struct bufferevent *bev;
 	char addr[64];
 
 	(void)lev;
 	(void)salen;
 	addr_format(sa, addr, sizeof(addr));
-	if (listener_full(ss)) {
-		listener_reject(ss, fd, addr);
+	if (listener_full(eps)) {
+		listener_reject(eps, fd, addr);
 		return;
 	}
 	set_nodelay(fd);
-	if (ss->tls != NULL)
-		bev = tls_accept_bev(ss->tls, ss->home.base, fd);
+	if (eps->tls != NULL)
+		bev = tls_accept_bev(eps->tls, eps->home->base, fd);
 	else
-		bev = bev_new(ss->home.base, fd);
+		bev = bev_new(eps->home->base, fd);
 	if (bev == NULL) {
 		log_warnx("socket %s: dropped connection from %s: out of "
-		    "memory", ss->home.name, addr);
+		    "memory", eps->home->name, addr);
 		evutil_closesocket(fd);
 		return;
 	}
-	STATS_INC(&ss->home.stats, conns_accepted);
-	log_debug("socket %s: accepted %s on %s", ss->home.name, addr, l->name);
-	if (peer_new(&ss->home, bev, NULL, addr, ss->home.conf->heartbeat_timeout_ms) ==
+	STATS_INC(&eps->home->stats, conns_accepted);
+	log_debug("socket %s: accepted %s on %s", eps->home->name, addr, l->name);
+	if (peer_new(eps->home, bev, NULL, addr, eps->home->conf->heartbeat_timeout_ms) ==
 	    NULL)
 		log_warnx("socket %s: dropped connection from %s: out of "
-		    "memory", ss->home.name, addr);
+		    "memory", eps->home->name, addr);
 }
 
 static void
@@ -185,7 +190,6 @@ static int
 listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
     const struct addrinfo *ai, char *err, size_t errlen)
 {
-	struct ssock *ss = eps->ss;
 	struct listener *l;
 	evutil_socket_t fd;
 	int one = 1;
@@ -199,7 +203,7 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 			return 0;       /* no IPv6 here: "*" means what exists */
 		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		log_warn("socket %s: cannot bind %s (config line %d)",
-		    ss->home.name, name, ep->line);
+		    eps->home->name, name, ep->line);
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -208,7 +212,7 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
 		snprintf(err, errlen, "%s: %s", name, strerror(errno));
 		log_warn("socket %s: cannot bind %s (config line %d)",
-		    ss->home.name, name, ep->line);
+		    eps->home->name, name, ep->line);
 		close(fd);
 		return -1;
 	}
@@ -217,16 +221,16 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 		close(fd);
 		return -1;
 	}
-	l->ss = ss;
+	l->eps = eps;
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	endpoint_key(ep, l->key, sizeof(l->key));
-	snprintf(what, sizeof(what), "socket %s: %s", ss->home.name, name);
-	l->lev = evconnlistener_new(ss->home.base, listener_accept, l,
+	snprintf(what, sizeof(what), "socket %s: %s", eps->home->name, name);
+	l->lev = evconnlistener_new(eps->home->base, listener_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
 	if (l->lev == NULL ||
-	    accept_pause_init(&l->pause, ss->home.base, l->lev, what) == -1) {
+	    accept_pause_init(&l->pause, eps->home->base, l->lev, what) == -1) {
 		snprintf(err, errlen, "%s: %s", name, strerror(errno));
-		log_warn("socket %s: cannot listen on %s", ss->home.name, name);
+		log_warn("socket %s: cannot listen on %s", eps->home->name, name);
 		if (l->lev == NULL)
 			close(fd);
 		else
@@ -237,7 +241,7 @@ listener_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	}
 	evconnlistener_set_error_cb(l->lev, listener_error);
 	TAILQ_INSERT_TAIL(&eps->listeners, l, entry);
-	log_info("socket %s: listening on %s", ss->home.name, name);
+	log_info("socket %s: listening on %s", eps->home->name, name);
 	return 0;
 }
 
@@ -257,7 +261,7 @@ listeners_open(struct endpoints *eps, const struct endpoint_conf *ep,
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", ep->host, gai_strerror(rc));
 		log_warnx("socket %s: cannot resolve bind address %s "
-		    "(config line %d): %s", eps->ss->home.name, ep->host, ep->line,
+		    "(config line %d): %s", eps->home->name, ep->host, ep->line,
 		    gai_strerror(rc));
 		return -1;
 	}
@@ -294,7 +298,7 @@ connector_retry(evutil_socket_t fd, short what, void *arg)
 static void
 connector_schedule(struct connector *c)
 {
-	const struct socket_conf *conf = c->ss->home.conf;
+	const struct socket_conf *conf = c->eps->home->conf;
 	uint64_t ms = jitter(c->delay_ms);
 	struct timeval tv;
 
@@ -325,15 +329,15 @@ connector_failed(struct connector *c, const char *why)
 	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
 	if (strcmp(why, c->logged_error) == 0) {
 		log_debug("socket %s: connect to %s failed again (%u in a "
-		    "row): %s", c->ss->home.name, c->name, c->failures, why);
+		    "row): %s", c->eps->home->name, c->name, c->failures, why);
 	} else if ((k = log_ratelimit_pass(&c->rl_cause, now_ms())) >= 0) {
 		if (c->failures == 1)
 			log_warnx("socket %s: connect to %s failed: %s; "
-			    "retrying with backoff", c->ss->home.name, c->name, why);
+			    "retrying with backoff", c->eps->home->name, c->name, why);
 		else
 			log_warnx("socket %s: connect to %s failed (%u in a "
 			    "row), now: %s; retrying with backoff%s",
-			    c->ss->home.name, c->name, c->failures, why,
+			    c->eps->home->name, c->name, c->failures, why,
 			    log_more(more, k));
 		snprintf(c->logged_error, sizeof(c->logged_error), "%s", why);
 	}
@@ -344,7 +348,7 @@ connector_failed(struct connector *c, const char *why)
 static void
 connector_connect(struct connector *c, struct evutil_addrinfo *res)
 {
-	struct ssock *ss = c->ss;
+	struct endpoints *eps = c->eps;
 	struct evutil_addrinfo *ai;
 	struct bufferevent *bev;
 	unsigned n = 0, i;
@@ -355,12 +359,12 @@ connector_connect(struct connector *c, struct evutil_addrinfo *res)
 	for (i = 0; i < c->next_addr % n; i++)
 		ai = ai->ai_next;
 	c->next_addr++;
-	if (ss->tls != NULL)
-		bev = tls_connect_bev(ss->tls, ss->home.base, c->ep->host);
+	if (eps->tls != NULL)
+		bev = tls_connect_bev(eps->tls, eps->home->base, c->ep->host);
 	else
-		bev = bev_new(ss->home.base, -1);
+		bev = bev_new(eps->home->base, -1);
 	if (bev == NULL) {
-		connector_failed(c, ss->tls != NULL ? "cannot set up TLS (out "
+		connector_failed(c, eps->tls != NULL ? "cannot set up TLS (out "
 		    "of memory or a bad tls_server_name)" : "out of memory");
 		return;
 	}
@@ -371,8 +375,8 @@ connector_connect(struct connector *c, struct evutil_addrinfo *res)
 		return;
 	}
 	set_nodelay(bufferevent_getfd(bev));
-	c->peer = peer_new(&ss->home, bev, &c->owner, c->name,
-	    ss->home.conf->connect_timeout_ms);
+	c->peer = peer_new(eps->home, bev, &c->owner, c->name,
+	    eps->home->conf->connect_timeout_ms);
 	if (c->peer == NULL)
 		connector_failed(c, "out of memory");
 }
@@ -389,7 +393,7 @@ connector_resolved(int err, struct evutil_addrinfo *res, void *arg)
 		connector_failed(c, evutil_gai_strerror(err));
 		return;
 	}
-	if (!c->ss->closing)
+	if (!c->eps->closing)
 		connector_connect(c, res);
 	evutil_freeaddrinfo(res);
 }
@@ -401,14 +405,14 @@ connector_attempt(struct connector *c)
 	struct evutil_addrinfo hints;
 	struct evdns_getaddrinfo_request *req;
 
-	if (c->ss->closing)
+	if (c->eps->closing)
 		return;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	hints.ai_flags = EVUTIL_AI_NUMERICSERV;
-	req = evdns_getaddrinfo(c->ss->dns, c->ep->host, c->ep->port, &hints,
+	req = evdns_getaddrinfo(c->eps->dns, c->ep->host, c->ep->port, &hints,
 	    connector_resolved, c);
 	if (req != NULL)
 		c->dns_req = req;
@@ -419,10 +423,10 @@ connector_peer_up(void *arg)
 {
 	struct connector *c = arg;
 
-	STATS_INC(&c->ss->home.stats, conns_connected);
+	STATS_INC(&c->eps->home->stats, conns_connected);
 	if (c->failures > 0)
 		log_info("socket %s: connected to %s after %u failed "
-		    "attempt%s", c->ss->home.name, c->name, c->failures,
+		    "attempt%s", c->eps->home->name, c->name, c->failures,
 		    c->failures == 1 ? "" : "s");
 	c->failures = 0;
 	c->logged_error[0] = '\0';
@@ -437,7 +441,7 @@ connector_peer_down(void *arg, const char *why, int was_up)
 
 	c->peer = NULL;
 	snprintf(c->last_error, sizeof(c->last_error), "%s", why);
-	if (c->ss->closing)
+	if (c->eps->closing)
 		return;
 	if (!was_up) {
 		connector_failed(c, why);
@@ -448,8 +452,8 @@ connector_peer_down(void *arg, const char *why, int was_up)
 	 * at once after its HELLO (say, a duplicate identity there) does not,
 	 * or we would reconnect in a tight loop.
 	 */
-	if (now_ms() - c->up_since_ms >= c->ss->home.conf->reconnect_max_delay_ms)
-		c->delay_ms = c->ss->home.conf->reconnect_delay_ms;
+	if (now_ms() - c->up_since_ms >= c->eps->home->conf->reconnect_max_delay_ms)
+		c->delay_ms = c->eps->home->conf->reconnect_delay_ms;
 	connector_schedule(c);
 }
 
@@ -504,14 +508,14 @@ connector_new(struct endpoints *eps, const struct endpoint_conf *ep)
 	struct connector *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->retry_ev = evtimer_new(eps->ss->home.base, connector_retry,
+	    (c->retry_ev = evtimer_new(eps->home->base, connector_retry,
 	    c)) == NULL) {
 		free(c);
 		return NULL;
 	}
-	c->ss = eps->ss;
+	c->eps = eps;
 	c->ep = ep;
-	c->delay_ms = eps->ss->home.conf->reconnect_delay_ms;
+	c->delay_ms = eps->home->conf->reconnect_delay_ms;
 	c->rl_cause.burst = CONNECTOR_CAUSE_BURST;
 	c->owner.up = connector_peer_up;
 	c->owner.down = connector_peer_down;
@@ -522,8 +526,8 @@ connector_new(struct endpoints *eps, const struct endpoint_conf *ep)
 	else
 		snprintf(c->name, sizeof(c->name), "%s:%s", ep->host, ep->port);
 	TAILQ_INSERT_TAIL(&eps->connectors, c, entry);
-	log_info("socket %s: connecting to %s%s", eps->ss->home.name, c->name,
-	    eps->ss->tls != NULL ? " (TLS)" : "");
+	log_info("socket %s: connecting to %s%s", eps->home->name, c->name,
+	    eps->tls != NULL ? " (TLS)" : "");
 	return c;
 }
 
@@ -556,9 +560,9 @@ listener_free(struct endpoints *eps, struct listener *l)
 }
 
 struct endpoints *
-endpoints_start(struct ssock *ss)
+endpoints_start(struct core *core, struct tls *tls, struct evdns_base *dns)
 {
-	const struct socket_conf *conf = ss->home.conf;
+	const struct socket_conf *conf = core_home(core)->conf;
 	struct endpoints *eps = calloc(1, sizeof(*eps));
 	struct connector *c;
 	char err[160];
@@ -566,7 +570,10 @@ endpoints_start(struct ssock *ss)
 
 	if (eps == NULL)
 		return NULL;
-	eps->ss = ss;
+	eps->core = core;
+	eps->home = core_home(core);
+	eps->tls = tls;
+	eps->dns = dns;
 	TAILQ_INIT(&eps->listeners);
 	TAILQ_INIT(&eps->connectors);
 	for (i = 0; i < conf->nbinds; i++) {
@@ -606,6 +613,7 @@ endpoints_free(struct endpoints *eps)
 
 	if (eps == NULL)
 		return;
+	eps->closing = 1;
 	endpoints_stop_accepting(eps);
 	while ((c = TAILQ_FIRST(&eps->connectors)) != NULL)
 		connector_free(eps, c, NULL);
@@ -636,7 +644,7 @@ listener_failed(struct endpoints *eps, const struct endpoint_conf *ep,
 
 	if (l == NULL)
 		return;
-	l->ss = eps->ss;
+	l->eps = eps;
 	if (strchr(ep->host, ':') != NULL)
 		snprintf(l->name, sizeof(l->name), "[%s]:%s", ep->host,
 		    ep->port);
@@ -649,7 +657,7 @@ listener_failed(struct endpoints *eps, const struct endpoint_conf *ep,
 
 int
 endpoints_reconfigure(struct endpoints *eps, const struct socket_conf *conf,
-    enum endpoints_phase phase)
+    struct tls *tls, enum endpoints_phase phase)
 {
 	struct listener *l, *lnext;
 	struct connector *c, *cnext;
@@ -658,13 +666,14 @@ endpoints_reconfigure(struct endpoints *eps, const struct socket_conf *conf,
 	int failed = 0, found;
 	size_t i;
 
+	eps->tls = tls;
 	if (phase == ENDPOINTS_DROP) {
 		for (l = TAILQ_FIRST(&eps->listeners); l != NULL; l = lnext) {
 			lnext = TAILQ_NEXT(l, entry);
 			if (endpoint_find(conf->binds, conf->nbinds,
 			    l->key) == NULL) {
 				log_info("socket %s: no longer listening on %s",
-				    eps->ss->home.name, l->name);
+				    eps->home->name, l->name);
 				listener_free(eps, l);
 			}
 		}
@@ -676,7 +685,7 @@ endpoints_reconfigure(struct endpoints *eps, const struct socket_conf *conf,
 				c->ep = ep;     /* the old config goes away */
 			else {
 				log_info("socket %s: no longer connecting to %s",
-				    eps->ss->home.name, c->name);
+				    eps->home->name, c->name);
 				connector_free(eps, c, "endpoint removed by "
 				    "reload");
 			}

@@ -11,19 +11,25 @@
 #ifndef SMARTSOCK_ENDPOINT_H
 #define SMARTSOCK_ENDPOINT_H
 
-struct ssock;
+struct core;
+struct evdns_base;
+struct tls;
 struct endpoints;
 struct connector;
 
 struct socket_conf;
 
-/* Bind every listener and start every connector.  NULL after logging the
- * reason when a bind fails. */
-struct endpoints *endpoints_start(struct ssock *);
+/* Bind every listener and start every connector of core's settings; the
+ * connections made are core's links (peer.h), over TLS with tls (NULL:
+ * plain TCP), resolved through dns.  NULL after logging the reason when a
+ * bind fails. */
+struct endpoints *endpoints_start(struct core *, struct tls *,
+    struct evdns_base *);
 void endpoints_stop_accepting(struct endpoints *);
 
 /*
- * A reload gave the socket `conf`.  ENDPOINTS_DROP closes the listeners
+ * A reload gave the socket `conf` and `tls` (for new connections).
+ * ENDPOINTS_DROP closes the listeners
  * and connectors whose host:port is no longer configured (and points the
  * kept ones at conf); ENDPOINTS_ADD, once every socket has dropped what it
  * lost (a port may move between sockets), opens the new ones.  Kept ones
@@ -32,7 +38,7 @@ void endpoints_stop_accepting(struct endpoints *);
  */
 enum endpoints_phase { ENDPOINTS_DROP, ENDPOINTS_ADD };
 int endpoints_reconfigure(struct endpoints *, const struct socket_conf *conf,
-    enum endpoints_phase);
+    struct tls *, enum endpoints_phase);
 void endpoints_free(struct endpoints *);         /* NULL is a no-op */
 
 /* What status shows of one endpoint. */

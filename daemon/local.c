@@ -16,13 +16,13 @@
 
 #include "accept.h"
 #include "bev.h"
+#include "core.h"
 #include "frames.h"
 #include "local.h"
 #include "log.h"
 #include "lproto.h"
 #include "msg.h"
 #include "share.h"
-#include "ssock.h"
 #include "unixsock.h"
 
 /* Output above this: the client is busy, deliver to another one. */
@@ -65,8 +65,9 @@ struct client {
 };
 
 struct local {
-	struct ssock *ss;
-	struct ssock_sink sink;         /* the socket's, while it has no
+	struct core *core;
+	struct home *home;              /* the core's */
+	struct core_sink sink;         /* the socket's, while it has no
 	                                   routes: local_take() */
 	char *path;
 	struct evconnlistener *lev;
@@ -139,19 +140,19 @@ client_refuse(struct client *c, uint32_t status, const char *text)
 static void
 client_welcome(struct client *c)
 {
-	struct ssock *ss = c->local->ss;
+	struct home *h = c->local->home;
 	uint8_t body[2 + 4 + LPROTO_ID_LEN];
 
 	lproto_put_u16(body, LPROTO_VERSION);
-	lproto_put_u32(body + 2, (uint32_t)ss->home.max_message_size);
-	memcpy(body + 6, ss->home.identity, LPROTO_ID_LEN);
+	lproto_put_u32(body + 2, (uint32_t)h->max_message_size);
+	memcpy(body + 6, h->identity, LPROTO_ID_LEN);
 	client_write_frame(c, LPROTO_WELCOME, body, sizeof(body), NULL);
 	client_greeted(c);
 	c->welcomed = 1;
 	c->local->nattached++;
-	STATS_INC(&ss->home.stats, apps_attached);
+	STATS_INC(&h->stats, apps_attached);
 	log_info("socket %s: application %" PRIu64 " attached (pid %ld, uid "
-	    "%ld)", ss->home.name, c->id, (long)c->pid, (long)c->uid);
+	    "%ld)", h->name, c->id, (long)c->pid, (long)c->uid);
 }
 
 static int
@@ -206,7 +207,7 @@ client_in_groups(struct client *c, const struct config_ids *allow)
 static int
 client_allowed(struct client *c, char *why, size_t len)
 {
-	const struct socket_conf *sc = c->local->ss->home.conf;
+	const struct socket_conf *sc = c->local->home->conf;
 	const struct config_ids *users = &sc->allow_uids;
 	const struct config_ids *groups = &sc->allow_gids;
 	int in;
@@ -237,7 +238,7 @@ client_allowed(struct client *c, char *why, size_t len)
 	    (long)c->uid, users->n > 0 ? "is not in allow_users" : "",
 	    users->n > 0 && groups->n > 0 ? " and " : "",
 	    groups->n > 0 ? "has no group in allow_groups" : "",
-	    c->local->ss->home.name);
+	    c->local->home->name);
 	return 0;
 }
 
@@ -247,17 +248,17 @@ static void
 client_refuse_attach(struct client *c, uint32_t status, const char *why)
 {
 	struct local *l = c->local;
-	struct ssock *ss = l->ss;
+	struct home *h = l->home;
 	char more[LOG_MORE_LEN];
 	int64_t k;
 
 	if (status == LPROTO_ST_TOO_MANY)
-		STATS_INC(&ss->home.stats, apps_refused_max_clients);
+		STATS_INC(&h->stats, apps_refused_max_clients);
 	else
-		STATS_INC(&ss->home.stats, apps_refused);
+		STATS_INC(&h->stats, apps_refused);
 	if ((k = log_ratelimit_pass(&l->rl_refused, now_ms())) >= 0)
 		log_warnx("socket %s: application %" PRIu64 " (pid %ld, uid "
-		    "%ld) refused: %s%s", ss->home.name, c->id, (long)c->pid,
+		    "%ld) refused: %s%s", h->name, c->id, (long)c->pid,
 		    (long)c->uid, why, log_more(more, k));
 	client_refuse(c, status, why);
 }
@@ -267,7 +268,7 @@ static void
 client_hello(struct client *c)
 {
 	struct local *l = c->local;
-	const struct socket_conf *sc = l->ss->home.conf;
+	const struct socket_conf *sc = l->home->conf;
 	char why[256];
 
 	if (l->stopping) {
@@ -283,7 +284,7 @@ client_hello(struct client *c)
 	if (sc->max_clients != CONFIG_UNLIMITED &&
 	    l->nattached >= sc->max_clients) {
 		snprintf(why, sizeof(why), "too many applications: socket %s "
-		    "has its max_clients of %" PRIu64 " attached", l->ss->home.name,
+		    "has its max_clients of %" PRIu64 " attached", l->home->name,
 		    sc->max_clients);
 		client_refuse_attach(c, LPROTO_ST_TOO_MANY, why);
 		return;
@@ -311,13 +312,13 @@ client_block(struct client *c)
 static void
 client_confirm(struct client *c, uint64_t seq)
 {
-	struct ssock *ss = c->local->ss;
+	struct core *core = c->local->core;
 	struct msg *m;
 
 	while ((m = TAILQ_FIRST(&c->inflight)) != NULL && m->seq <= seq) {
 		TAILQ_REMOVE(&c->inflight, m, entry);
 		c->ninflight--;
-		ssock_app_confirmed(ss, m);
+		core_app_confirmed(core, m);
 	}
 }
 
@@ -329,7 +330,7 @@ client_send(struct client *c, uint8_t type, struct msg *m)
 
 	if (type == LPROTO_SEND_TO)
 		m->flags |= MSG_TARGETED;
-	status = ssock_app_send(c->local->ss, m);
+	status = core_app_send(c->local->core, m);
 	if (type == LPROTO_SEND_TO)
 		client_send_result(c, status);
 }
@@ -343,7 +344,7 @@ static int
 client_take_frame(struct client *c, uint8_t type, const uint8_t *body,
     size_t blen)
 {
-	struct ssock *ss = c->local->ss;
+	struct core *core = c->local->core;
 	size_t idlen = type == LPROTO_SEND_TO ? LPROTO_ID_LEN : 0;
 	struct msg view;
 	char why[96];
@@ -374,14 +375,14 @@ client_take_frame(struct client *c, uint8_t type, const uint8_t *body,
 		return 0;
 	case LPROTO_CONFIRM:
 		client_confirm(c, lproto_get_u64(body));
-		ssock_deliver_queued(ss);
+		core_deliver_queued(core);
 		return 0;
 	case LPROTO_CREDIT:
 		c->receiving = 1;
 		c->credit += lproto_get_u32(body);
 		if (c->credit > CLIENT_MAX_CREDIT)
 			c->credit = CLIENT_MAX_CREDIT;
-		ssock_deliver_queued(ss);
+		core_deliver_queued(core);
 		return 0;
 	default:
 		snprintf(why, sizeof(why), "unexpected frame type %u", type);
@@ -419,7 +420,7 @@ static int
 client_must_wait(struct client *c, uint8_t type)
 {
 	if ((type == LPROTO_SEND || type == LPROTO_SEND_TO) && c->welcomed &&
-	    ssock_send_blocked(c->local->ss)) {
+	    core_send_blocked(c->local->core)) {
 		client_block(c);
 		return 1;
 	}
@@ -438,7 +439,7 @@ client_frame_length(void *arg, const uint8_t *hdr, size_t have, size_t *len)
 	uint8_t type;
 	uint32_t blen;
 
-	switch (lproto_frame_check(hdr, have, c->local->ss->home.max_message_size,
+	switch (lproto_frame_check(hdr, have, c->local->home->max_message_size,
 	    &type, &blen)) {
 	case LPROTO_FRAME_BAD:
 		client_free(c, "malformed or oversized frame");
@@ -528,7 +529,7 @@ client_writecb(struct bufferevent *bev, void *arg)
 			client_free(c, NULL);
 		return;
 	}
-	ssock_deliver_queued(c->local->ss);
+	core_deliver_queued(c->local->core);
 }
 
 /*
@@ -564,20 +565,21 @@ static void
 client_free(struct client *c, const char *why)
 {
 	struct local *l = c->local;
-	struct ssock *ss = l->ss;
+	struct core *core = l->core;
+	struct home *h = l->home;
 	size_t requeued = c->ninflight;
 	char more[LOG_MORE_LEN];
 	int64_t k;
 
 	if (why != NULL) {
-		STATS_INC(&ss->home.stats, apps_dropped);
+		STATS_INC(&h->stats, apps_dropped);
 		if ((k = log_ratelimit_pass(&l->rl_dropped, now_ms())) >= 0)
 			log_warnx("socket %s: application %" PRIu64 " (pid %ld, "
-			    "uid %ld) dropped: %s%s", ss->home.name, c->id,
+			    "uid %ld) dropped: %s%s", h->name, c->id,
 			    (long)c->pid, (long)c->uid, why, log_more(more, k));
 	} else if (c->welcomed)
 		log_info("socket %s: application %" PRIu64 " detached%s",
-		    ss->home.name, c->id, requeued ? " with unconfirmed messages" :
+		    h->name, c->id, requeued ? " with unconfirmed messages" :
 		    "");
 	if (l->rr_next == c)
 		l->rr_next = TAILQ_NEXT(c, entry);
@@ -591,10 +593,10 @@ client_free(struct client *c, const char *why)
 	event_free(c->hello_ev);
 	bufferevent_free(c->bev);
 	if (!TAILQ_EMPTY(&c->inflight))
-		ssock_app_requeue(ss, &c->inflight);
+		core_app_requeue(core, &c->inflight);
 	free(c);
-	if (requeued > 0 && !ss->closing)
-		ssock_deliver_queued(ss);
+	if (requeued > 0)
+		core_deliver_queued(core);
 }
 
 /*
@@ -608,7 +610,7 @@ client_finish(struct client *c)
 	c->finished = 1;
 	bufferevent_disable(c->bev, EV_READ);
 	log_debug("socket %s: application %" PRIu64 " finished",
-	    c->local->ss->home.name, c->id);
+	    c->local->home->name, c->id);
 }
 
 /* No HELLO within LOCAL_HELLO_MS: closed, logged (a few lines a period). */
@@ -622,10 +624,10 @@ client_hello_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	STATS_INC(&l->ss->home.stats, apps_refused);
+	STATS_INC(&l->home->stats, apps_refused);
 	if ((k = log_ratelimit_pass(&l->rl_hello, now_ms())) >= 0)
 		log_warnx("socket %s: application %" PRIu64 " (pid %ld, uid "
-		    "%ld) closed: no HELLO within %d ms%s", l->ss->home.name, c->id,
+		    "%ld) closed: no HELLO within %d ms%s", l->home->name, c->id,
 		    (long)c->pid, (long)c->uid, LOCAL_HELLO_MS,
 		    log_more(more, k));
 	client_free(c, NULL);
@@ -652,20 +654,20 @@ local_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	 * lines. */
 	unixsock_peer_cred(fd, &pid, &uid, &gid);
 	if (share_admit(uid, why, sizeof(why)) == -1) {
-		STATS_INC(&l->ss->home.stats, apps_refused);
+		STATS_INC(&l->home->stats, apps_refused);
 		if ((k = log_ratelimit_pass(&l->rl_refused, now_ms())) >= 0)
 			log_warnx("socket %s: refused a connection of pid %ld, "
-			    "uid %ld: %s%s", l->ss->home.name, (long)pid, (long)uid,
+			    "uid %ld: %s%s", l->home->name, (long)pid, (long)uid,
 			    why, log_more(more, k));
 		evutil_closesocket(fd);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
-	    (c->hello_ev = evtimer_new(l->ss->home.base, client_hello_timeout,
+	    (c->hello_ev = evtimer_new(l->home->base, client_hello_timeout,
 	    c)) == NULL ||
-	    (c->bev = bev_new(l->ss->home.base, fd)) == NULL) {
+	    (c->bev = bev_new(l->home->base, fd)) == NULL) {
 		log_warnx("socket %s: refused an application: out of memory",
-		    l->ss->home.name);
+		    l->home->name);
 		share_release(uid, 0);
 		if (c != NULL && c->hello_ev != NULL)
 			event_free(c->hello_ev);
@@ -706,7 +708,7 @@ local_accept_error(struct evconnlistener *lev, void *arg)
 static int
 local_set_access(struct local *l)
 {
-	const struct socket_conf *sc = l->ss->home.conf;
+	const struct socket_conf *sc = l->home->conf;
 	mode_t mode = (mode_t)sc->socket_mode;
 	gid_t gid = getegid();
 	char who[16 + CONFIG_NAME_MAX];
@@ -715,11 +717,11 @@ local_set_access(struct local *l)
 	if (sc->socket_group != NULL &&
 	    !config_group_id(sc->socket_group, &gid)) {
 		log_warnx("socket %s: socket_group: no such group '%s'",
-		    l->ss->home.name, sc->socket_group);
+		    l->home->name, sc->socket_group);
 		return -1;
 	}
 	changed = l->gid != (gid_t)-1 && (gid != l->gid || mode != l->mode);
-	snprintf(who, sizeof(who), "socket %s", l->ss->home.name);
+	snprintf(who, sizeof(who), "socket %s", l->home->name);
 	if (gid != l->gid) {
 		if (unixsock_chmod(l->path, l->mode & mode, who) == -1)
 			return -1;
@@ -735,7 +737,7 @@ local_set_access(struct local *l)
 	}
 	if (changed)
 		log_info("socket %s: %s now has group %s (%ld), mode %04o",
-		    l->ss->home.name, l->path, sc->socket_group != NULL ?
+		    l->home->name, l->path, sc->socket_group != NULL ?
 		    sc->socket_group : "the daemon's", (long)gid,
 		    (unsigned)mode);
 	return 0;
@@ -749,15 +751,16 @@ local_reconfigure(struct local *l)
 }
 
 struct local *
-local_new(struct ssock *ss, const char *path)
+local_new(struct core *core, const char *path)
 {
+	struct home *h = core_home(core);
 	struct local *l;
 	char who[16 + CONFIG_NAME_MAX], what[96];
-	mode_t mode = (mode_t)ss->home.conf->socket_mode & 0700;
+	mode_t mode = (mode_t)h->conf->socket_mode & 0700;
 	int fd;
 
 	/* The owner's bits only until group and mode are in place. */
-	snprintf(who, sizeof(who), "socket %s", ss->home.name);
+	snprintf(who, sizeof(who), "socket %s", h->name);
 	if ((fd = unixsock_bind(path, mode, who)) == -1)
 		return NULL;
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
@@ -767,7 +770,8 @@ local_new(struct ssock *ss, const char *path)
 		unlink(path);
 		return NULL;
 	}
-	l->ss = ss;
+	l->core = core;
+	l->home = h;
 	l->sink.take = local_take;
 	l->sink.arg = l;
 	l->sink.what = "an application";
@@ -785,13 +789,13 @@ local_new(struct ssock *ss, const char *path)
 		free(l);
 		return NULL;
 	}
-	l->lev = evconnlistener_new(ss->home.base, local_accept, l,
+	l->lev = evconnlistener_new(h->base, local_accept, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LOCAL_BACKLOG, fd);
 	snprintf(what, sizeof(what), "socket %s: application socket %s",
-	    ss->home.name, path);
+	    h->name, path);
 	if (l->lev == NULL ||
-	    accept_pause_init(&l->pause, ss->home.base, l->lev, what) == -1) {
-		log_warn("socket %s: listen %s", ss->home.name, path);
+	    accept_pause_init(&l->pause, h->base, l->lev, what) == -1) {
+		log_warn("socket %s: listen %s", h->name, path);
 		if (l->lev == NULL)
 			close(fd);
 		else
@@ -856,7 +860,7 @@ client_has_room(const struct client *c)
 	return c->credit > 0 && c->ninflight < CLIENT_MAX_INFLIGHT;
 }
 
-const struct ssock_sink *
+const struct core_sink *
 local_sink(const struct local *l)
 {
 	return &l->sink;
@@ -941,13 +945,14 @@ local_closing(struct local *l)
 		if (c->welcomed && !c->closing)
 			client_write_frame(c, LPROTO_CLOSING, NULL, 0, NULL);
 	/* Credit no longer holds anything back. */
-	ssock_deliver_queued(l->ss);
+	core_deliver_queued(l->core);
 }
 
 size_t
 local_unfinished(const struct local *l)
 {
 	const struct client *c;
+	struct core_queues q;
 	size_t n = 0;
 	int room = 0;
 
@@ -960,7 +965,10 @@ local_unfinished(const struct local *l)
 			room = 1;
 	}
 	/* Only applications take from a socket without routes. */
-	if (room && l->ss->recvq.len > 0 && ssock_to_applications(l->ss))
-		n++;
+	if (room && core_sink(l->core) == &l->sink) {
+		core_queues(l->core, &q);
+		if (q.recv > 0)
+			n++;
+	}
 	return n;
 }

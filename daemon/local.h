@@ -31,15 +31,15 @@
 
 #include <stddef.h>
 
-struct ssock;
+struct core;
 struct local;
-struct ssock_sink;
+struct core_sink;
 struct msg;
 
 /* Listen on `path`, with the socket's socket_group and socket_mode.  A
  * stale file (nothing answers) is replaced; a live daemon on it makes this
  * fail.  NULL after logging why. */
-struct local *local_new(struct ssock *, const char *path);
+struct local *local_new(struct core *, const char *path);
 /* The socket's conf changed: apply socket_group and socket_mode to the
  * file (logged when they change or cannot be applied); allow lists and
  * max_clients apply to the next attaches by themselves. */
@@ -48,9 +48,9 @@ void local_reconfigure(struct local *);
 void local_stop_accepting(struct local *);
 void local_free(struct local *);                /* NULL is a no-op */
 
-/* The socket's sink while it has no routes (ssock.h): each message to
+/* The socket's sink while it has no routes (core.h): each message to
  * the next application that has room. */
-const struct ssock_sink *local_sink(const struct local *);
+const struct core_sink *local_sink(const struct local *);
 /* The send buffer has room again: read blocked clients. */
 void local_resume_reading(struct local *);
 size_t local_count(const struct local *);

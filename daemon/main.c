@@ -256,7 +256,7 @@ main(int argc, char **argv)
 			daemon_free(&d);
 			return 1;
 		}
-	routes_apply(&d.cfg, &d.sockets);
+	daemon_apply_routes(&d);
 	if (daemon_signals_init(&d) == -1 ||
 	    daemon_reload_on_sighup(&d) == -1) {
 		log_errx("cannot set up signal handling");

@@ -46,7 +46,7 @@ reload_restarts(const struct ssock *ss, const struct socket_conf *sc,
 {
 	int restart;
 
-	return config_socket_changes(ss->home.conf, sc, keys, len, &restart) > 0 &&
+	return config_socket_changes(ssock_conf(ss), sc, keys, len, &restart) > 0 &&
 	    restart;
 }
 
@@ -54,7 +54,10 @@ reload_restarts(const struct ssock *ss, const struct socket_conf *sc,
 static size_t
 reload_held(const struct ssock *ss)
 {
-	return ss->sendq.len + ss->pending.len + ss->recvq.len;
+	struct core_queues q;
+
+	core_queues(ss->core, &q);
+	return q.send + q.pending + q.recv;
 }
 
 static int
@@ -87,17 +90,20 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 
 	/* 0. A restart would discard what a socket holds: refused. */
 	TAILQ_FOREACH(ss, &d->sockets, entry) {
-		sc = config_find_socket(&cfg, ss->home.name);
+		struct core_queues q;
+
+		sc = config_find_socket(&cfg, ssock_name(ss));
 		if (sc == NULL || reload_held(ss) == 0 ||
 		    !reload_restarts(ss, sc, keys, sizeof(keys)))
 			continue;
+		core_queues(ss->core, &q);
 		snprintf(why, sizeof(why), "%s: changing %s of socket %s "
 		    "would discard the %zu message%s it holds (%zu waiting for "
 		    "a peer, %zu awaiting an ACK, %zu waiting for an "
 		    "application); reload once they are delivered",
-		    d->config_path, keys, ss->home.name, reload_held(ss),
-		    reload_held(ss) == 1 ? "" : "s", ss->sendq.len,
-		    ss->pending.len, ss->recvq.len);
+		    d->config_path, keys, ssock_name(ss), reload_held(ss),
+		    reload_held(ss) == 1 ? "" : "s", q.send, q.pending,
+		    q.recv);
 		tls_free_config(tls, cfg.nsockets);
 		config_free(&cfg);
 		return reload_refuse(d, summary, len, why);
@@ -105,47 +111,46 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	/* 1. Sockets gone, or whose identity changed, close first. */
 	for (ss = TAILQ_FIRST(&d->sockets); ss != NULL; ss = next) {
 		next = TAILQ_NEXT(ss, entry);
-		sc = config_find_socket(&cfg, ss->home.name);
+		sc = config_find_socket(&cfg, ssock_name(ss));
 		if (sc != NULL && !reload_restarts(ss, sc, keys, sizeof(keys)))
 			continue;
 		if (sc == NULL && reload_held(ss) > 0)
 			snprintf(why, sizeof(why), "removed %s (%zu message%s it "
-			    "held discarded)", ss->home.name, reload_held(ss),
+			    "held discarded)", ssock_name(ss), reload_held(ss),
 			    reload_held(ss) == 1 ? "" : "s");
 		else if (sc == NULL)
-			snprintf(why, sizeof(why), "removed %s", ss->home.name);
+			snprintf(why, sizeof(why), "removed %s", ssock_name(ss));
 		else
 			snprintf(why, sizeof(why), "restarted %s (%s changed)",
-			    ss->home.name, keys);
+			    ssock_name(ss), keys);
 		summary_add(summary, len, why);
 		log_info("reload: %s socket %s", sc == NULL ? "closing" :
-		    "restarting", ss->home.name);
+		    "restarting", ssock_name(ss));
 		TAILQ_REMOVE(&d->sockets, ss, entry);
 		ssock_free(ss);
 	}
 	/* 2. Kept sockets take their new settings and drop lost endpoints;
 	 *    only then may a port freed here be bound elsewhere. */
 	TAILQ_FOREACH(ss, &d->sockets, entry) {
-		sc = config_find_socket(&cfg, ss->home.name);
-		if (config_socket_changes(ss->home.conf, sc, keys, sizeof(keys),
+		sc = config_find_socket(&cfg, ssock_name(ss));
+		if (config_socket_changes(ssock_conf(ss), sc, keys, sizeof(keys),
 		    &restart) == 0)
 			unchanged++;
 		else {
-			snprintf(why, sizeof(why), "changed %s (%s)", ss->home.name,
+			snprintf(why, sizeof(why), "changed %s (%s)", ssock_name(ss),
 			    keys);
 			summary_add(summary, len, why);
-			log_info("reload: socket %s: %s", ss->home.name, keys);
+			log_info("reload: socket %s: %s", ssock_name(ss), keys);
 		}
 		if (sc->tls.on) {
 			snprintf(why, sizeof(why), "re-read TLS files of %s",
-			    ss->home.name);
+			    ssock_name(ss));
 			summary_add(summary, len, why);
 		}
 		ssock_set_conf(ss, sc, tls[sc - cfg.sockets]);
 	}
 	TAILQ_FOREACH(ss, &d->sockets, entry) {
-		failed += endpoints_reconfigure(ss->endpoints, ss->home.conf,
-		    ENDPOINTS_ADD);
+		failed += ssock_add_endpoints(ss);
 		ssock_conf_applied(ss);
 	}
 	/* 3. New sockets (and restarted ones) start. */
@@ -171,7 +176,7 @@ reload_apply(struct daemon *d, char *summary, size_t len)
 	config_free(&d->cfg);
 	d->cfg = cfg;
 	d->tls = tls;
-	routes_apply(&d->cfg, &d->sockets);
+	daemon_apply_routes(d);
 	daemon_set_log_level(d);
 	budget_set_max(d->cfg.daemon.max_memory);
 	config_advise(&d->cfg);

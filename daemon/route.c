@@ -19,12 +19,15 @@ struct route_record {
 	uint8_t origin[MSG_ID_LEN];     /* the request's sender in `from` */
 };
 
-/* A socket that routes leave, and its sink (ssock.h) that forwards. */
+/* A socket that routes leave, and its sink (core.h) that forwards. */
 struct route_source {
 	TAILQ_ENTRY(route_source) entry;
-	struct ssock *ss;
-	TAILQ_HEAD(, route) routes;     /* from ss, in configuration order */
-	struct ssock_sink sink;
+	struct core *core;
+	TAILQ_HEAD(, route) routes;     /* from core, in configuration order */
+	struct core_sink sink;
+	const struct core_sink *before; /* the sink it took over (the
+	                                   applications'), given back when
+	                                   its last route goes */
 };
 
 static TAILQ_HEAD(, route) routes = TAILQ_HEAD_INITIALIZER(routes);
@@ -33,29 +36,38 @@ static TAILQ_HEAD(, route_source) sources =
 static uint32_t route_last_id;
 
 static int route_forward(void *arg, struct msg *m);
+static void route_sent(struct link *, const struct msg *);
+static int route_reply(struct link *, struct msg *);
+static void route_link_gone(struct link *);
+
+const struct core_tap route_tap = {
+	.sent = route_sent,
+	.reply = route_reply,
+	.gone = route_link_gone,
+};
 
 static struct route_source *
-route_source_of(const struct ssock *ss)
+route_source_of(const struct core *core)
 {
 	struct route_source *src;
 
 	TAILQ_FOREACH(src, &sources, entry)
-		if (src->ss == ss)
+		if (src->core == core)
 			return src;
 	return NULL;
 }
 
-/* The source of ss, made if need be; NULL without memory. */
+/* The source of core, made if need be; NULL without memory. */
 static struct route_source *
-route_source_keep(struct ssock *ss)
+route_source_keep(struct core *core)
 {
 	struct route_source *src;
 
-	if ((src = route_source_of(ss)) != NULL)
+	if ((src = route_source_of(core)) != NULL)
 		return src;
 	if ((src = calloc(1, sizeof(*src))) == NULL)
 		return NULL;
-	src->ss = ss;
+	src->core = core;
 	TAILQ_INIT(&src->routes);
 	src->sink.take = route_forward;
 	src->sink.arg = src;
@@ -72,8 +84,8 @@ route_source_drop_empty(struct route_source *src, int forget)
 {
 	if (!TAILQ_EMPTY(&src->routes))
 		return;
-	if (!forget)
-		ssock_set_sink(src->ss, NULL);
+	if (!forget && core_sink(src->core) == &src->sink)
+		core_set_sink(src->core, src->before);
 	TAILQ_REMOVE(&sources, src, entry);
 	free(src);
 }
@@ -130,12 +142,13 @@ route_keep(const char *from, const char *to, int *made)
 }
 
 void
-routes_apply(const struct config *cfg, struct ssock_list *sockets)
+routes_apply(const struct config *cfg,
+    struct core *(*find)(void *, const char *), void *arg)
 {
 	const struct socket_conf *sc;
 	struct route *r, *next;
 	struct route_source *src, *snext;
-	struct ssock *from, *to;
+	struct core *from, *to;
 	size_t i, k;
 	int made;
 
@@ -153,8 +166,8 @@ routes_apply(const struct config *cfg, struct ssock_list *sockets)
 				continue;
 			}
 			r->stale = 0;
-			from = ssock_list_find(sockets, sc->name);
-			to = ssock_list_find(sockets, tn);
+			from = find(arg, sc->name);
+			to = find(arg, tn);
 			if (r->from != from) {
 				route_unlink_from(r);
 				if (from != NULL &&
@@ -192,8 +205,10 @@ routes_apply(const struct config *cfg, struct ssock_list *sockets)
 		snext = TAILQ_NEXT(src, entry);
 		if (TAILQ_EMPTY(&src->routes))
 			route_source_drop_empty(src, 0);
-		else
-			ssock_set_sink(src->ss, &src->sink);
+		else if (core_sink(src->core) != &src->sink) {
+			src->before = core_sink(src->core);
+			core_set_sink(src->core, &src->sink);
+		}
 	}
 	/* A target may have room now for what a source holds. */
 	TAILQ_FOREACH(r, &routes, entry)
@@ -202,15 +217,15 @@ routes_apply(const struct config *cfg, struct ssock_list *sockets)
 }
 
 void
-routes_forget(struct ssock *ss)
+routes_forget(struct core *core)
 {
-	struct route_source *src = route_source_of(ss);
+	struct route_source *src = route_source_of(core);
 	struct route *r;
 
 	TAILQ_FOREACH(r, &routes, entry) {
-		if (r->from == ss)
+		if (r->from == core)
 			route_unlink_from(r);
-		if (r->to == ss)
+		if (r->to == core)
 			r->to = NULL;
 	}
 	if (src != NULL)
@@ -247,7 +262,7 @@ route_forward(void *arg, struct msg *m)
 	struct msg view;
 
 	TAILQ_FOREACH(r, &src->routes, source_entry)
-		if (r->to != NULL && ssock_send_blocked(r->to))
+		if (r->to != NULL && core_send_blocked(r->to))
 			return 0;
 	TAILQ_FOREACH(r, &src->routes, source_entry) {
 		if (r->to == NULL)
@@ -257,17 +272,17 @@ route_forward(void *arg, struct msg *m)
 		msg_borrow(&view, m->data, m->len);
 		memcpy(view.peer_id, m->peer_id, sizeof(view.peer_id));
 		view.route_id = r->replies ? r->id : 0;
-		if (ssock_app_send(r->to, &view) == LPROTO_OK)
+		if (core_app_send(r->to, &view) == LPROTO_OK)
 			r->forwarded++;
 		else
 			r->dropped++;
 	}
-	ssock_app_confirmed(src->ss, m);        /* forwarded: done with it */
+	core_app_confirmed(src->core, m);        /* forwarded: done with it */
 	return 1;
 }
 
 void
-route_foreach_from(const struct ssock *from,
+route_foreach_from(const struct core *from,
     void (*fn)(const struct route *, void *), void *arg)
 {
 	const struct route_source *src = route_source_of(from);
@@ -279,17 +294,16 @@ route_foreach_from(const struct ssock *from,
 }
 
 void
-route_target_ready(struct ssock *to)
+route_target_ready(struct core *to)
 {
 	struct route *r;
 
 	TAILQ_FOREACH(r, &routes, entry)
-		if (r->to == to && r->from != NULL &&
-		    r->from->recvq.len > 0)
-			ssock_deliver_queued(r->from);
+		if (r->to == to && r->from != NULL)
+			core_deliver_queued(r->from);
 }
 
-void
+static void
 route_sent(struct link *p, const struct msg *m)
 {
 	struct route_record rec;
@@ -324,7 +338,7 @@ route_sent(struct link *p, const struct msg *m)
 	r->awaiting++;
 }
 
-int
+static int
 route_reply(struct link *p, struct msg *m)
 {
 	struct route_record rec;
@@ -342,7 +356,7 @@ route_reply(struct link *p, struct msg *m)
 		msg_borrow(&view, m->data, m->len);
 		view.flags |= MSG_TARGETED;
 		memcpy(view.peer_id, rec.origin, sizeof(view.peer_id));
-		if (ssock_app_send(r->from, &view) == LPROTO_OK) {
+		if (core_app_send(r->from, &view) == LPROTO_OK) {
 			r->replies_sent++;
 			return 1;
 		}
@@ -367,7 +381,7 @@ route_awaited(const struct link *p)
 	return evbuffer_get_length(p->replies) / sizeof(struct route_record);
 }
 
-void
+static void
 route_link_gone(struct link *p)
 {
 	struct route_record rec;

@@ -24,8 +24,8 @@
  * Routes are rebuilt from the configuration at start and after every
  * reload (routes_apply); a route that a reload keeps keeps its counters.
  * The module holds every route, and for each socket that routes leave its
- * list of them, which it gives the socket as its sink (ssock.h): the
- * socket's core knows no route.
+ * list of them, which takes over the socket's sink (core.h) and gives it
+ * back when the last route goes: the core knows no route.
  */
 #ifndef SMARTSOCK_ROUTE_H
 #define SMARTSOCK_ROUTE_H
@@ -36,7 +36,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "ssock.h"
+#include "core.h"
 
 struct link;
 struct msg;
@@ -52,7 +52,7 @@ struct route {
 	struct route_source *source;    /* of `from`; NULL with it */
 	uint32_t id;                    /* never reused: records name it */
 	char from_name[CONFIG_NAME_MAX], to_name[CONFIG_NAME_MAX];
-	struct ssock *from, *to;        /* NULL: that socket is gone */
+	struct core *from, *to;        /* NULL: that socket is gone */
 	int replies;                    /* forward_replies */
 	int stale;                      /* routes_apply: not configured */
 	uint64_t forwarded;             /* messages the target took */
@@ -64,31 +64,27 @@ struct route {
 	struct log_ratelimit rl;
 };
 
-/* Make the routes those of cfg's sockets (found by name in sockets):
- * at start, and after a reload has applied cfg.  Logs each route made or
- * removed. */
-void routes_apply(const struct config *cfg, struct ssock_list *sockets);
-/* A socket is about to be freed: routes from or to it go idle until the
- * next routes_apply. */
-void routes_forget(struct ssock *);
+/* Make the routes those of cfg's sockets (find(arg, name) gives the core
+ * of a running socket, or NULL): at start, and after a reload has applied
+ * cfg.  Logs each route made or removed. */
+void routes_apply(const struct config *cfg,
+    struct core *(*find)(void *arg, const char *name), void *arg);
+/* A socket's core is about to be freed: routes from or to it go idle
+ * until the next routes_apply. */
+void routes_forget(struct core *);
 /* Free every route (daemon exit). */
 void routes_free(void);
 
 /* fn for each route from `from`, in configuration order. */
-void route_foreach_from(const struct ssock *from,
+void route_foreach_from(const struct core *from,
     void (*fn)(const struct route *, void *), void *arg);
 /* `to`'s send buffer has room: sources routed to it may go on. */
-void route_target_ready(struct ssock *to);
-/* m (m->route_id set) was written to p: record it for its reply. */
-void route_sent(struct link *p, const struct msg *m);
-/* A message from p, of a socket that may be a route target: 1 it was a
- * reply and was handled (the caller still holds m and acknowledges it),
- * 0 it is not a reply. */
-int route_reply(struct link *p, struct msg *m);
-/* Replies awaited on p's connection (for the control socket). */
+void route_target_ready(struct core *to);
+/* What a target socket's core tells the routes of its links (replies
+ * recorded when a request is written, matched when one comes back, given
+ * up when a link ends): the smart socket gives it to every core. */
+extern const struct core_tap route_tap;
+/* Replies awaited on link p (for the control socket). */
 size_t route_awaited(const struct link *p);
-/* p's connection is closing: its awaited replies will not come (and
- * what route.c kept on p is freed). */
-void route_link_gone(struct link *p);
 
 #endif

@@ -47,11 +47,10 @@
 #include <event2/event.h>
 
 #include "fake_link.h"
-#include "idmap.h"
 #include "log.h"
 #include "lproto.h"
 #include "msg.h"
-#include "ssock.h"
+#include "core.h"
 
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -68,8 +67,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 } while (0)
 
 struct app {
-	struct ssock_sink sink;
-	struct ssock *ss;
+	struct core_sink sink;
+	struct core *ss;
 	size_t room;
 	struct msg *held[HELD_MAX];     /* taken, not confirmed yet */
 	size_t nheld;
@@ -105,23 +104,36 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 struct run {
 	struct socket_conf sc;
-	struct ssock *ss;
+	struct core *ss;
 	struct app app;
 	struct fake_link links[NLINKS];
 	size_t sent_before_close[NLINKS];       /* nsent when asked to close */
 	uint64_t accepted, refused_overflow, acked, received;
 	uint64_t written;                       /* by links that ended */
+	uint8_t inbound[256];                   /* DATA_REQ ids (all bytes
+	                                           alike) taken by the socket
+	                                           and not confirmed */
 	unsigned seq;
 	unsigned waits;                         /* steps 12 so far */
 };
 
+static struct core_queues
+queues(const struct core *core)
+{
+	struct core_queues q;
+
+	core_queues(core, &q);
+	return q;
+}
+
 static void
 check_invariants(struct run *r)
 {
-	struct ssock *ss = r->ss;
+	struct core *ss = r->ss;
+	struct core_queues q = queues(ss);
 	size_t i, nattached = 0, nup = 0;
 	uint64_t written = r->written;
-	const struct stats *st = &ss->home.stats;
+	const struct stats *st = &core_home(ss)->stats;
 
 	for (i = 0; i < NLINKS; i++) {
 		struct fake_link *f = &r->links[i];
@@ -132,26 +144,26 @@ check_invariants(struct run *r)
 		written += f->nsent;
 		if (f->link.state == LINK_UP) {
 			nup++;
-			CHECK(f->paused == ss->reading_paused);
+			CHECK(f->paused == q.reading_paused);
 		} else
 			CHECK(f->nsent == 0);
 		if (f->closing_asked != NULL)
 			CHECK(f->nsent == r->sent_before_close[i]);
 	}
-	CHECK(ssock_npeers(ss) == nattached);
-	CHECK(ss->nactive == nup);
+	CHECK(core_npeers(ss) == nattached);
+	CHECK(q.active == nup);
 	if (r->sc.overflow != OVERFLOW_BLOCK)
-		CHECK(ss->sendq.len + ss->pending.len <= r->sc.send_buffer);
-	CHECK(r->received == r->app.taken + ss->recvq.len);
+		CHECK(q.send + q.pending <= r->sc.send_buffer);
+	CHECK(r->received == r->app.taken + q.recv);
 	if (r->sc.send_mode != SEND_ROUNDROBIN)
 		return;
 	if (r->sc.delivery == DELIVERY_AT_MOST_ONCE)
-		CHECK(r->accepted == written + ss->sendq.len +
+		CHECK(r->accepted == written + q.send +
 		    (st->drops_overflow - r->refused_overflow) +
 		    st->drops_unroutable);
 	else
-		CHECK(r->accepted == r->acked + ss->pending.len +
-		    ss->sendq.len + (st->drops_overflow -
+		CHECK(r->accepted == r->acked + q.pending +
+		    q.send + (st->drops_overflow -
 		    r->refused_overflow) + st->drops_unroutable +
 		    st->giveups);
 }
@@ -176,7 +188,7 @@ app_send(struct run *r, const uint8_t *target)
 		memcpy(m->peer_id, target, 16);
 		m->flags |= MSG_TARGETED;
 	}
-	switch (st = ssock_app_send(r->ss, m)) {
+	switch (st = core_app_send(r->ss, m)) {
 	case LPROTO_OK:
 		r->accepted++;
 		break;
@@ -192,14 +204,17 @@ static void
 step(struct run *r, uint8_t what, uint8_t arg)
 {
 	struct fake_link *f = &r->links[(what >> 4) & (NLINKS - 1)];
-	struct ssock *ss = r->ss;
+	struct core *ss = r->ss;
+	const struct stats *st = &core_home(ss)->stats;
+	struct core_queues q;
 	uint8_t id[16];
+	uint64_t dups, held;
 	size_t i, k;
 
 	switch (what & 0x0f) {
 	case 0:
 		if (!f->attached)
-			fake_link_attach(f, &ss->home, (uint8_t)(1 + arg % 4));
+			fake_link_attach(f, core_home(ss), (uint8_t)(1 + arg % 4));
 		break;
 	case 1:
 		if (f->attached && f->link.state == LINK_HANDSHAKE &&
@@ -222,19 +237,28 @@ step(struct run *r, uint8_t what, uint8_t arg)
 		if (!f->attached || f->link.state != LINK_UP)
 			break;
 		memset(id, arg, sizeof(id));
-		if ((what & 0x0f) == 5 ||
-		    idmap_get(ss->inbound_by_id, id) == NULL)
+		dups = core_home(ss)->stats.duplicates;
+		if ((what & 0x0f) == 6 && r->inbound[arg])
+			dups++;         /* still here unconfirmed: a resend */
+		else
 			r->received++;
+		if ((what & 0x0f) == 6)
+			r->inbound[arg] = 1;
 		fake_link_receive(f, (what & 0x0f) == 6 ? id : NULL, "r", 1);
+		CHECK(core_home(ss)->stats.duplicates == dups);
 		break;
 	case 7:
 		if (!f->attached || f->nids == 0)
 			break;
 		k = f->nids - 1 - arg % (f->nids < 8 ? f->nids : 8);
-		if (idmap_get(ss->pending_by_id, f->ids[k % FAKE_LINK_IDS]) !=
-		    NULL)
-			r->acked++;
+		/* What leaves the socket's hands besides a drop is what the
+		 * ACK took (a flush only moves messages into pending). */
+		core_queues(ss, &q);
+		held = q.send + q.pending + st->drops_unroutable;
 		fake_link_ack(f, k);
+		core_queues(ss, &q);
+		CHECK(held - (q.send + q.pending + st->drops_unroutable) <= 1);
+		r->acked += held - (q.send + q.pending + st->drops_unroutable);
 		break;
 	case 8:
 		if (f->attached)
@@ -246,11 +270,14 @@ step(struct run *r, uint8_t what, uint8_t arg)
 		break;
 	case 10:
 		r->app.room += arg % 8;
-		ssock_deliver_queued(ss);
+		core_deliver_queued(ss);
 		break;
 	case 11:
-		for (i = 0; i < r->app.nheld; i++)
-			ssock_app_confirmed(ss, r->app.held[i]);
+		for (i = 0; i < r->app.nheld; i++) {
+			if (r->app.held[i]->flags & MSG_HAS_ID)
+				r->inbound[r->app.held[i]->msg_id[0]] = 0;
+			core_app_confirmed(ss, r->app.held[i]);
+		}
 		r->app.nheld = 0;
 		break;
 	case 12:
@@ -268,12 +295,12 @@ step(struct run *r, uint8_t what, uint8_t arg)
 		r->app.taken -= r->app.nheld;
 		r->app.nheld = 0;
 		r->app.room = 0;
-		ssock_app_requeue(ss, &back);
+		core_app_requeue(ss, &back);
 		break;
 	}
 	case 14:
-		ssock_set_conf(ss, &r->sc, NULL);
-		ssock_conf_applied(ss);
+		core_set_conf(ss, &r->sc);
+		core_conf_applied(ss);
 		break;
 	case 15:
 		for (i = 0; i < NLINKS; i++)
@@ -315,12 +342,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.sc.heartbeat_timeout_ms = 15000;
 	r.sc.max_peers = CONFIG_UNLIMITED;
 	r.sc.max_clients = CONFIG_UNLIMITED;
-	CHECK((r.ss = ssock_new(base, &r.sc, 1 << 20)) != NULL);
+	CHECK((r.ss = core_new(base, &r.sc, 1 << 20)) != NULL);
 	r.app.sink.take = app_take;
 	r.app.sink.arg = &r.app;
 	r.app.sink.what = r.app.sink.waits_for = "the fuzzer";
 	r.app.ss = r.ss;
-	ssock_set_sink(r.ss, &r.app.sink);
+	core_set_sink(r.ss, &r.app.sink);
 	for (i = 1; i + 1 < size; i += 2) {
 		step(&r, data[i], data[i + 1]);
 		check_invariants(&r);
@@ -329,10 +356,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r.links[i].attached)
 			link_end(&r, &r.links[i]);
 	for (i = 0; i < r.app.nheld; i++)
-		ssock_app_confirmed(r.ss, r.app.held[i]);
+		core_app_confirmed(r.ss, r.app.held[i]);
 	r.app.nheld = 0;
 	check_invariants(&r);
-	ssock_free(r.ss);
+	core_free(r.ss);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	return 0;
 }

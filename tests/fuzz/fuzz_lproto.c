@@ -91,6 +91,16 @@ walk(const uint8_t *p, size_t n, size_t max_payload)
 static struct event_base *base;
 static struct socket_conf sc;
 static struct ssock *ss;
+
+/* What its core holds now. */
+static struct core_queues
+Q(void)
+{
+	struct core_queues q;
+
+	core_queues(ss->core, &q);
+	return q;
+}
 static int keeper_fd = -1;
 
 /* An application the harness plays (fuzz_app.h): the drain, or the fuzzed
@@ -141,8 +151,8 @@ daemon_setup(void)
 	fuzz_socket_conf(&sc, "l");
 	CHECK((base = event_base_new()) != NULL);
 	fuzz_app_init(base);
-	CHECK((ss = ssock_new(base, &sc, MAX_MESSAGE)) != NULL);
-	CHECK(ssock_open(ss, NULL, NULL, dir) == 0);
+	CHECK((ss = ssock_new(base, NULL, &sc, NULL, dir, MAX_MESSAGE)) !=
+	    NULL);
 	snprintf(daemon_path, sizeof(daemon_path), "%s/l.sock", dir);
 
 	/* The keeper peer, through its HELLO. */
@@ -150,14 +160,14 @@ daemon_setup(void)
 	evutil_make_socket_nonblocking(sv[0]);
 	evutil_make_socket_nonblocking(sv[1]);
 	CHECK((bev = bev_new(base, sv[0])) != NULL);
-	CHECK(peer_new(&ss->home, bev, NULL, "keeper", sc.heartbeat_timeout_ms) !=
+	CHECK(peer_new(core_home(ss->core), bev, NULL, "keeper", sc.heartbeat_timeout_ms) !=
 	    NULL);
 	keeper_fd = sv[1];
 	memset(hello + 6, 0x11, WIRE_ID_LEN);
 	CHECK(fuzz_put(keeper_fd, hello, sizeof(hello)) == 0);
-	for (i = 0; i < 1000 && ss->nactive == 0; i++)
+	for (i = 0; i < 1000 && Q().active == 0; i++)
 		fuzz_pump();
-	CHECK(ss->nactive == 1);
+	CHECK(Q().active == 1);
 
 	/* The drain: attached, no credit yet. */
 	CHECK((drain.in = evbuffer_new()) != NULL);
@@ -189,9 +199,9 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 	if (base == NULL)
 		daemon_setup();
 	CHECK(fuzz_put(keeper_fd, from_keeper, sizeof(from_keeper)) == 0);
-	for (i = 0; i < MAX_PASSES && ss->recvq.len < 2; i++)
+	for (i = 0; i < MAX_PASSES && Q().recv < 2; i++)
 		fuzz_pump();
-	CHECK(ss->recvq.len == 2);
+	CHECK(Q().recv == 2);
 
 	CHECK((client.in = evbuffer_new()) != NULL);
 	client.fd = unix_connect(daemon_path);
@@ -226,8 +236,8 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 	evbuffer_free(client.in);
 
 	/* Whatever it did not take or confirm, the drain does. */
-	if (ss->recvq.len > 0) {
-		lproto_put_u32(body, (uint32_t)ss->recvq.len);
+	if (Q().recv > 0) {
+		lproto_put_u32(body, (uint32_t)Q().recv);
 		drain.taken = 0;
 		fuzz_put_frame(drain.fd, LPROTO_CREDIT, body, 4);
 	}
@@ -236,12 +246,12 @@ daemon_side(const uint8_t *data, size_t size, uint8_t flags)
 		fuzz_pump();
 		busy = drain_poll();
 		busy |= fuzz_discard(keeper_fd);
-		if (!busy && ss->recvq.len == 0)
+		if (!busy && Q().recv == 0)
 			quiet++;
 		else
 			quiet = 0;
 	}
-	CHECK(ss->nactive == 1 && ss->sendq.len == 0);
+	CHECK(Q().active == 1 && Q().send == 0);
 }
 
 /* --- side 1: libsmartsock's decoder ------------------------------------- */

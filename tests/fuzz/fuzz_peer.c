@@ -57,6 +57,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static struct event_base *base;
 static struct socket_conf sc;
 static struct ssock *ss;
+
+/* What its core holds now. */
+static struct core_queues
+Q(void)
+{
+	struct core_queues q;
+
+	core_queues(ss->core, &q);
+	return q;
+}
 static char dir[64], sock_path[96];
 static int keeper_fd = -1;
 static struct evbuffer *keeper_in;
@@ -141,7 +151,7 @@ missing(const uint8_t *s, size_t n)
 static size_t
 npeers(void)
 {
-	return ssock_npeers(ss);
+	return core_npeers(ss->core);
 }
 
 /* A peer of the socket on a socketpair; returns our end, or -1. */
@@ -159,7 +169,7 @@ new_peer(const char *addr)
 		close(sv[1]);
 		return -1;
 	}
-	if (peer_new(&ss->home, bev, NULL, addr, sc.heartbeat_timeout_ms) == NULL) {
+	if (peer_new(core_home(ss->core), bev, NULL, addr, sc.heartbeat_timeout_ms) == NULL) {
 		close(sv[1]);
 		return -1;
 	}
@@ -213,8 +223,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	sc.recv_buffer = 16;
 	CHECK((base = event_base_new()) != NULL);
 	fuzz_app_init(base);
-	CHECK((ss = ssock_new(base, &sc, MAX_MESSAGE)) != NULL);
-	CHECK(ssock_open(ss, NULL, NULL, dir) == 0);
+	CHECK((ss = ssock_new(base, NULL, &sc, NULL, dir, MAX_MESSAGE)) !=
+	    NULL);
 
 	/* The application, attached and with credit. */
 	CHECK((app.in = evbuffer_new()) != NULL);
@@ -240,9 +250,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	CHECK((keeper_fd = new_peer("keeper")) != -1);
 	memset(hello + 6, 0x11, WIRE_ID_LEN);
 	CHECK(fuzz_put(keeper_fd, hello, sizeof(hello)) == 0);
-	for (i = 0; i < 1000 && ss->nactive == 0; i++)
+	for (i = 0; i < 1000 && Q().active == 0; i++)
 		fuzz_pump();
-	CHECK(ss->nactive == 1);
+	CHECK(Q().active == 1);
 	return 0;
 }
 
@@ -319,15 +329,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; quiet < 3; i++) {
 		CHECK(i < MAX_PASSES);  /* else the peer never went away */
 		busy = service(abrupt ? -1 : fd);
-		if (!busy && npeers() == 1 && ss->recvq.len == 0 &&
-		    !app.unconfirmed && ss->sendq.len == 0 &&
-		    TAILQ_EMPTY(&ss->pending.q))
+		if (!busy && npeers() == 1 && Q().recv == 0 &&
+		    !app.unconfirmed && Q().send == 0 &&
+		    Q().pending == 0)
 			quiet++;
 		else
 			quiet = 0;
 	}
 	if (!abrupt)
 		close(fd);
-	CHECK(ss->nactive == 1);
+	CHECK(Q().active == 1);
 	return 0;
 }

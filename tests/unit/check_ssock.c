@@ -16,21 +16,30 @@
 
 #include "check_main.h"
 #include "fake_link.h"
-#include "idmap.h"
 #include "lproto.h"
 #include "msg.h"
 #include "route.h"
-#include "ssock.h"
+#include "core.h"
 
 static struct event_base *base;
 static struct socket_conf sc;
-static struct ssock *ss;
+static struct core *ss;
+
+/* What the core holds now. */
+static struct core_queues
+Q(void)
+{
+	struct core_queues q;
+
+	core_queues(ss, &q);
+	return q;
+}
 
 /* The application side: a sink that takes while it has room and holds
  * what it took until the test confirms it. */
 struct app {
-	struct ssock_sink sink;
-	struct ssock *ss;
+	struct core_sink sink;
+	struct core *ss;
 	size_t room;
 	struct msg *held[64];
 	size_t nheld;
@@ -60,7 +69,7 @@ app_confirm_all(struct app *a)
 	size_t i;
 
 	for (i = 0; i < a->nheld; i++)
-		ssock_app_confirmed(a->ss, a->held[i]);
+		core_app_confirmed(a->ss, a->held[i]);
 	a->nheld = 0;
 }
 
@@ -97,7 +106,7 @@ setup_with(enum send_mode mode, enum delivery delivery,
 	sc.send_buffer = send_buffer;
 	base = event_base_new();
 	ck_assert_ptr_nonnull(base);
-	ss = ssock_new(base, &sc, 1 << 20);
+	ss = core_new(base, &sc, 1 << 20);
 	ck_assert_ptr_nonnull(ss);
 	memset(&app, 0, sizeof(app));
 	app.sink.take = app_take;
@@ -105,14 +114,14 @@ setup_with(enum send_mode mode, enum delivery delivery,
 	app.sink.what = app.sink.waits_for = "the test";
 	app.ss = ss;
 	app.room = 1000;
-	ssock_set_sink(ss, &app.sink);
+	core_set_sink(ss, &app.sink);
 }
 
 static void
 teardown(void)
 {
 	app_confirm_all(&app);
-	ssock_free(ss);
+	core_free(ss);
 	event_base_free(base);
 }
 
@@ -120,7 +129,7 @@ teardown(void)
 static void
 link_connect(struct fake_link *f, uint8_t idbyte)
 {
-	fake_link_attach(f, &ss->home, idbyte);
+	fake_link_attach(f, core_home(ss), idbyte);
 	ck_assert_int_eq(fake_link_up(f), 0);
 	ck_assert_int_eq(f->link.state, LINK_UP);
 }
@@ -136,7 +145,7 @@ wait_ms(unsigned ms)
 static int
 app_send(const char *s)
 {
-	return ssock_app_send(ss, msg_new_copy(s, strlen(s)));
+	return core_app_send(ss, msg_new_copy(s, strlen(s)));
 }
 
 static int
@@ -146,7 +155,7 @@ app_send_to(const uint8_t id[16], const char *s)
 
 	memcpy(m->peer_id, id, 16);
 	m->flags |= MSG_TARGETED;
-	return ssock_app_send(ss, m);
+	return core_app_send(ss, m);
 }
 
 START_TEST(test_roundrobin)
@@ -156,7 +165,7 @@ START_TEST(test_roundrobin)
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 10);
 	link_connect(&a, 0xaa);
 	link_connect(&b, 0xbb);
-	ck_assert_uint_eq(ssock_npeers(ss), 2);
+	ck_assert_uint_eq(core_npeers(ss), 2);
 	app_send("m0");
 	app_send("m1");
 	app_send("m2");
@@ -171,15 +180,15 @@ START_TEST(test_roundrobin)
 	/* Nobody with room: it waits, and goes when one drains. */
 	a.unflushed = sc.peer_buffer;
 	app_send("m6");
-	ck_assert_uint_eq(ss->sendq.len, 1);
+	ck_assert_uint_eq(Q().send, 1);
 	fake_link_drain(&b);
 	ck_assert_str_eq(b.sent, "m1,m3,m6,");
 	fake_link_down(&a);
-	ck_assert_uint_eq(ssock_npeers(ss), 1);
+	ck_assert_uint_eq(core_npeers(ss), 1);
 	app_send("m7");
 	ck_assert_str_eq(b.sent, "m1,m3,m6,m7,");
 	fake_link_down(&b);
-	ck_assert_uint_eq(ssock_npeers(ss), 0);
+	ck_assert_uint_eq(core_npeers(ss), 0);
 	teardown();
 }
 END_TEST
@@ -193,7 +202,7 @@ START_TEST(test_publish_and_targeted)
 	link_connect(&a, 0xaa);
 	link_connect(&b, 0xbb);
 	/* Still handshaking: gets nothing. */
-	fake_link_attach(&c, &ss->home, 0xcc);
+	fake_link_attach(&c, core_home(ss), 0xcc);
 	app_send("p0");
 	app_send("p1");
 	ck_assert_int_eq(app_send_to(b.link.identity, "only-b"), LPROTO_OK);
@@ -209,11 +218,11 @@ START_TEST(test_publish_and_targeted)
 	app_send("p2");
 	ck_assert_str_eq(a.sent, "p0,p1,p2,");
 	ck_assert_str_eq(b.sent, "p0,p1,only-b,");
-	ck_assert_uint_eq(ss->home.stats.drops_slow_peer, 1);
+	ck_assert_uint_eq(core_home(ss)->stats.drops_slow_peer, 1);
 	ck_assert_uint_eq(b.link.drops, 1);
 	/* A targeted message waits for its own peer's room. */
 	ck_assert_int_eq(app_send_to(b.link.identity, "b-later"), LPROTO_OK);
-	ck_assert_uint_eq(ss->sendq.len, 1);
+	ck_assert_uint_eq(Q().send, 1);
 	fake_link_drain(&b);
 	ck_assert_str_eq(b.sent, "p0,p1,only-b,b-later,");
 	/* Its peer left while it waited: dropped, counted. */
@@ -221,8 +230,8 @@ START_TEST(test_publish_and_targeted)
 	app_send_to(b.link.identity, "b-gone");
 	fake_link_down(&b);
 	fake_link_drain(&a);
-	ck_assert_uint_eq(ss->home.stats.drops_unroutable, 1);
-	ck_assert_uint_eq(ss->sendq.len, 0);
+	ck_assert_uint_eq(core_home(ss)->stats.drops_unroutable, 1);
+	ck_assert_uint_eq(Q().send, 0);
 	fake_link_down(&a);
 	fake_link_down(&c);
 	teardown();
@@ -239,18 +248,18 @@ START_TEST(test_publish_block_slow_subscriber)
 	/* Both full: back-pressure, no clock runs. */
 	a.unflushed = b.unflushed = sc.peer_buffer;
 	app_send("s0");
-	ck_assert_uint_eq(ss->sendq.len, 1);
+	ck_assert_uint_eq(Q().send, 1);
 	wait_ms(60);
 	ck_assert_ptr_null(a.closing_asked);
 	ck_assert_ptr_null(b.closing_asked);
 	/* a reads again, b does not: b holds a back, and after
 	 * subscriber_timeout it is disconnected; a gets everything. */
 	fake_link_drain(&a);
-	ck_assert_uint_eq(ss->sendq.len, 1);
+	ck_assert_uint_eq(Q().send, 1);
 	ck_assert_str_eq(a.sent, "");
 	wait_ms(60);
 	ck_assert_ptr_nonnull(b.closing_asked);
-	ck_assert_uint_eq(ss->home.stats.slow_peers_closed, 1);
+	ck_assert_uint_eq(core_home(ss)->stats.slow_peers_closed, 1);
 	ck_assert_str_eq(a.sent, "s0,");
 	ck_assert_str_eq(b.sent, "");
 	fake_link_down(&b);
@@ -267,12 +276,12 @@ START_TEST(test_buffer_then_flush_in_order)
 	app_send("q0");
 	app_send("q1");
 	app_send("q2");
-	ck_assert_uint_eq(ss->sendq.len, 3);
-	fake_link_attach(&a, &ss->home, 0xaa);
-	ck_assert_uint_eq(ss->sendq.len, 3);    /* handshaking */
+	ck_assert_uint_eq(Q().send, 3);
+	fake_link_attach(&a, core_home(ss), 0xaa);
+	ck_assert_uint_eq(Q().send, 3);    /* handshaking */
 	ck_assert_int_eq(fake_link_up(&a), 0);
 	ck_assert_str_eq(a.sent, "q0,q1,q2,");
-	ck_assert_uint_eq(ss->sendq.len, 0);
+	ck_assert_uint_eq(Q().send, 0);
 	fake_link_down(&a);
 	teardown();
 }
@@ -288,9 +297,9 @@ START_TEST(test_borrowed_copied_when_queued)
 	/* A view of an input buffer: no peer yet, so it must be copied. */
 	memcpy(buf, "keep-me", 7);
 	msg_borrow(&view, buf, 7);
-	ck_assert_int_eq(ssock_app_send(ss, &view), LPROTO_OK);
+	ck_assert_int_eq(core_app_send(ss, &view), LPROTO_OK);
 	memset(buf, 'X', sizeof(buf));          /* the input moves on */
-	ck_assert_uint_eq(ss->sendq.len, 1);
+	ck_assert_uint_eq(Q().send, 1);
 	link_connect(&a, 0xaa);
 	ck_assert_str_eq(a.sent, "keep-me,");
 	fake_link_down(&a);
@@ -307,7 +316,7 @@ START_TEST(test_overflow_policies)
 	app_send("n1");
 	ck_assert_int_eq(app_send("n2"), LPROTO_ST_NO_BUFFER);
 	app_send("n3");
-	ck_assert_uint_eq(ss->home.stats.drops_overflow, 2);
+	ck_assert_uint_eq(core_home(ss)->stats.drops_overflow, 2);
 	link_connect(&a, 0xaa);
 	ck_assert_str_eq(a.sent, "n0,n1,");
 	fake_link_down(&a);
@@ -318,7 +327,7 @@ START_TEST(test_overflow_policies)
 	app_send("o1");
 	app_send("o2");
 	app_send("o3");
-	ck_assert_uint_eq(ss->home.stats.drops_overflow, 2);
+	ck_assert_uint_eq(core_home(ss)->stats.drops_overflow, 2);
 	link_connect(&a, 0xaa);
 	ck_assert_str_eq(a.sent, "o2,o3,");
 	fake_link_down(&a);
@@ -326,11 +335,11 @@ START_TEST(test_overflow_policies)
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 2);
 	app_send("b0");
-	ck_assert_int_eq(ssock_send_blocked(ss), 0);
+	ck_assert_int_eq(core_send_blocked(ss), 0);
 	app_send("b1");
-	ck_assert_int_eq(ssock_send_blocked(ss), 1);
+	ck_assert_int_eq(core_send_blocked(ss), 1);
 	link_connect(&a, 0xaa);
-	ck_assert_int_eq(ssock_send_blocked(ss), 0);
+	ck_assert_int_eq(core_send_blocked(ss), 0);
 	ck_assert_str_eq(a.sent, "b0,b1,");
 	fake_link_down(&a);
 	teardown();
@@ -347,13 +356,13 @@ START_TEST(test_at_least_once_ack_resend_giveup)
 	app_send("r1");
 	ck_assert_str_eq(a.sent, "r0,r1,");
 	ck_assert_uint_eq(a.nids, 2);
-	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 2);
+	ck_assert_uint_eq(Q().pending, 2);
 	/* Awaiting an ACK counts in send_buffer. */
-	ck_assert_uint_eq(ss->pending.len, 2);
+	ck_assert_uint_eq(Q().pending, 2);
 	/* ACK the first one only (and again: a late duplicate is nothing). */
 	fake_link_ack(&a, 0);
 	fake_link_ack(&a, 0);
-	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 1);
+	ck_assert_uint_eq(Q().pending, 1);
 	/* r1 is resent (same msg_id) while the link is up, ever more
 	 * rarely, and never given up on it. */
 	fake_link_clear(&a);
@@ -361,27 +370,25 @@ START_TEST(test_at_least_once_ack_resend_giveup)
 	ck_assert_str_eq(a.sent, "r1,");
 	ck_assert_mem_eq(a.ids[2], a.ids[1], 16);
 	wait_ms(200);
-	ck_assert_uint_ge(ss->home.stats.resends, 1);
-	ck_assert_uint_eq(TAILQ_FIRST(&ss->pending.q)->resends,
-	    ss->home.stats.resends);
+	ck_assert_uint_ge(core_home(ss)->stats.resends, 1);
 	/* 30 ms, then 60, 120, ...: at most 3 in 245 ms. */
-	ck_assert_uint_le(ss->home.stats.resends, 3);
-	ck_assert_uint_eq(ss->home.stats.giveups, 0);
+	ck_assert_uint_le(core_home(ss)->stats.resends, 3);
+	ck_assert_uint_eq(core_home(ss)->stats.giveups, 0);
 	/* Lost with a link that ends without its ACK: queued again, until
 	 * max_retries = 2 links ended with it. */
 	fake_link_down(&a);
-	ck_assert_uint_eq(ss->sendq.len, 1);
+	ck_assert_uint_eq(Q().send, 1);
 	link_connect(&a, 0xaa);
-	ck_assert_uint_eq(ss->sendq.len, 0);
-	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 1);
+	ck_assert_uint_eq(Q().send, 0);
+	ck_assert_uint_eq(Q().pending, 1);
 	fake_link_down(&a);
-	ck_assert_uint_eq(ss->sendq.len, 1);
-	ck_assert_uint_eq(ss->home.stats.giveups, 0);
+	ck_assert_uint_eq(Q().send, 1);
+	ck_assert_uint_eq(core_home(ss)->stats.giveups, 0);
 	link_connect(&a, 0xaa);
 	fake_link_down(&a);
-	ck_assert_uint_eq(ss->sendq.len, 0);
-	ck_assert_uint_eq(ss->home.stats.giveups, 1);
-	ck_assert_uint_eq(idmap_count(ss->pending_by_id), 0);
+	ck_assert_uint_eq(Q().send, 0);
+	ck_assert_uint_eq(core_home(ss)->stats.giveups, 1);
+	ck_assert_uint_eq(Q().pending, 0);
 	teardown();
 }
 END_TEST
@@ -396,7 +403,7 @@ START_TEST(test_at_least_once_requeue_on_link_down)
 	app_send("x1");
 	ck_assert_str_eq(a.sent, "x0,x1,");
 	fake_link_down(&a);             /* never acknowledged */
-	ck_assert_uint_eq(ss->sendq.len, 2);
+	ck_assert_uint_eq(Q().send, 2);
 	link_connect(&b, 0xbb);
 	ck_assert_str_eq(b.sent, "x0,x1,");
 	/* The same ids: the receiver can tell a resend. */
@@ -419,14 +426,14 @@ START_TEST(test_receive_dedup_backpressure_ack)
 	memset(id, 0x42, 16);
 	fake_link_receive(&a, id, "hi", 2);
 	fake_link_receive(&a, id, "hi", 2);     /* a resend, same msg_id */
-	ck_assert_uint_eq(ss->recvq.len, 1);
-	ck_assert_uint_eq(ss->home.stats.duplicates, 1);
+	ck_assert_uint_eq(Q().recv, 1);
+	ck_assert_uint_eq(core_home(ss)->stats.duplicates, 1);
 	fake_link_receive(&a, NULL, "d", 1);
 	ck_assert_int_eq(a.paused, 0);
 	fake_link_receive(&a, NULL, "d", 1);
 	/* Full at 3: reading stops (the link is paused, nothing dropped). */
-	ck_assert_uint_eq(ss->recvq.len, 3);
-	ck_assert_int_eq(ss->reading_paused, 1);
+	ck_assert_uint_eq(Q().recv, 3);
+	ck_assert_int_eq(Q().reading_paused, 1);
 	ck_assert_int_eq(a.paused, 1);
 	/* A link that comes up meanwhile is paused at once. */
 	{
@@ -438,9 +445,9 @@ START_TEST(test_receive_dedup_backpressure_ack)
 	}
 	/* The application takes them, in order; reading resumes. */
 	app.room = 10;
-	ssock_deliver_queued(ss);
+	core_deliver_queued(ss);
 	ck_assert_str_eq(app.got, "hi,d,d,");
-	ck_assert_int_eq(ss->reading_paused, 0);
+	ck_assert_int_eq(Q().reading_paused, 0);
 	ck_assert_int_eq(a.paused, 0);
 	/* A DATA_REQ is acknowledged once the application confirms it, on
 	 * the sender's current link (it reconnected meanwhile). */
@@ -452,7 +459,7 @@ START_TEST(test_receive_dedup_backpressure_ack)
 	ck_assert_mem_eq(a.last_ack, id, 16);
 	/* Confirmed: the same id again is new, not a duplicate. */
 	fake_link_receive(&a, id, "hi", 2);
-	ck_assert_uint_eq(ss->home.stats.duplicates, 1);
+	ck_assert_uint_eq(core_home(ss)->stats.duplicates, 1);
 	/* Unconfirmed deliveries of an application that left come back
 	 * first, in order. */
 	{
@@ -465,10 +472,10 @@ START_TEST(test_receive_dedup_backpressure_ack)
 		app.nheld = 0;
 		app.room = 0;
 		fake_link_receive(&a, NULL, "after", 5);
-		ssock_app_requeue(ss, &back);
+		core_app_requeue(ss, &back);
 		app.room = 10;
 		app.got[0] = '\0';
-		ssock_deliver_queued(ss);
+		core_deliver_queued(ss);
 		ck_assert_str_eq(app.got, "hi,after,");
 	}
 	fake_link_down(&a);
@@ -482,12 +489,12 @@ START_TEST(test_duplicate_identity)
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 10);
 	link_connect(&a, 0xaa);
-	fake_link_attach(&a2, &ss->home, 0xaa);
+	fake_link_attach(&a2, core_home(ss), 0xaa);
 	ck_assert_int_eq(fake_link_up(&a2), -1);
 	ck_assert_int_eq(a2.link.state, LINK_HANDSHAKE);
-	ck_assert_uint_eq(ssock_npeers(ss), 2);
+	ck_assert_uint_eq(core_npeers(ss), 2);
 	fake_link_down(&a2);            /* the refused one closes */
-	ck_assert_uint_eq(ssock_npeers(ss), 1);
+	ck_assert_uint_eq(core_npeers(ss), 1);
 	app_send("still-a");
 	ck_assert_str_eq(a.sent, "still-a,");
 	fake_link_down(&a);
@@ -502,20 +509,20 @@ START_TEST(test_reload_and_end)
 
 	setup_with(SEND_ROUNDROBIN, DELIVERY_AT_MOST_ONCE, OVERFLOW_BLOCK, 1);
 	link_connect(&a, 0xaa);
-	fake_link_attach(&b, &ss->home, 0xbb);
+	fake_link_attach(&b, core_home(ss), 0xbb);
 	a.unflushed = sc.peer_buffer;
 	app_send("w0");
-	ck_assert_int_eq(ssock_send_blocked(ss), 1);
+	ck_assert_int_eq(core_send_blocked(ss), 1);
 	/* A larger send buffer unblocks; every link hears of the change. */
 	sc2 = sc;
 	sc2.send_buffer = 10;
-	ssock_set_conf(ss, &sc2, NULL);
-	ssock_conf_applied(ss);
-	ck_assert_int_eq(ssock_send_blocked(ss), 0);
+	core_set_conf(ss, &sc2);
+	core_conf_applied(ss);
+	ck_assert_int_eq(core_send_blocked(ss), 0);
 	ck_assert_int_eq(a.reconfigured, 1);
 	ck_assert_int_eq(b.reconfigured, 1);
 	/* The socket's end frees its links, without events. */
-	ssock_free(ss);
+	core_free(ss);
 	ss = NULL;
 	ck_assert_int_eq(a.freed, 1);
 	ck_assert_int_eq(b.freed, 1);
@@ -523,13 +530,33 @@ START_TEST(test_reload_and_end)
 }
 END_TEST
 
+/* The target's send buffer has room: its routes go on (as ssock.c's). */
+static void
+room_to_routes(void *arg)
+{
+	route_target_ready(arg);
+}
+
+/* routes_apply()'s finder over the two cores of arg. */
+static struct core *
+find_core(void *arg, const char *name)
+{
+	struct core **pair = arg;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (strcmp(core_home(pair[i])->name, name) == 0)
+			return pair[i];
+	return NULL;
+}
+
 /* Two cores and a route from one to the other, with replies. */
 START_TEST(test_route_and_replies)
 {
+	struct core *pair[2];
 	struct socket_conf confs[2];
 	struct config cfg;
-	struct ssock_list list;
-	struct ssock *from, *to;
+	struct core *from, *to;
 	struct fake_link x, y, y2;
 	size_t target = 1;
 
@@ -542,17 +569,19 @@ START_TEST(test_route_and_replies)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.sockets = confs;
 	cfg.nsockets = 2;
-	ck_assert_ptr_nonnull(from = ssock_new(base, &confs[0], 1 << 20));
-	ck_assert_ptr_nonnull(to = ssock_new(base, &confs[1], 1 << 20));
-	TAILQ_INIT(&list);
-	TAILQ_INSERT_TAIL(&list, from, entry);
-	TAILQ_INSERT_TAIL(&list, to, entry);
-	routes_apply(&cfg, &list);
-	ck_assert_int_eq(ssock_to_applications(from), 0);
+	ck_assert_ptr_nonnull(from = core_new(base, &confs[0], 1 << 20));
+	ck_assert_ptr_nonnull(to = core_new(base, &confs[1], 1 << 20));
+	pair[0] = from;
+	pair[1] = to;
+	core_set_tap(from, &route_tap);         /* as ssock.c does */
+	core_set_tap(to, &route_tap);
+	core_on_room(to, room_to_routes, to);
+	routes_apply(&cfg, find_core, pair);
+	ck_assert_ptr_nonnull(core_sink(from));
 
-	fake_link_attach(&x, &from->home, 0x0a);
+	fake_link_attach(&x, core_home(from), 0x0a);
 	ck_assert_int_eq(fake_link_up(&x), 0);
-	fake_link_attach(&y, &to->home, 0x0b);
+	fake_link_attach(&y, core_home(to), 0x0b);
 	ck_assert_int_eq(fake_link_up(&y), 0);
 	/* x's request goes out of `back` to y; y's answer comes back to x. */
 	fake_link_receive(&x, NULL, "req1", 4);
@@ -565,7 +594,7 @@ START_TEST(test_route_and_replies)
 	/* y ends with a reply owed: it will not come; a later message from
 	 * the new y is not taken for it. */
 	fake_link_down(&y);
-	fake_link_attach(&y2, &to->home, 0x0b);
+	fake_link_attach(&y2, core_home(to), 0x0b);
 	ck_assert_int_eq(fake_link_up(&y2), 0);
 	ck_assert_uint_eq(route_awaited(&y2.link), 0);
 	/* With the target full (send buffer 0 free, block), the source
@@ -584,15 +613,15 @@ START_TEST(test_route_and_replies)
 	fake_link_down(&y2);
 	routes_forget(from);
 	routes_forget(to);
-	ssock_free(from);
-	ssock_free(to);
+	core_free(from);
+	core_free(to);
 	routes_free();
 	event_base_free(base);
 }
 END_TEST
 
 static Suite *
-ssock_suite(void)
+core_suite(void)
 {
 	Suite *s = suite_create("ssock");
 	TCase *tc = tcase_create("core");
@@ -613,4 +642,4 @@ ssock_suite(void)
 	return s;
 }
 
-CHECK_MAIN(ssock_suite)
+CHECK_MAIN(core_suite)
