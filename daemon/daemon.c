@@ -12,7 +12,6 @@
 #include <event2/event.h>
 
 #include "budget.h"
-#include "control.h"
 #include "daemon.h"
 #include "local.h"
 #include "log.h"
@@ -173,7 +172,6 @@ daemon_free(struct daemon *d)
 {
 	struct ssock *ss;
 
-	control_free(d->control);
 	while ((ss = TAILQ_FIRST(&d->sockets)) != NULL) {
 		TAILQ_REMOVE(&d->sockets, ss, entry);
 		ssock_free(ss);

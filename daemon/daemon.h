@@ -38,7 +38,8 @@ struct daemon {
 	uint64_t started_wall;          /* time(NULL) at start */
 	pid_t pid;
 	struct ssock_list sockets;
-	struct control *control;        /* <runtime_dir>/control.sock */
+	struct control *control;        /* <runtime_dir>/control.sock: made
+	                                   and freed by main.c */
 	struct event *sig_term, *sig_int, *sig_hup, *grace_ev;
 	uint64_t grace_deadline_ms;
 };
@@ -80,7 +81,8 @@ int daemon_reload_on_sighup(struct daemon *d);
 /* budget.h's relief callback: every socket may go on (arg: the daemon). */
 void daemon_budget_relief(void *arg);
 
-/* Free everything the daemon holds, whatever was set up so far. */
+/* Free everything the daemon holds, whatever was set up so far, but its
+ * control socket (main.c frees that first). */
 void daemon_free(struct daemon *d);
 
 #endif

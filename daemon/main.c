@@ -127,6 +127,16 @@ daemon_libevent_log(int severity, const char *msg)
 		log_debug("libevent: %s", msg);
 }
 
+/* The control socket (made here, above the daemon it reports on), then
+ * the daemon. */
+static void
+main_free(struct daemon *d)
+{
+	control_free(d->control);
+	d->control = NULL;
+	daemon_free(d);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -194,7 +204,7 @@ main(int argc, char **argv)
 	if (check_only) {
 		printf("smartsockd: %s: configuration OK (%zu socket%s)\n",
 		    path, d.cfg.nsockets, d.cfg.nsockets == 1 ? "" : "s");
-		daemon_free(&d);
+		main_free(&d);
 		return 0;
 	}
 
@@ -211,23 +221,23 @@ main(int argc, char **argv)
 	if (mkdir_p(d.cfg.daemon.runtime_dir, 0755) == -1) {
 		log_err("cannot create runtime_dir %s",
 		    d.cfg.daemon.runtime_dir);
-		daemon_free(&d);
+		main_free(&d);
 		return 1;
 	}
 	if (!unixsock_dir_safe(d.cfg.daemon.runtime_dir, err, sizeof(err))) {
 		log_errx("runtime_dir (of %s) refused: %s", d.config_path, err);
-		daemon_free(&d);
+		main_free(&d);
 		return 1;
 	}
 	event_set_log_callback(daemon_libevent_log);
 	if ((d.base = event_base_new()) == NULL) {
 		log_errx("cannot create the event loop");
-		daemon_free(&d);
+		main_free(&d);
 		return 1;
 	}
 	if (budget_init(d.base, daemon_budget_relief, &d) == -1) {
 		log_errx("cannot set up the memory budget");
-		daemon_free(&d);
+		main_free(&d);
 		return 1;
 	}
 	budget_set_max(d.cfg.daemon.max_memory);
@@ -236,7 +246,7 @@ main(int argc, char **argv)
 	if ((d.dns = evdns_base_new(d.base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL) {
 		log_errx("cannot set up the DNS resolver");
-		daemon_free(&d);
+		main_free(&d);
 		return 1;
 	}
 	/*
@@ -246,21 +256,21 @@ main(int argc, char **argv)
 	if ((d.control = control_new(&d)) == NULL) {
 		log_errx("not starting: no control socket in %s",
 		    d.cfg.daemon.runtime_dir);
-		daemon_free(&d);
+		main_free(&d);
 		return 1;
 	}
 	for (i = 0; i < d.cfg.nsockets; i++)
 		if (daemon_start_socket(&d, &d.cfg, i, d.tls[i]) == NULL) {
 			log_errx("not starting: socket %s could not be set up",
 			    d.cfg.sockets[i].name);
-			daemon_free(&d);
+			main_free(&d);
 			return 1;
 		}
 	daemon_apply_routes(&d);
 	if (daemon_signals_init(&d) == -1 ||
 	    daemon_reload_on_sighup(&d) == -1) {
 		log_errx("cannot set up signal handling");
-		daemon_free(&d);
+		main_free(&d);
 		return 1;
 	}
 
@@ -273,7 +283,7 @@ main(int argc, char **argv)
 			    "standard error", err);
 		if (daemon(0, 0) == -1) {
 			log_err("daemon");
-			daemon_free(&d);
+			main_free(&d);
 			return 1;
 		}
 		log_to_syslog(log_facility_value(d.cfg.daemon.log_facility));
@@ -281,7 +291,7 @@ main(int argc, char **argv)
 			fatalx("cannot reinitialise the event loop");
 	}
 	if (notify_init(d.base) == -1) {
-		daemon_free(&d);
+		main_free(&d);
 		return 1;
 	}
 	ssock_check_fd_limit(&d.cfg);
@@ -301,6 +311,6 @@ main(int argc, char **argv)
 	    d.cfg.daemon.runtime_dir);
 	event_base_dispatch(d.base);
 	log_info("stopped");
-	daemon_free(&d);
+	main_free(&d);
 	return 0;
 }
