@@ -94,6 +94,20 @@ ss_schedule(struct smartsock *s)
  * mean nothing to the next one and they earn it no credit; a frame cut
  * short is lost with the connection.
  */
+
+static void ss_conn_error(struct smartsock *, int);
+static int ss_session_frame(struct smartsock *, uint8_t, const uint8_t *);
+static void ss_retry(struct smartsock *);
+
+/* What this module hears from the byte stream (client.h). */
+static const struct ss_stream_events ss_attach_events = {
+	.lost = ss_lost,
+	.write_failed = ss_write_failed,
+	.bad_frame = ss_conn_error,
+	.session_frame = ss_session_frame,
+	.retry_due = ss_retry,
+};
+
 static void
 ss_age_frames(struct smartsock *s)
 {
@@ -202,7 +216,7 @@ ss_write_failed(struct smartsock *s, int err)
  * Malformed data or a refusal: while re-attaching, this attempt ends (and
  * another follows); otherwise the handle is unusable.
  */
-void
+static void
 ss_conn_error(struct smartsock *s, int err)
 {
 	if (s->opened && s->reconnect && !s->welcomed) {
@@ -327,7 +341,7 @@ ss_attach_fd(struct smartsock *s, int fd)
 
 /* An attempt to re-attach, without blocking: connect and send HELLO; the
  * WELCOME is read as any other frame. */
-void
+static void
 ss_retry(struct smartsock *s)
 {
 	int fd, err;
@@ -565,6 +579,7 @@ ss_attach_first(struct smartsock *s, const char *name)
 	int64_t deadline = ss_deadline(SS_OPEN_TIMEOUT_MS);
 	int fd, saved;
 
+	s->ev = &ss_attach_events;
 	if (ss_path(name, &s->addr) == -1 || ss_poll_set(s) == -1 ||
 	    (fd = ss_socket()) == -1)
 		return -1;
@@ -598,7 +613,7 @@ ss_free(struct smartsock *s)
  * mean for the connection.  0 when the frame is taken (the scan goes on),
  * -1 when the connection failed on it.
  */
-int
+static int
 ss_session_frame(struct smartsock *s, uint8_t type, const uint8_t *body)
 {
 	uint32_t status, max;

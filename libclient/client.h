@@ -3,9 +3,12 @@
  *
  *   smartsock.c  the calls of smartsock.h
  *   stream.c     the byte stream to the daemon: the out-buffer, reading
- *                ahead and checking frames, waiting, writing one frame
- *   attach.c     the connection's life: attaching, losing the daemon,
- *                re-attaching, and the descriptor of smartsock_fd()
+ *                ahead and checking frames, waiting, writing one frame;
+ *                what it cannot decide it reports (ss_stream_events)
+ *   attach.c     the connection's life: attaching, WELCOME, REFUSE and
+ *                CLOSING, losing the daemon, re-attaching, and the
+ *                descriptor of smartsock_fd(); it hears the stream's
+ *                events
  *
  * Internal functions are ss_* (the library exports only smartsock_*).
  */
@@ -68,7 +71,28 @@
 /* ss_write_frame(): the connection went before the frame was whole. */
 #define SS_LOST (-2)
 
+/*
+ * What the byte stream (stream.c) reports to the owner of the
+ * connection's life (attach.c), which sets them when it attaches: the
+ * stream reads, checks and writes frames and decides nothing else.
+ */
+struct ss_stream_events {
+	/* The connection ended (EOF, a reset, a timeout): err says how. */
+	void (*lost)(struct smartsock *, int err);
+	/* A write failed with err. */
+	void (*write_failed)(struct smartsock *, int err);
+	/* What the daemon sent breaks the protocol (err: EPROTO). */
+	void (*bad_frame)(struct smartsock *, int err);
+	/* WELCOME, REFUSE or CLOSING with its body: -1 when the connection
+	 * is no longer usable. */
+	int (*session_frame)(struct smartsock *, uint8_t type,
+	    const uint8_t *body);
+	/* Detached, and the time for the next attempt has come. */
+	void (*retry_due)(struct smartsock *);
+};
+
 struct smartsock {
+	const struct ss_stream_events *ev;      /* attach.c's */
 	int fd;                 /* the connection, -1 while detached */
 	int timeout_ms;
 	int err;                /* EPROTO etc.: every call fails with it */
@@ -185,9 +209,6 @@ void ss_timer_sync(struct smartsock *);
 void ss_schedule(struct smartsock *);
 void ss_lost(struct smartsock *, int err);
 void ss_write_failed(struct smartsock *, int err);
-void ss_conn_error(struct smartsock *, int err);
-int ss_session_frame(struct smartsock *, uint8_t type, const uint8_t *body);
-void ss_retry(struct smartsock *);
 void ss_service(struct smartsock *);
 void ss_peek(struct smartsock *);
 int ss_attach_wait(struct smartsock *, int64_t deadline);

@@ -157,7 +157,7 @@ ss_flush_nb(struct smartsock *s)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
-			ss_write_failed(s, errno);
+			s->ev->write_failed(s, errno);
 			return -1;
 		}
 		s->ooff += (size_t)n;
@@ -180,7 +180,7 @@ ss_frame(struct smartsock *s, uint8_t *f, uint32_t blen)
 	case LPROTO_DELIVER:
 	case LPROTO_DELIVER_REQ:
 		if (!s->welcomed) {
-			ss_conn_error(s, EPROTO);
+			s->ev->bad_frame(s, EPROTO);
 			return;
 		}
 		s->nready++;
@@ -188,7 +188,7 @@ ss_frame(struct smartsock *s, uint8_t *f, uint32_t blen)
 		return;
 	case LPROTO_SEND_RESULT:
 		if (!s->welcomed || s->owed == 0) {
-			ss_conn_error(s, EPROTO);
+			s->ev->bad_frame(s, EPROTO);
 			return;
 		}
 		s->owed--;
@@ -203,12 +203,12 @@ ss_frame(struct smartsock *s, uint8_t *f, uint32_t blen)
 	case LPROTO_REFUSE:
 	case LPROTO_CLOSING:
 		/* The connection's life: attach.c's. */
-		if (ss_session_frame(s, f[4], body) == -1)
+		if (s->ev->session_frame(s, f[4], body) == -1)
 			return;
 		break;
 	default:
 		/* A client-to-daemon type. */
-		ss_conn_error(s, EPROTO);
+		s->ev->bad_frame(s, EPROTO);
 		return;
 	}
 	f[4] = SS_SKIP;
@@ -231,7 +231,7 @@ ss_scan(struct smartsock *s)
 		if (c == LPROTO_NEED_MORE)
 			break;
 		if (c == LPROTO_FRAME_BAD) {
-			ss_conn_error(s, EPROTO);
+			s->ev->bad_frame(s, EPROTO);
 			return;
 		}
 		if (s->rlen - s->scan < LPROTO_HDR_LEN + (size_t)blen) {
@@ -281,20 +281,20 @@ ss_fill(struct smartsock *s)
 		if (n > 0)
 			break;
 		if (n == 0) {
-			ss_lost(s, EPIPE);
+			s->ev->lost(s, EPIPE);
 			return;
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			ss_lost(s, errno);
+			s->ev->lost(s, errno);
 		return;
 	}
 	s->rlen += (size_t)n;
 	ss_scan(s);
 	if (s->drop) {
 		s->drop = 0;
-		ss_lost(s, s->attempt_err);
+		s->ev->lost(s, s->attempt_err);
 	} else if (s->closing && !s->wr_shut && !s->writing)
 		ss_flush_nb(s);
 }
@@ -323,7 +323,7 @@ ss_wait(struct smartsock *s, int flags, int64_t deadline)
 			poll(NULL, 0, n);
 		if (mono_ms() < s->next_try)
 			return 0;
-		ss_retry(s);
+		s->ev->retry_due(s);
 		return 1;
 	}
 	pfd.fd = s->fd;
@@ -350,13 +350,13 @@ ss_wait(struct smartsock *s, int flags, int64_t deadline)
 	if (n == 0) {
 		if (s->opened && !s->welcomed &&
 		    mono_ms() >= s->hello_deadline) {
-			ss_lost(s, ETIMEDOUT);
+			s->ev->lost(s, ETIMEDOUT);
 			return 1;
 		}
 		return 0;
 	}
 	if (pfd.revents & POLLNVAL) {
-		ss_lost(s, EBADF);
+		s->ev->lost(s, EBADF);
 		return 1;
 	}
 	if ((pfd.events & POLLIN) &&
@@ -466,7 +466,7 @@ ss_write_frame(struct smartsock *s, const uint8_t *hdr, size_t hlen,
 			continue;
 		if (w == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			s->writing = 0;
-			ss_write_failed(s, errno);
+			s->ev->write_failed(s, errno);
 			if (ss_broken(s)) {
 				errno = ss_broken(s);
 				return -1;
