@@ -22,9 +22,9 @@
 #include "parse.h"
 #include "peer.h"
 #include "tls.h"
+#include "transport.h"
 #include "wire.h"
 #include "ws.h"
-#include "wsup.h"
 
 static void peer_readcb(struct bufferevent *, void *);
 static void peer_writecb(struct bufferevent *, void *);
@@ -32,10 +32,7 @@ static void peer_eventcb(struct bufferevent *, short, void *);
 static void peer_hello_timeout(evutil_socket_t, short, void *);
 static void peer_heartbeat(evutil_socket_t, short, void *);
 static void peer_silence(evutil_socket_t, short, void *);
-static void peer_batch_flush(evutil_socket_t, short, void *);
 static void peer_pause(struct peer *, unsigned);
-static void peer_sniff(struct peer *, uint8_t);
-static int peer_upgrade(struct peer *);
 static size_t peer_unflushed(const struct link *);
 static int peer_send_msg(struct link *, struct msg *);
 static int peer_send_ack(struct link *, const uint8_t[16]);
@@ -46,7 +43,6 @@ static void peer_reconfigure(struct link *);
 static void peer_free_link(struct link *);
 static void peer_describe(const struct link *, struct json *);
 static void peer_free(struct peer *);
-static struct bufferevent *peer_transport(const struct peer *);
 
 /* What the socket's core asks of a peer (link.h). */
 static const struct link_ops peer_link_ops = {
@@ -72,14 +68,6 @@ static const struct link_ops peer_link_ops = {
 #define PEER_PAUSE_SOCKET 0x1
 #define PEER_PAUSE_OUTPUT 0x2
 
-/* What a TLS peer hands to OpenSSL at a time: four full records. */
-#define PEER_TLS_PIECE (64 * 1024)
-/* Longest HTTP request head of a WebSocket upgrade. */
-#define PEER_WS_HEAD_MAX 8192
-/* A WebSocket frame may hold a whole aiomsg frame of the largest message:
- * length, type, msg_id; and then some. */
-#define PEER_WS_SLACK 64
-
 static struct timeval
 ms_to_tv(uint64_t ms)
 {
@@ -96,7 +84,6 @@ peer_new(struct home *h, struct bufferevent *bev,
 {
 	struct peer *p = calloc(1, sizeof(*p));
 	struct timeval tv = ms_to_tv(hello_ms);
-	size_t hwm = h->conf->peer_buffer;
 
 	if (p == NULL) {
 		bufferevent_free(bev);
@@ -104,8 +91,7 @@ peer_new(struct home *h, struct bufferevent *bev,
 	}
 	p->link.ops = &peer_link_ops;
 	p->owner = owner;
-	p->bev = bev;
-	p->tls = tls_is_tls(bev);
+	p->carrier = tls_is_tls(bev) ? &transport_tls : &transport_tcp;
 	p->link.state = LINK_HANDSHAKE;
 	p->link.since = (uint64_t)time(NULL);
 	snprintf(p->link.addr, sizeof(p->link.addr), "%s", addr);
@@ -116,12 +102,13 @@ peer_new(struct home *h, struct bufferevent *bev,
 	 * byte, which says whether a raw peer or a browser is there. */
 	p->ws = owner == NULL && h->conf->websocket ? PEER_WS_SNIFF :
 	    PEER_WS_NONE;
-	if (p->tls && ((p->batch = evbuffer_new()) == NULL ||
-	    (p->batch_ev = event_new(h->base, -1, 0, peer_batch_flush,
-	    p)) == NULL)) {
+	p->link.home = h;               /* for the carrier, until attached */
+	if (p->carrier->init(p) == -1) {
+		bufferevent_free(bev);
 		peer_free(p);
 		return NULL;
 	}
+	p->bev = bev;
 	if (p->hello_ev == NULL || p->heartbeat_ev == NULL ||
 	    p->silence_ev == NULL || (p->ws == PEER_WS_NONE &&
 	    wire_add_hello(bufferevent_get_output(bev), h->identity) == -1)) {
@@ -130,12 +117,20 @@ peer_new(struct home *h, struct bufferevent *bev,
 	}
 	p->link.last_sent_ms = now_ms();
 	evtimer_add(p->hello_ev, &tv);
-	/* The write callback means "room again": below half the limit. */
-	bufferevent_setwatermark(bev, EV_WRITE, hwm / 2, 0);
-	bufferevent_setcb(bev, peer_readcb, peer_writecb, peer_eventcb, p);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	peer_set_bev(p, bev);
 	link_attach(h, &p->link);
 	return p;
+}
+
+void
+peer_set_bev(struct peer *p, struct bufferevent *bev)
+{
+	p->bev = bev;
+	/* The write callback means "room again": below half the limit. */
+	bufferevent_setwatermark(bev, EV_WRITE,
+	    p->link.home->conf->peer_buffer / 2, 0);
+	bufferevent_setcb(bev, peer_readcb, peer_writecb, peer_eventcb, p);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
 static void
@@ -149,17 +144,10 @@ peer_free(struct peer *p)
 		event_free(p->heartbeat_ev);
 	if (p->silence_ev != NULL)
 		event_free(p->silence_ev);
-	if (p->batch_ev != NULL)
-		event_free(p->batch_ev);
-	if (p->batch != NULL)
-		evbuffer_free(p->batch);
-	if (p->bev != NULL) {
-		if (p->ws == PEER_WS_ON)
-			ws_flush(p->bev);
-		if (p->tls)
-			tls_close_notify(peer_transport(p));
+	wspeer_end(p);
+	p->carrier->end(p);
+	if (p->bev != NULL)
 		bufferevent_free(p->bev);
-	}
 	free(p);
 }
 
@@ -169,10 +157,8 @@ peer_free_link(struct link *l)
 	peer_free((struct peer *)l);
 }
 
-/* The connection's own bufferevent (socket or TLS), under the WebSocket
- * filter if any: for TLS details. */
-static struct bufferevent *
-peer_transport(const struct peer *p)
+struct bufferevent *
+peer_carrier(const struct peer *p)
 {
 	struct bufferevent *u = p->ws == PEER_WS_ON ? ws_underlying(p->bev) :
 	    NULL;
@@ -199,8 +185,7 @@ peer_log_pass(struct home *h)
 	return log_ratelimit_pass(&h->rl_peers, now_ms());
 }
 
-/* Close; `logged`: the reason was logged already (or rate-limited). */
-static void
+void
 peer_end(struct peer *p, const char *why, int logged)
 {
 	struct home *h = p->link.home;
@@ -249,49 +234,12 @@ peer_close_soon(struct link *l, const char *why)
 	event_active(p->hello_ev, EV_TIMEOUT, 0);
 }
 
-/*
- * Where frames are written.  A TLS bufferevent encrypts and sends every
- * addition to its output at once, one record and one system call per
- * frame; a TLS peer's frames are gathered in its batch instead and handed
- * over in large contiguous pieces once per pass of the event loop, as a
- * plain socket bufferevent would write them.
- */
-static struct evbuffer *
+struct evbuffer *
 peer_out(struct peer *p)
 {
-	if (!p->tls)
+	if (p->carrier->out == NULL)
 		return bufferevent_get_output(p->bev);
-	if (!p->batch_pending) {
-		event_active(p->batch_ev, EV_WRITE, 0);
-		p->batch_pending = 1;
-	}
-	return p->batch;
-}
-
-static void
-peer_batch_flush(evutil_socket_t fd, short what, void *arg)
-{
-	struct peer *p = arg;
-	struct evbuffer *out = bufferevent_get_output(p->bev);
-	size_t n;
-
-	(void)fd;
-	(void)what;
-	p->batch_pending = 0;
-	while ((n = evbuffer_get_length(p->batch)) > 0) {
-		if (n > PEER_TLS_PIECE)
-			n = PEER_TLS_PIECE;
-		if (evbuffer_pullup(p->batch, (ev_ssize_t)n) == NULL) {
-			peer_close(p, "out of memory");
-			return;
-		}
-		/* Moving the whole first chain copies nothing more. */
-		n = evbuffer_get_contiguous_space(p->batch);
-		if (evbuffer_remove_buffer(p->batch, out, n) != (int)n) {
-			peer_close(p, "out of memory");
-			return;
-		}
-	}
+	return p->carrier->out(p);
 }
 
 static size_t
@@ -300,7 +248,7 @@ peer_unflushed(const struct link *l)
 	const struct peer *p = (const struct peer *)l;
 
 	return evbuffer_get_length(bufferevent_get_output(p->bev)) +
-	    (p->batch != NULL ? evbuffer_get_length(p->batch) : 0);
+	    (p->carrier->held != NULL ? p->carrier->held(p) : 0);
 }
 
 static int
@@ -658,95 +606,6 @@ peer_hello_prefix(struct peer *p, struct evbuffer *in)
 	return -1;
 }
 
-/* The first byte on a WebSocket port: 0 a raw peer, 'G' a browser. */
-static void
-peer_sniff(struct peer *p, uint8_t first)
-{
-	if (first == 'G') {
-		p->ws = PEER_WS_UPGRADE;
-		return;
-	}
-	p->ws = PEER_WS_NONE;
-	if (first == 0 && wire_add_hello(peer_out(p), p->link.home->identity) == 0)
-		p->link.last_sent_ms = now_ms();
-}
-
-/* Close once what was written is sent (or at the handshake deadline). */
-static void
-peer_close_when_written(struct peer *p, const char *why)
-{
-	p->link.closing = why;
-	bufferevent_disable(p->bev, EV_READ);
-	bufferevent_setwatermark(p->bev, EV_WRITE, 0, 0);
-	if (evbuffer_get_length(bufferevent_get_output(p->bev)) == 0)
-		peer_close(p, why);
-}
-
-/*
- * The HTTP request head of a WebSocket upgrade (wsup.h): answer it, and
- * on success put the WebSocket filter (ws.h) between the connection and
- * the aiomsg decoder, which then sees the binary messages' bytes; our
- * HELLO goes first.  0 (wait, or upgraded), or -1 (closed).
- */
-static int
-peer_upgrade(struct peer *p)
-{
-	struct home *h = p->link.home;
-	struct evbuffer *in = bufferevent_get_input(p->bev);
-	size_t len = evbuffer_get_length(in), used = 0;
-	char resp[WSUP_RESP_MAX], why[160];
-	struct bufferevent *f;
-	enum wsup_result r;
-	const char *head;
-	char more[LOG_MORE_LEN];
-	int64_t k;
-
-	if (len > PEER_WS_HEAD_MAX)
-		len = PEER_WS_HEAD_MAX;
-	if ((head = (const char *)evbuffer_pullup(in, (ev_ssize_t)len)) ==
-	    NULL) {
-		peer_close(p, "out of memory");
-		return -1;
-	}
-	why[0] = '\0';
-	r = wsup_parse(head, len, PEER_WS_HEAD_MAX,
-	    h->conf->websocket_origins, resp, sizeof(resp), &used, why,
-	    sizeof(why));
-	if (r == WSUP_NEED_MORE)
-		return 0;
-	evbuffer_drain(in, used);
-	evbuffer_add(bufferevent_get_output(p->bev), resp, strlen(resp));
-	if (r != WSUP_OK) {
-		STATS_INC(&h->stats, ws_refused);
-		if ((k = log_ratelimit_pass(&h->rl_tls, now_ms())) >= 0)
-			log_warnx("socket %s: WebSocket upgrade from %s "
-			    "refused: %s%s", h->name, p->link.addr, why,
-			    log_more(more, k));
-		p->ws = PEER_WS_NONE;
-		peer_close_when_written(p, "WebSocket upgrade refused");
-		return -1;
-	}
-	if ((f = ws_wrap(p->bev, h->max_message_size + PEER_WS_SLACK)) ==
-	    NULL) {
-		p->bev = NULL;
-		peer_close(p, "out of memory");
-		return -1;
-	}
-	p->bev = f;
-	p->ws = PEER_WS_ON;
-	STATS_INC(&h->stats, ws_upgrades);
-	log_debug("socket %s: WebSocket client %s upgraded", h->name,
-	    p->link.addr);
-	bufferevent_setwatermark(f, EV_WRITE, h->conf->peer_buffer / 2, 0);
-	bufferevent_setcb(f, peer_readcb, peer_writecb, peer_eventcb, p);
-	bufferevent_enable(f, EV_READ | EV_WRITE);
-	/* Frames the client sent right behind its request are decoded from
-	 * the loop: ws_wrap() schedules it. */
-	if (wire_add_hello(peer_out(p), h->identity) == 0)
-		p->link.last_sent_ms = now_ms();
-	return 0;
-}
-
 /*
  * Stop decoding (unless `all`: the peer is closing) while the socket takes
  * nothing, or while this peer's output is full: what it sends makes us
@@ -848,9 +707,9 @@ peer_decode(struct peer *p, int all)
 	/* A WebSocket port: the first byte says raw peer or browser. */
 	if (p->ws == PEER_WS_SNIFF && evbuffer_peek(in, -1, NULL, &v, 1) >= 1 &&
 	    v.iov_len > 0)
-		peer_sniff(p, ((const uint8_t *)v.iov_base)[0]);
+		wspeer_sniff(p, ((const uint8_t *)v.iov_base)[0]);
 	if (p->ws == PEER_WS_UPGRADE)
-		return peer_upgrade(p);
+		return wspeer_upgrade(p);
 	if (p->link.state == LINK_HANDSHAKE && peer_hello_prefix(p, in) == -1)
 		return -1;
 	switch (frames_walk(in, &ops, &w)) {
@@ -896,156 +755,36 @@ peer_writecb(struct bufferevent *bev, void *arg)
 	link_drained(&p->link);
 }
 
-/* Is the TCP connection established (not still connecting, not reset)? */
-static int
-peer_tcp_connected(const struct peer *p)
-{
-	struct sockaddr_storage sa;
-	socklen_t len = sizeof(sa);
-
-	return getpeername(bufferevent_getfd(p->bev), (struct sockaddr *)&sa,
-	    &len) == 0 || errno != ENOTCONN;
-}
-
 /*
- * libevent reports a socket error on a TLS connection (a refused connect,
- * a reset) as the end of the stream, leaving the error in errno: tell the
- * two apart by whether the socket is still connected.
+ * The connection's events: the carrier says what it makes of them (a
+ * failed handshake closes at once); whole frames that arrived before the
+ * end are still delivered; then the peer closes with the most telling
+ * cause.
  */
-static int
-peer_socket_failed(const struct peer *p, int err)
-{
-	if (err == 0 || err == EAGAIN || err == EWOULDBLOCK ||
-	    err == EINPROGRESS || err == EINTR)
-		return 0;
-	return !peer_tcp_connected(p);
-}
-
-/*
- * Read what the other side sent before closing a connection whose TLS
- * handshake failed here: closing with unread bytes resets it, and the
- * reset can overtake the alert that tells the other side why.
- */
-static void
-peer_drain_socket(const struct peer *p)
-{
-	char buf[4096];
-	int fd = bufferevent_getfd(p->bev), i;
-
-	for (i = 0; i < 16; i++)
-		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
-			break;
-}
-
-static void
-peer_tls_up(struct peer *p)
-{
-	char session[128], subject[256];
-
-	p->tls_done = 1;
-	STATS_INC(&p->link.home->stats, tls_handshakes);
-	if (!log_verbose())
-		return;
-	tls_session(peer_transport(p), session, sizeof(session));
-	tls_peer_subject(peer_transport(p), subject, sizeof(subject));
-	log_debug("socket %s: TLS with %s: %s, peer certificate %s",
-	    p->link.home->name, p->link.addr, session, subject[0] != '\0' ? subject :
-	    "none");
-}
-
-/*
- * The connection failed before the aiomsg handshake: in the TLS handshake,
- * or just after it when the other side refused our certificate (TLS 1.3
- * tells the client only then).  Counted by cause; for an accepted
- * connection logged here (rate-limited: anyone can connect), for ours by
- * the connector.  -1 when the peer was closed (as everywhere in this
- * file); 0 when TLS is not the cause (its handshake completed and OpenSSL
- * reported nothing) and the caller goes on.
- */
-static int
-peer_tls_failed(struct peer *p, short what, int err)
-{
-	struct home *h = p->link.home;
-	char reason[256], why[300];
-	enum tls_failure cause;
-	char more[LOG_MORE_LEN];
-	int64_t k;
-
-	cause = tls_failure(peer_transport(p), reason, sizeof(reason));
-	/* Nothing from OpenSSL: TCP failed (refused, reset), or TLS is not
-	 * the cause of a close after the handshake. */
-	if (reason[0] == '\0' && (p->tls_done || (what & BEV_EVENT_ERROR)))
-		return 0;
-	if (reason[0] == '\0') {
-		if ((what & BEV_EVENT_EOF) || err == 0)
-			snprintf(reason, sizeof(reason), "closed by the peer%s",
-			    p->tls_done ? "" : " (does it speak TLS?)");
-		else
-			snprintf(reason, sizeof(reason), "%s",
-			    evutil_socket_error_to_string(err));
-	}
-	switch (cause) {
-	case TLS_FAIL_NOT_TLS:
-		STATS_INC(&h->stats, tls_failed_not_tls);
-		break;
-	case TLS_FAIL_VERIFY:
-		STATS_INC(&h->stats, tls_failed_verify);
-		break;
-	case TLS_FAIL_NO_CERT:
-		STATS_INC(&h->stats, tls_failed_no_cert);
-		break;
-	case TLS_FAIL_REFUSED:
-		STATS_INC(&h->stats, tls_failed_refused);
-		break;
-	case TLS_FAIL_OTHER:
-		STATS_INC(&h->stats, tls_failed_other);
-		break;
-	}
-	snprintf(why, sizeof(why), "TLS handshake: %s", reason);
-	if (p->owner != NULL) {
-		peer_end(p, why, 0);
-		return -1;
-	}
-	if ((k = log_ratelimit_pass(&h->rl_tls, now_ms())) >= 0)
-		log_warnx("socket %s: TLS handshake with %s failed: %s%s",
-		    h->name, p->link.addr, reason, log_more(more, k));
-	peer_drain_socket(p);
-	peer_end(p, why, 1);
-	return -1;
-}
-
 static void
 peer_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct peer *p = arg;
 	char why[300], reason[256];
+	const char *framing;
 	int err = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
-		if (p->tls)
-			peer_tls_up(p);
+		p->carrier->connected(p);
 		return;
 	}
-	if (p->tls && (what & BEV_EVENT_EOF) && peer_socket_failed(p, err))
-		what = (what & ~BEV_EVENT_EOF) | BEV_EVENT_ERROR;
-	if (p->tls && p->link.state == LINK_HANDSHAKE &&
-	    peer_tls_failed(p, what, err) == -1)
+	if (p->carrier->failed(p, &what, err) == -1)
 		return;
-	/* Whole frames that arrived before the end are still delivered. */
 	if (peer_decode(p, 1) == -1)
 		return;
-	reason[0] = '\0';
-	if (p->tls)
-		tls_failure(peer_transport(p), reason, sizeof(reason));
+	p->carrier->reason(p, reason, sizeof(reason));
 	if (p->link.closing != NULL) {
 		peer_close(p, p->link.closing);
 		return;
 	}
-	if (p->ws == PEER_WS_ON && ws_reason(bev) != NULL) {
-		if (what & BEV_EVENT_ERROR)
-			STATS_INC(&p->link.home->stats, ws_errors);
-		snprintf(why, sizeof(why), "WebSocket: %s", ws_reason(bev));
-	} else if (what & BEV_EVENT_EOF)
+	if ((framing = wspeer_reason(p, what)) != NULL)
+		snprintf(why, sizeof(why), "WebSocket: %s", framing);
+	else if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof(why), "closed by the peer%s",
 		    evbuffer_get_length(bufferevent_get_input(bev)) > 0 ?
 		    " in the middle of a frame" : "");
@@ -1061,6 +800,7 @@ static void
 peer_hello_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
+	const char *late;
 
 	(void)fd;
 	(void)what;
@@ -1073,15 +813,9 @@ peer_hello_timeout(evutil_socket_t fd, short what, void *arg)
 		    "connect_timeout");
 		return;
 	}
-	if (p->tls && !p->tls_done) {
-		STATS_INC(&p->link.home->stats, tls_failed_other);
-		peer_close(p, "TLS handshake not complete in time (timed out)");
-		return;
-	}
-	if (p->ws == PEER_WS_UPGRADE) {
-		STATS_INC(&p->link.home->stats, ws_refused);
-		peer_close(p, "WebSocket upgrade request not finished in time "
-		    "(timed out)");
+	if ((late = p->carrier->late(p)) != NULL ||
+	    (late = wspeer_late(p)) != NULL) {
+		peer_close(p, late);
 		return;
 	}
 	STATS_INC(&p->link.home->stats, rejected_bad_hello);
@@ -1109,19 +843,8 @@ static void
 peer_describe(const struct link *l, struct json *j)
 {
 	const struct peer *p = (const struct peer *)l;
-	char text[256];
 
 	json_string(j, "direction", peer_direction(p));
-	json_string(j, "transport", p->ws == PEER_WS_ON ? "websocket" :
-	    "tcp");
-	if (p->tls) {
-		tls_session(peer_transport(p), text, sizeof(text));
-		json_string(j, "tls", text[0] != '\0' ? text : "handshake");
-		tls_peer_subject(peer_transport(p), text, sizeof(text));
-		json_string(j, "peer_certificate", text[0] != '\0' ? text :
-		    NULL);
-	} else {
-		json_string(j, "tls", NULL);
-		json_string(j, "peer_certificate", NULL);
-	}
+	json_string(j, "transport", wspeer_framing(p));
+	p->carrier->describe(p, j);
 }

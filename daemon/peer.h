@@ -26,6 +26,7 @@
 struct bufferevent;
 struct evbuffer;
 struct event;
+struct transport;
 struct home;
 
 /*
@@ -56,8 +57,8 @@ struct peer {
 	const struct peer_owner *owner; /* NULL when accepted (or once its
 	                                   connector is gone) */
 	struct bufferevent *bev;
-	int tls;                        /* a TLS connection (tls.h) */
-	int tls_done;                   /* its TLS handshake completed */
+	const struct transport *carrier;        /* TCP or TLS (transport.h),
+	                                   chosen once */
 	enum peer_ws ws;
 	char closing_why[160];          /* link.closing: closes once its
 	                                   output is written, for this
@@ -67,8 +68,10 @@ struct peer {
 	struct event *hello_ev;         /* handshake deadline */
 	struct event *heartbeat_ev;
 	struct event *silence_ev;       /* heartbeat_timeout without a frame */
-	struct evbuffer *batch;         /* TLS: frames not yet handed to the
-	                                   bufferevent (see peer_out()) */
+	/* The TLS carrier's (transport.c): */
+	int tls_done;                   /* its handshake completed */
+	struct evbuffer *batch;         /* frames not yet handed to the
+	                                   bufferevent */
 	struct event *batch_ev;         /* hands them over once per loop */
 	int batch_pending;              /* batch_ev is active */
 	uint64_t last_frame_ms;         /* last whole frame from it, moved
