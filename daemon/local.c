@@ -41,6 +41,29 @@
 #define SO_PEERGROUPS 59        /* Linux 4.13 */
 #endif
 
+/*
+ * A client's life; client_enter() alone changes it:
+ *
+ *   HELLO --WELCOME--> ATTACHED --its stream ends after CLOSING--> FINISHED
+ *     \
+ *      --REFUSE--> REFUSED
+ *
+ * HELLO: accepted, its HELLO awaited (LOCAL_HELLO_MS).  REFUSED: its
+ * REFUSE is being written; nothing more is read, and it is freed once
+ * written.  ATTACHED: sends and receives.  FINISHED: it ended while the
+ * daemon stops; kept only to take what the socket still delivers.  Any
+ * state ends in client_free().  Beside the state: `ended` (its stream's
+ * end was seen, frames before it still being taken), `blocked` (not read
+ * while the send buffer is full, ATTACHED only), `receiving` (it granted
+ * credit), `greeted` (its HELLO was answered: share.h's count).
+ */
+enum client_state {
+	CLIENT_HELLO,
+	CLIENT_REFUSED,
+	CLIENT_ATTACHED,
+	CLIENT_FINISHED,
+};
+
 struct client {
 	TAILQ_ENTRY(client) entry;
 	struct local *local;
@@ -50,14 +73,11 @@ struct client {
 	pid_t pid;                      /* SO_PEERCRED at accept; -1 unknown */
 	uid_t uid;
 	gid_t gid;
-	int greeted;                    /* its HELLO was answered (share.h) */
-	int welcomed;
+	enum client_state state;
+	int ended;                      /* its stream ended: -1 EOF, or errno */
 	int blocked;                    /* not read: send buffer full */
-	int closing;                    /* free once the output is written */
-	int gone;                       /* its stream ended: -1 EOF, or errno */
-	int finished;                   /* ended while the daemon stops: kept
-	                                   only to take deliveries */
 	int receiving;                  /* has granted credit */
+	int greeted;                    /* its HELLO was answered (share.h) */
 	uint64_t last_seq;              /* of the last DELIVER_REQ */
 	uint64_t credit;                /* messages it asked for, not sent */
 	struct msg_queue inflight;
@@ -109,15 +129,57 @@ client_write_frame(struct client *c, uint8_t type, const void *fixed,
 		evbuffer_add(out, hdr, n + fixed_len);
 }
 
-/* Its HELLO is answered (WELCOME or REFUSE): no deadline any more. */
-static void
-client_greeted(struct client *c)
+/* Has it been welcomed (ATTACHED, or FINISHED since)? */
+static int
+client_welcomed(const struct client *c)
 {
-	if (c->greeted)
-		return;
-	c->greeted = 1;
-	share_greeted(c->uid);
-	evtimer_del(c->hello_ev);
+	return c->state >= CLIENT_ATTACHED;
+}
+
+/* The one place a client's state changes, with what each state begins
+ * with (see enum client_state). */
+static void
+client_enter(struct client *c, enum client_state to)
+{
+	struct home *h = c->local->home;
+
+	switch (to) {
+	case CLIENT_HELLO:
+		fatalx("client_enter: back to HELLO");
+	case CLIENT_REFUSED:
+	case CLIENT_ATTACHED:
+		if (c->state != CLIENT_HELLO)
+			fatalx("client_enter: answered twice");
+		/* Its HELLO is answered: no deadline any more. */
+		c->greeted = 1;
+		share_greeted(c->uid);
+		evtimer_del(c->hello_ev);
+		break;
+	case CLIENT_FINISHED:
+		if (c->state != CLIENT_ATTACHED)
+			fatalx("client_enter: finished before attached");
+		break;
+	}
+	c->state = to;
+	switch (to) {
+	case CLIENT_HELLO:
+		break;
+	case CLIENT_REFUSED:
+		bufferevent_disable(c->bev, EV_READ);
+		break;
+	case CLIENT_ATTACHED:
+		c->local->nattached++;
+		STATS_INC(&h->stats, apps_attached);
+		log_info("socket %s: application %" PRIu64 " attached (pid "
+		    "%ld, uid %ld)", h->name, c->id, (long)c->pid,
+		    (long)c->uid);
+		break;
+	case CLIENT_FINISHED:
+		bufferevent_disable(c->bev, EV_READ);
+		log_debug("socket %s: application %" PRIu64 " finished",
+		    h->name, c->id);
+		break;
+	}
 }
 
 static void
@@ -132,9 +194,7 @@ client_refuse(struct client *c, uint32_t status, const char *text)
 	lproto_put_u32(body + 2, status);
 	memcpy(body + 6, text, tlen);
 	client_write_frame(c, LPROTO_REFUSE, body, 6 + tlen, NULL);
-	client_greeted(c);
-	c->closing = 1;
-	bufferevent_disable(c->bev, EV_READ);
+	client_enter(c, CLIENT_REFUSED);
 }
 
 static void
@@ -147,12 +207,7 @@ client_welcome(struct client *c)
 	lproto_put_u32(body + 2, (uint32_t)h->max_message_size);
 	memcpy(body + 6, h->identity, LPROTO_ID_LEN);
 	client_write_frame(c, LPROTO_WELCOME, body, sizeof(body), NULL);
-	client_greeted(c);
-	c->welcomed = 1;
-	c->local->nattached++;
-	STATS_INC(&h->stats, apps_attached);
-	log_info("socket %s: application %" PRIu64 " attached (pid %ld, uid "
-	    "%ld)", h->name, c->id, (long)c->pid, (long)c->uid);
+	client_enter(c, CLIENT_ATTACHED);
 }
 
 static int
@@ -349,13 +404,13 @@ client_take_frame(struct client *c, uint8_t type, const uint8_t *body,
 	struct msg view;
 	char why[96];
 
-	if (!c->welcomed && type != LPROTO_HELLO) {
+	if (!client_welcomed(c) && type != LPROTO_HELLO) {
 		client_free(c, "first frame is not a HELLO");
 		return -1;
 	}
 	switch (type) {
 	case LPROTO_HELLO:
-		if (c->welcomed) {
+		if (client_welcomed(c)) {
 			client_free(c, "second HELLO");
 			return -1;
 		}
@@ -400,7 +455,8 @@ client_take_large(struct client *c, uint8_t type, uint32_t blen)
 	size_t idlen = type == LPROTO_SEND_TO ? LPROTO_ID_LEN : 0;
 	struct msg *m;
 
-	if (!c->welcomed || (type != LPROTO_SEND && type != LPROTO_SEND_TO)) {
+	if (!client_welcomed(c) ||
+	    (type != LPROTO_SEND && type != LPROTO_SEND_TO)) {
 		client_free(c, "unexpected large frame");
 		return -1;
 	}
@@ -419,8 +475,8 @@ client_take_large(struct client *c, uint8_t type, uint32_t blen)
 static int
 client_must_wait(struct client *c, uint8_t type)
 {
-	if ((type == LPROTO_SEND || type == LPROTO_SEND_TO) && c->welcomed &&
-	    core_send_blocked(c->local->core)) {
+	if ((type == LPROTO_SEND || type == LPROTO_SEND_TO) &&
+	    client_welcomed(c) && core_send_blocked(c->local->core)) {
 		client_block(c);
 		return 1;
 	}
@@ -477,7 +533,7 @@ client_frame_stop(void *arg, int chain)
 	struct client *c = arg;
 
 	(void)chain;
-	return c->closing || c->blocked;
+	return c->state == CLIENT_REFUSED || c->blocked;
 }
 
 static const struct frames_ops client_frames = {
@@ -496,11 +552,11 @@ client_readcb(struct bufferevent *bev, void *arg)
 	struct client *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	if (c->finished)
+	if (c->state == CLIENT_FINISHED)
 		return;
-	if (!c->closing && !c->blocked && !c->gone &&
+	if (c->state != CLIENT_REFUSED && !c->blocked && !c->ended &&
 	    bev_read_more(bev) == -1)
-		c->gone = client_end_cause(errno);
+		c->ended = client_end_cause(errno);
 	switch (frames_walk(in, &client_frames, c)) {
 	case FRAMES_CLOSED:
 		return;
@@ -511,11 +567,11 @@ client_readcb(struct bufferevent *bev, void *arg)
 		break;
 	}
 	/* The end of its stream, once what came before it is taken. */
-	if (c->gone != 0 && !c->blocked && !c->closing) {
-		if (c->local->stopping && c->welcomed && c->gone == -1)
+	if (c->ended != 0 && !c->blocked && c->state != CLIENT_REFUSED) {
+		if (c->local->stopping && client_welcomed(c) && c->ended == -1)
 			client_finish(c);
 		else
-			client_free(c, c->gone > 0 ? strerror(c->gone) : NULL);
+			client_free(c, c->ended > 0 ? strerror(c->ended) : NULL);
 	}
 }
 
@@ -524,7 +580,7 @@ client_writecb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 
-	if (c->closing) {
+	if (c->state == CLIENT_REFUSED) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 			client_free(c, NULL);
 		return;
@@ -533,7 +589,7 @@ client_writecb(struct bufferevent *bev, void *arg)
 }
 
 /*
- * c->gone for a connection that ended with errno err: -1 for a normal end
+ * c->ended for a connection that ended with errno err: -1 for a normal end
  * (an application that exits with bytes from us unread resets its
  * connection), else the error.
  */
@@ -549,13 +605,13 @@ client_eventcb(struct bufferevent *bev, short what, void *arg)
 	struct client *c = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 
-	if (c->closing || c->finished) {
+	if (c->state == CLIENT_REFUSED || c->state == CLIENT_FINISHED) {
 		client_free(c, NULL);
 		return;
 	}
 	/* Frames it sent before the end still count: readcb takes them,
 	 * then frees the client. */
-	c->gone = (what & BEV_EVENT_EOF) ? -1 : client_end_cause(err);
+	c->ended = (what & BEV_EVENT_EOF) ? -1 : client_end_cause(err);
 	client_readcb(bev, c);
 }
 
@@ -577,7 +633,7 @@ client_free(struct client *c, const char *why)
 			log_warnx("socket %s: application %" PRIu64 " (pid %ld, "
 			    "uid %ld) dropped: %s%s", h->name, c->id,
 			    (long)c->pid, (long)c->uid, why, log_more(more, k));
-	} else if (c->welcomed)
+	} else if (client_welcomed(c))
 		log_info("socket %s: application %" PRIu64 " detached%s",
 		    h->name, c->id, requeued ? " with unconfirmed messages" :
 		    "");
@@ -585,7 +641,7 @@ client_free(struct client *c, const char *why)
 		l->rr_next = TAILQ_NEXT(c, entry);
 	TAILQ_REMOVE(&l->clients, c, entry);
 	l->nclients--;
-	if (c->welcomed)
+	if (client_welcomed(c))
 		l->nattached--;
 	if (c->blocked)
 		l->nblocked--;
@@ -607,10 +663,7 @@ client_free(struct client *c, const char *why)
 static void
 client_finish(struct client *c)
 {
-	c->finished = 1;
-	bufferevent_disable(c->bev, EV_READ);
-	log_debug("socket %s: application %" PRIu64 " finished",
-	    c->local->home->name, c->id);
+	client_enter(c, CLIENT_FINISHED);
 }
 
 /* No HELLO within LOCAL_HELLO_MS: closed, logged (a few lines a period). */
@@ -851,7 +904,7 @@ local_free(struct local *l)
 static int
 client_has_room(const struct client *c)
 {
-	if (!c->welcomed || c->closing ||
+	if (!client_welcomed(c) ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) >= CLIENT_HWM)
 		return 0;
 	/* Stopping: what is left goes to whoever receives, or is lost. */
@@ -942,7 +995,7 @@ local_closing(struct local *l)
 		return;
 	l->stopping = 1;
 	TAILQ_FOREACH(c, &l->clients, entry)
-		if (c->welcomed && !c->closing)
+		if (client_welcomed(c))
 			client_write_frame(c, LPROTO_CLOSING, NULL, 0, NULL);
 	/* Credit no longer holds anything back. */
 	core_deliver_queued(l->core);
@@ -959,7 +1012,7 @@ local_unfinished(const struct local *l)
 	if (l == NULL)
 		return 0;
 	TAILQ_FOREACH(c, &l->clients, entry) {
-		if (!c->finished)
+		if (c->state != CLIENT_FINISHED)
 			n++;
 		else if (client_has_room(c))
 			room = 1;
