@@ -98,10 +98,6 @@ peer_new(struct home *h, struct bufferevent *bev,
 	p->hello_ev = evtimer_new(h->base, peer_hello_timeout, p);
 	p->heartbeat_ev = evtimer_new(h->base, peer_heartbeat, p);
 	p->silence_ev = evtimer_new(h->base, peer_silence, p);
-	/* A WebSocket port answers in kind: its HELLO waits for the first
-	 * byte, which says whether a raw peer or a browser is there. */
-	p->ws = owner == NULL && h->conf->websocket ? PEER_WS_SNIFF :
-	    PEER_WS_NONE;
 	p->link.home = h;               /* for the carrier, until attached */
 	if (p->carrier->init(p) == -1) {
 		bufferevent_free(bev);
@@ -109,9 +105,12 @@ peer_new(struct home *h, struct bufferevent *bev,
 		return NULL;
 	}
 	p->bev = bev;
+	/* A WebSocket port answers in kind: its HELLO waits for the first
+	 * byte, which says whether a raw peer or a browser is there. */
 	if (p->hello_ev == NULL || p->heartbeat_ev == NULL ||
-	    p->silence_ev == NULL || (p->ws == PEER_WS_NONE &&
-	    wire_add_hello(bufferevent_get_output(bev), h->identity) == -1)) {
+	    p->silence_ev == NULL ||
+	    peer_enter(p, owner == NULL && h->conf->websocket ? PEER_SNIFF :
+	    PEER_HELLO, NULL) == -1) {
 		peer_free(p);
 		return NULL;
 	}
@@ -160,8 +159,7 @@ peer_free_link(struct link *l)
 struct bufferevent *
 peer_carrier(const struct peer *p)
 {
-	struct bufferevent *u = p->ws == PEER_WS_ON ? ws_underlying(p->bev) :
-	    NULL;
+	struct bufferevent *u = p->ws ? ws_underlying(p->bev) : NULL;
 
 	return u != NULL ? u : p->bev;
 }
@@ -225,11 +223,9 @@ peer_close_soon(struct link *l, const char *why)
 {
 	struct peer *p = (struct peer *)l;
 
-	if (p->link.closing != NULL)
+	if (p->state == PEER_CLOSING)
 		return;
-	snprintf(p->closing_why, sizeof(p->closing_why), "%s", why);
-	p->link.closing = p->closing_why;
-	peer_pause(p, PEER_PAUSE_SOCKET | PEER_PAUSE_OUTPUT);
+	peer_enter(p, PEER_CLOSING, why);
 	/* The handshake timer's callback closes a peer marked closing. */
 	event_active(p->hello_ev, EV_TIMEOUT, 0);
 }
@@ -383,13 +379,73 @@ peer_reconfigure(struct link *l)
 	    conf->heartbeat_interval_ms - idle : 0);
 }
 
+/* Which transitions peer_enter() takes (see enum peer_state). */
+static int
+peer_may_enter(enum peer_state from, enum peer_state to)
+{
+	switch (to) {
+	case PEER_NEW:
+		return 0;
+	case PEER_SNIFF:
+		return from == PEER_NEW;
+	case PEER_UPGRADE:
+		return from == PEER_SNIFF;
+	case PEER_HELLO:
+		return from == PEER_NEW || from == PEER_SNIFF ||
+		    from == PEER_UPGRADE;
+	case PEER_UP:
+		return from == PEER_HELLO;
+	case PEER_CLOSING:
+		return from != PEER_NEW && from != PEER_CLOSING;
+	}
+	return 0;
+}
+
+int
+peer_enter(struct peer *p, enum peer_state to, const char *why)
+{
+	struct home *h = p->link.home;
+	char more[LOG_MORE_LEN];
+	int64_t k;
+
+	if (!peer_may_enter(p->state, to))
+		fatalx("peer %s: state %d to %d", p->link.addr, p->state, to);
+	p->state = to;
+	switch (to) {
+	case PEER_NEW:
+	case PEER_SNIFF:
+	case PEER_UPGRADE:
+		break;
+	case PEER_HELLO:
+		if (wire_add_hello(peer_out(p), h->identity) == -1)
+			return -1;
+		p->link.last_sent_ms = now_ms();
+		break;
+	case PEER_UP:
+		evtimer_del(p->hello_ev);
+		p->last_frame_ms = now_ms();
+		peer_arm_silence(p, h->conf->heartbeat_timeout_ms);
+		peer_arm_heartbeat(p, h->conf->heartbeat_interval_ms);
+		if ((k = peer_log_pass(h)) >= 0)
+			log_info("socket %s: peer %s (%s, %s) up%s", h->name,
+			    p->link.identity_hex, p->link.addr,
+			    peer_direction(p), log_more(more, k));
+		break;
+	case PEER_CLOSING:
+		snprintf(p->closing_why, sizeof(p->closing_why), "%s", why);
+		p->link.closing = p->closing_why;
+		peer_pause(p, PEER_PAUSE_SOCKET | PEER_PAUSE_OUTPUT);
+		break;
+	}
+	return 0;
+}
+
 /* The peer's HELLO (env, n bytes): -1 when the peer was closed. */
 static int
 peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 {
 	struct home *h = p->link.home;
-	char why[96], more[LOG_MORE_LEN];
-	int64_t k;
+	char why[96];
 
 	if (type != WIRE_HELLO || n != WIRE_HELLO_ENV) {
 		STATS_INC(&h->stats, rejected_bad_hello);
@@ -414,14 +470,7 @@ peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 		peer_close(p, why);
 		return -1;
 	}
-	evtimer_del(p->hello_ev);
-	p->last_frame_ms = now_ms();
-	peer_arm_silence(p, h->conf->heartbeat_timeout_ms);
-	peer_arm_heartbeat(p, h->conf->heartbeat_interval_ms);
-	if ((k = peer_log_pass(h)) >= 0)
-		log_info("socket %s: peer %s (%s, %s) up%s", h->name,
-		    p->link.identity_hex, p->link.addr, peer_direction(p),
-		    log_more(more, k));
+	peer_enter(p, PEER_UP, NULL);
 	if (p->owner != NULL)
 		p->owner->up(p->owner->arg);
 	return 0;
@@ -705,11 +754,14 @@ peer_decode(struct peer *p, int all)
 	struct evbuffer_iovec v;
 
 	/* A WebSocket port: the first byte says raw peer or browser. */
-	if (p->ws == PEER_WS_SNIFF && evbuffer_peek(in, -1, NULL, &v, 1) >= 1 &&
+	if (p->state == PEER_SNIFF && evbuffer_peek(in, -1, NULL, &v, 1) >= 1 &&
 	    v.iov_len > 0)
 		wspeer_sniff(p, ((const uint8_t *)v.iov_base)[0]);
-	if (p->ws == PEER_WS_UPGRADE)
+	if (p->state == PEER_UPGRADE)
 		return wspeer_upgrade(p);
+	/* Refused before its handshake: nothing it sends counts. */
+	if (p->state == PEER_CLOSING && p->link.state != LINK_UP)
+		return 0;
 	if (p->link.state == LINK_HANDSHAKE && peer_hello_prefix(p, in) == -1)
 		return -1;
 	switch (frames_walk(in, &ops, &w)) {

@@ -41,12 +41,32 @@ struct peer_owner {
 };
 struct msg;
 
-/* The WebSocket sub-transport of a bind endpoint (websocket = on). */
-enum peer_ws {
-	PEER_WS_NONE,           /* plain aiomsg (the first byte was 0) */
-	PEER_WS_SNIFF,          /* accepted, first byte not seen yet */
-	PEER_WS_UPGRADE,        /* an HTTP request head is coming */
-	PEER_WS_ON,             /* upgraded: bev is a ws.h filter */
+/*
+ * A peer's session; peer_enter() alone changes it:
+ *
+ *   NEW --> HELLO --their HELLO--> UP
+ *    \        ^
+ *     SNIFF --+ (first byte 0: a raw aiomsg peer)
+ *       \     |
+ *        UPGRADE (first byte 'G') --101--> HELLO, WebSocket framing on
+ *                                 --4xx--> CLOSING
+ *   HELLO, UP --> CLOSING
+ *
+ * NEW: being made (peer_new()).  SNIFF, UPGRADE: a bind port with
+ * websocket = on, whose first byte says who is there.  HELLO: our HELLO
+ * is out, theirs must come first.  UP: its link is up (link_up()).
+ * CLOSING: it closes once its output is written, or from the loop
+ * (link.closing says why); it is not read and nothing is routed to it;
+ * its link keeps the state it had.  Beside the state: `ws` (the
+ * WebSocket filter is in place), the carrier's handshake, `paused`.
+ */
+enum peer_state {
+	PEER_NEW,
+	PEER_SNIFF,
+	PEER_UPGRADE,
+	PEER_HELLO,
+	PEER_UP,
+	PEER_CLOSING,
 };
 
 struct peer {
@@ -59,12 +79,9 @@ struct peer {
 	struct bufferevent *bev;
 	const struct transport *carrier;        /* TCP or TLS (transport.h),
 	                                   chosen once */
-	enum peer_ws ws;
-	char closing_why[160];          /* link.closing: closes once its
-	                                   output is written, for this
-	                                   reason (a refused upgrade's
-	                                   answer), or soon
-	                                   (peer_close_soon()) */
+	enum peer_state state;
+	int ws;                         /* bev is a ws.h filter (upgraded) */
+	char closing_why[160];          /* CLOSING: why (link.closing) */
 	struct event *hello_ev;         /* handshake deadline */
 	struct event *heartbeat_ev;
 	struct event *silence_ev;       /* heartbeat_timeout without a frame */

@@ -63,6 +63,10 @@ struct evbuffer *peer_out(struct peer *);
 int peer_tcp_connected(const struct peer *);
 /* Read and write through bev from now on (a new filter over the old). */
 void peer_set_bev(struct peer *, struct bufferevent *bev);
+/* The one place a peer's state changes (peer.h), with what each state
+ * begins with; why: CLOSING's reason (copied).  -1 when HELLO could not
+ * be written (out of memory). */
+int peer_enter(struct peer *, enum peer_state, const char *why);
 
 /* wspeer.c: the WebSocket framing of a bind port. */
 /* The first byte on a WebSocket port: 0 a raw peer, 'G' a browser. */

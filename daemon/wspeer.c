@@ -30,22 +30,18 @@
 void
 wspeer_sniff(struct peer *p, uint8_t first)
 {
-	if (first == 'G') {
-		p->ws = PEER_WS_UPGRADE;
-		return;
-	}
-	p->ws = PEER_WS_NONE;
-	if (first == 0 && wire_add_hello(peer_out(p),
-	    p->link.home->identity) == 0)
-		p->link.last_sent_ms = now_ms();
+	if (first == 'G')
+		peer_enter(p, PEER_UPGRADE, NULL);
+	else if (first == 0)
+		peer_enter(p, PEER_HELLO, NULL);
+	/* Anything else is no aiomsg peer: peer_hello_prefix() says so. */
 }
 
 /* Close once what was written is sent (or at the handshake deadline). */
 static void
 wspeer_close_when_written(struct peer *p, const char *why)
 {
-	p->link.closing = why;
-	bufferevent_disable(p->bev, EV_READ);
+	peer_enter(p, PEER_CLOSING, why);
 	bufferevent_setwatermark(p->bev, EV_WRITE, 0, 0);
 	if (evbuffer_get_length(bufferevent_get_output(p->bev)) == 0)
 		peer_close(p, why);
@@ -90,7 +86,6 @@ wspeer_upgrade(struct peer *p)
 			log_warnx("socket %s: WebSocket upgrade from %s "
 			    "refused: %s%s", h->name, p->link.addr, why,
 			    log_more(more, k));
-		p->ws = PEER_WS_NONE;
 		wspeer_close_when_written(p, "WebSocket upgrade refused");
 		return -1;
 	}
@@ -100,15 +95,14 @@ wspeer_upgrade(struct peer *p)
 		peer_close(p, "out of memory");
 		return -1;
 	}
-	p->ws = PEER_WS_ON;
+	p->ws = 1;
 	STATS_INC(&h->stats, ws_upgrades);
 	log_debug("socket %s: WebSocket client %s upgraded", h->name,
 	    p->link.addr);
 	peer_set_bev(p, f);
 	/* Frames the client sent right behind its request are decoded from
 	 * the loop: ws_wrap() schedules it. */
-	if (wire_add_hello(peer_out(p), h->identity) == 0)
-		p->link.last_sent_ms = now_ms();
+	peer_enter(p, PEER_HELLO, NULL);
 	return 0;
 }
 
@@ -117,7 +111,7 @@ wspeer_reason(struct peer *p, short what)
 {
 	const char *why;
 
-	if (p->ws != PEER_WS_ON || (why = ws_reason(p->bev)) == NULL)
+	if (!p->ws || (why = ws_reason(p->bev)) == NULL)
 		return NULL;
 	if (what & BEV_EVENT_ERROR)
 		STATS_INC(&p->link.home->stats, ws_errors);
@@ -127,7 +121,7 @@ wspeer_reason(struct peer *p, short what)
 const char *
 wspeer_late(struct peer *p)
 {
-	if (p->ws != PEER_WS_UPGRADE)
+	if (p->state != PEER_UPGRADE)
 		return NULL;
 	STATS_INC(&p->link.home->stats, ws_refused);
 	return "WebSocket upgrade request not finished in time (timed out)";
@@ -136,12 +130,12 @@ wspeer_late(struct peer *p)
 const char *
 wspeer_framing(const struct peer *p)
 {
-	return p->ws == PEER_WS_ON ? "websocket" : "tcp";
+	return p->ws ? "websocket" : "tcp";
 }
 
 void
 wspeer_end(struct peer *p)
 {
-	if (p->ws == PEER_WS_ON && p->bev != NULL)
+	if (p->ws && p->bev != NULL)
 		ws_flush(p->bev);
 }

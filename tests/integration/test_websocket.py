@@ -360,6 +360,21 @@ for what, req, statuses in bad:
     c.close()
 n_refused = len(bad)
 
+step("a refused upgrade with a HELLO behind it: refused, never up")
+# What follows a refused request is not read as aiomsg: the connection
+# closes with its refusal and its HELLO never makes it a peer.
+PIPED = bytes.fromhex("5e" * 16)
+c = WSConn(P["bad"])
+c.send_raw(b"GARBAGE\r\n\r\n" + hello(PIPED))
+status, h = c.http_response(patience(5))
+check(status == 400, "refused + HELLO: answered %r" % (status,))
+check(c.eof_within(patience(5)), "refused + HELLO: not closed")
+c.close()
+d.wait_log("WebSocket upgrade refused", count=1)
+check(PIPED.hex() not in d.log_text(),
+      "a HELLO behind a refused upgrade made a peer:\n" + d.log_text())
+n_refused += 1
+
 step("an oversized request head: refused at once")
 # The head never ends: an answer proves the daemon refused it for its size
 # (its deadline closes without one, as below).
