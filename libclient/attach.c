@@ -67,7 +67,7 @@ ss_timer_sync(struct smartsock *s)
 	memset(&its, 0, sizeof its);
 	if (s->fd == -1 && s->reconnect && s->opened && ss_broken(s) == 0)
 		at = s->next_try;
-	else if (s->fd != -1 && s->opened && !s->welcomed && s->err == 0)
+	else if (s->fd != -1 && s->opened && !ss_welcomed(s) && s->err == 0)
 		at = s->hello_deadline;
 	if (at >= 0) {
 		if (at == 0)
@@ -128,13 +128,50 @@ ss_age_frames(struct smartsock *s)
 		s->roff = s->scan = s->rlen = 0;
 }
 
+/* The one place the connection's state changes (client.h), with what
+ * each state begins with. */
+static void
+ss_conn_enter(struct smartsock *s, enum ss_conn to)
+{
+	s->conn = to;
+	switch (to) {
+	case SS_DETACHED:
+		break;
+	case SS_GREETING:
+		s->attempt_err = 0;
+		s->told_lost = 0;
+		s->hello_deadline = mono_ms() + SS_OPEN_TIMEOUT_MS;
+		break;
+	case SS_ATTACHED:
+		s->backoff_ms = SS_RETRY_MIN_MS;
+		if (!s->opened)
+			break;
+		/* Re-attached: as a fresh attach, with the window granted if
+		 * the application receives. */
+		s->events |= SMARTSOCK_EVENT_BACK;
+		s->last_err = 0;
+		if (s->receiving)
+			ss_credit_queue(s, SS_RECV_WINDOW);
+		break;
+	case SS_CLOSING:
+		/* What was taken is confirmed with the last bytes we send;
+		 * the rest of the out-buffer goes first, then the end. */
+		ss_confirm_queue(s);
+		s->last_err = ESHUTDOWN;
+		if (s->opened && !s->told_lost) {
+			s->told_lost = 1;
+			s->events |= SMARTSOCK_EVENT_LOST;
+		}
+		break;
+	}
+	ss_timer_sync(s);
+}
+
 /* The state of one connection's stream, as a new connection starts it. */
 static void
 ss_stream_clear(struct smartsock *s)
 {
 	s->ooff = s->olen = 0;
-	s->welcomed = 0;
-	s->closing = 0;
 	s->wr_shut = 0;
 	s->eof = 0;
 	s->drop = 0;
@@ -147,6 +184,7 @@ ss_detach(struct smartsock *s)
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->fd, NULL);
 	close(s->fd);
 	s->fd = -1;
+	ss_conn_enter(s, SS_DETACHED);
 	ss_age_frames(s);
 	ss_stream_clear(s);
 	s->holding = 0;
@@ -170,7 +208,7 @@ ss_lost(struct smartsock *s, int err)
 		return;
 	if (err == 0)
 		err = EPIPE;
-	if (s->opened && s->welcomed && !s->told_lost) {
+	if (s->opened && ss_welcomed(s) && !s->told_lost) {
 		s->told_lost = 1;
 		s->events |= SMARTSOCK_EVENT_LOST;
 	}
@@ -179,7 +217,7 @@ ss_lost(struct smartsock *s, int err)
 		ss_dead(s, err);
 		return;
 	}
-	if (s->welcomed)
+	if (ss_welcomed(s))
 		s->last_err = s->lost_err = err;
 	else if (s->attempt_err != 0)
 		s->last_err = s->attempt_err;
@@ -219,7 +257,7 @@ ss_write_failed(struct smartsock *s, int err)
 static void
 ss_conn_error(struct smartsock *s, int err)
 {
-	if (s->opened && s->reconnect && !s->welcomed) {
+	if (s->opened && s->reconnect && !ss_welcomed(s)) {
 		s->attempt_err = err;
 		s->drop = 1;
 	} else
@@ -332,10 +370,7 @@ ss_attach_fd(struct smartsock *s, int fd)
 		return -1;
 	}
 	s->fd = fd;
-	s->attempt_err = 0;
-	s->told_lost = 0;
-	s->hello_deadline = mono_ms() + SS_OPEN_TIMEOUT_MS;
-	ss_timer_sync(s);
+	ss_conn_enter(s, SS_GREETING);
 	return 0;
 }
 
@@ -383,13 +418,13 @@ ss_service(struct smartsock *s)
 			ss_retry(s);
 		return;
 	}
-	if (s->opened && !s->welcomed && mono_ms() >= s->hello_deadline) {
+	if (s->opened && !ss_welcomed(s) && mono_ms() >= s->hello_deadline) {
 		ss_lost(s, ETIMEDOUT);
 		return;
 	}
 	if (s->ooff < s->olen)
 		ss_flush_nb(s);
-	if (s->fd != -1 && (!s->welcomed || s->closing ||
+	if (s->fd != -1 && (!ss_welcomed(s) || ss_closing(s) ||
 	    s->rlen - s->roff < s->racap))
 		ss_fill(s);
 }
@@ -544,7 +579,7 @@ ss_handshake(struct smartsock *s, int64_t deadline)
 	ss_flush_nb(s);
 	/* After a failed write, a REFUSE may still be there to read. */
 	ss_fill(s);
-	while (!s->welcomed) {
+	while (!ss_welcomed(s)) {
 		if (s->err != 0) {
 			errno = s->err;
 			return -1;
@@ -620,7 +655,7 @@ ss_session_frame(struct smartsock *s, uint8_t type, const uint8_t *body)
 
 	switch (type) {
 	case LPROTO_WELCOME:
-		if (s->welcomed || lproto_get_u16(body) != LPROTO_VERSION) {
+		if (ss_welcomed(s) || lproto_get_u16(body) != LPROTO_VERSION) {
 			ss_conn_error(s, EPROTO);
 			return -1;
 		}
@@ -635,20 +670,10 @@ ss_session_frame(struct smartsock *s, uint8_t type, const uint8_t *body)
 		    SS_READ_CHUNK;
 		if (s->racap < SS_READAHEAD_MAX)
 			s->racap = SS_READAHEAD_MAX;
-		s->welcomed = 1;
-		s->backoff_ms = SS_RETRY_MIN_MS;
-		if (s->opened) {
-			/* Re-attached: as a fresh attach, with the window
-			 * granted if the application receives. */
-			s->events |= SMARTSOCK_EVENT_BACK;
-			s->last_err = 0;
-			if (s->receiving)
-				ss_credit_queue(s, SS_RECV_WINDOW);
-			ss_timer_sync(s);
-		}
+		ss_conn_enter(s, SS_ATTACHED);
 		return 0;
 	case LPROTO_REFUSE:
-		if (s->welcomed) {
+		if (ss_welcomed(s)) {
 			ss_fail(s, EPROTO);
 			return -1;
 		}
@@ -663,19 +688,11 @@ ss_session_frame(struct smartsock *s, uint8_t type, const uint8_t *body)
 			ss_conn_error(s, ECONNREFUSED);
 		return -1;
 	case LPROTO_CLOSING:
-		if (!s->welcomed || s->closing) {
+		if (!ss_welcomed(s) || ss_closing(s)) {
 			ss_conn_error(s, EPROTO);
 			return -1;
 		}
-		/* What was taken is confirmed with the last bytes we send;
-		 * the rest of the out-buffer goes first, then the end. */
-		ss_confirm_queue(s);
-		s->closing = 1;
-		s->last_err = ESHUTDOWN;
-		if (s->opened && !s->told_lost) {
-			s->told_lost = 1;
-			s->events |= SMARTSOCK_EVENT_LOST;
-		}
+		ss_conn_enter(s, SS_CLOSING);
 		return 0;
 	}
 	ss_conn_error(s, EPROTO);

@@ -91,8 +91,32 @@ struct ss_stream_events {
 	void (*retry_due)(struct smartsock *);
 };
 
+/*
+ * The connection's state; ss_conn_enter() (attach.c) alone changes it:
+ *
+ *   DETACHED --connected, HELLO out--> GREETING --WELCOME--> ATTACHED
+ *       ^                                                      |
+ *       +------------- lost (any state but DETACHED) ---   CLOSING came
+ *                                                              v
+ *                                                           CLOSING
+ *
+ * DETACHED: no connection (fd -1), waiting for the next attempt or
+ * broken.  GREETING: our HELLO is out, WELCOME or REFUSE awaited (until
+ * hello_deadline).  ATTACHED: messages flow.  CLOSING: the daemon stops;
+ * nothing new is written, our end of the stream follows the out-buffer.
+ * Beside it: err and dead (the handle is broken), eof and wr_shut (each
+ * side of this stream's end), writing, drop.
+ */
+enum ss_conn {
+	SS_DETACHED,
+	SS_GREETING,
+	SS_ATTACHED,
+	SS_CLOSING,
+};
+
 struct smartsock {
 	const struct ss_stream_events *ev;      /* attach.c's */
+	enum ss_conn conn;
 	int fd;                 /* the connection, -1 while detached */
 	int timeout_ms;
 	int err;                /* EPROTO etc.: every call fails with it */
@@ -100,7 +124,6 @@ struct smartsock {
 	                           buffered messages are still handed out,
 	                           then this */
 	int eof;                /* nothing more to read */
-	int welcomed;           /* this connection got its WELCOME */
 	uint32_t max_msg;
 	uint8_t identity[LPROTO_ID_LEN];
 
@@ -144,7 +167,6 @@ struct smartsock {
 	int tfd;                /* armed for next_try or hello_deadline */
 	int opened;             /* smartsock_open() has returned it */
 	int reconnect;          /* smartsock_set_reconnect() */
-	int closing;            /* CLOSING came: no new frame on this fd */
 	int wr_shut;            /* our write side is shut down */
 	int writing;            /* a frame is part-written from the caller:
 	                           nothing may be appended to the out-buffer */
@@ -161,6 +183,19 @@ struct smartsock {
 	int64_t last_peek;      /* ss_peek() */
 };
 
+/* Did this connection get its WELCOME (ATTACHED, or CLOSING since)? */
+static inline int
+ss_welcomed(const struct smartsock *s)
+{
+	return s->conn >= SS_ATTACHED;
+}
+
+static inline int
+ss_closing(const struct smartsock *s)
+{
+	return s->conn == SS_CLOSING;
+}
+
 /* The errno a call fails with on a broken handle, or 0. */
 static inline int
 ss_broken(const struct smartsock *s)
@@ -174,8 +209,8 @@ ss_broken(const struct smartsock *s)
 static inline int
 ss_sendable(const struct smartsock *s)
 {
-	return s->err == 0 && s->dead == 0 && s->fd != -1 && s->welcomed &&
-	    !s->closing && !s->wr_shut;
+	return s->err == 0 && s->dead == 0 && s->conn == SS_ATTACHED &&
+	    !s->wr_shut;
 }
 
 /* May CONFIRM and CREDIT be queued (between frames, on a connection that

@@ -501,7 +501,7 @@ smartsock_close(smartsock *s)
 
 	if (s == NULL)
 		return;
-	if (!ss_broken(s) && s->fd != -1 && s->welcomed && !s->wr_shut) {
+	if (!ss_broken(s) && s->fd != -1 && ss_welcomed(s) && !s->wr_shut) {
 		ss_release_held(s);
 		ss_confirm_queue(s);
 		wait_ms = s->timeout_ms;

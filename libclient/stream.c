@@ -163,7 +163,7 @@ ss_flush_nb(struct smartsock *s)
 		s->ooff += (size_t)n;
 	}
 	s->ooff = s->olen = 0;
-	if (s->closing && !s->writing && s->err == 0) {
+	if (ss_closing(s) && !s->writing && s->err == 0) {
 		shutdown(s->fd, SHUT_WR);
 		s->wr_shut = 1;
 	}
@@ -179,7 +179,7 @@ ss_frame(struct smartsock *s, uint8_t *f, uint32_t blen)
 	switch (f[4]) {
 	case LPROTO_DELIVER:
 	case LPROTO_DELIVER_REQ:
-		if (!s->welcomed) {
+		if (!ss_welcomed(s)) {
 			s->ev->bad_frame(s, EPROTO);
 			return;
 		}
@@ -187,7 +187,7 @@ ss_frame(struct smartsock *s, uint8_t *f, uint32_t blen)
 		s->scan += LPROTO_HDR_LEN + blen;
 		return;
 	case LPROTO_SEND_RESULT:
-		if (!s->welcomed || s->owed == 0) {
+		if (!ss_welcomed(s) || s->owed == 0) {
 			s->ev->bad_frame(s, EPROTO);
 			return;
 		}
@@ -295,7 +295,7 @@ ss_fill(struct smartsock *s)
 	if (s->drop) {
 		s->drop = 0;
 		s->ev->lost(s, s->attempt_err);
-	} else if (s->closing && !s->wr_shut && !s->writing)
+	} else if (ss_closing(s) && !s->wr_shut && !s->writing)
 		ss_flush_nb(s);
 }
 
@@ -330,12 +330,12 @@ ss_wait(struct smartsock *s, int flags, int64_t deadline)
 	pfd.events = 0;
 	if ((flags & SS_WAIT_OUT) && s->dead == 0)
 		pfd.events |= POLLOUT;
-	if (!s->eof && (!s->welcomed || s->closing ||
+	if (!s->eof && (!ss_welcomed(s) || ss_closing(s) ||
 	    (flags & SS_WAIT_IN_ANY) ||
 	    ((flags & SS_WAIT_IN) && s->rlen - s->roff < s->racap)))
 		pfd.events |= POLLIN;
 	until = deadline;
-	if (s->opened && !s->welcomed &&
+	if (s->opened && !ss_welcomed(s) &&
 	    (until < 0 || s->hello_deadline < until))
 		until = s->hello_deadline;
 	for (;;) {
@@ -348,7 +348,7 @@ ss_wait(struct smartsock *s, int flags, int64_t deadline)
 		break;
 	}
 	if (n == 0) {
-		if (s->opened && !s->welcomed &&
+		if (s->opened && !ss_welcomed(s) &&
 		    mono_ms() >= s->hello_deadline) {
 			s->ev->lost(s, ETIMEDOUT);
 			return 1;
@@ -416,7 +416,7 @@ static void
 ss_frame_done(struct smartsock *s)
 {
 	s->writing = 0;
-	if (s->closing && s->fd != -1)
+	if (ss_closing(s) && s->fd != -1)
 		ss_flush_nb(s);
 }
 
@@ -439,7 +439,7 @@ ss_write_frame(struct smartsock *s, const uint8_t *hdr, size_t hlen,
 	int niov, r, saved;
 
 	for (;;) {
-		if (s->gen != gen || s->fd == -1 || (done == 0 && s->closing)) {
+		if (s->gen != gen || s->fd == -1 || (done == 0 && ss_closing(s))) {
 			s->writing = 0;
 			return SS_LOST;
 		}
