@@ -6,7 +6,8 @@
  * DATA_REQs, ACKs, pauses, a close asked for) and reports as much output
  * queued as the test says (`unflushed`: set it to the socket's
  * peer_buffer to make it full).  The test owns its memory; the core's
- * `free` op (at ssock_free()) only marks it.
+ * `free` op (at core_free()) only marks it, and aborts when it comes from
+ * inside any link's event (link.h: no callback frees its caller).
  */
 #ifndef SMARTSOCK_FAKE_LINK_H
 #define SMARTSOCK_FAKE_LINK_H
