@@ -4,7 +4,7 @@
  * identity, its counters and a few log rate limits, and where a link's
  * events go.
  *
- * The socket's core (ssock.c) owns it and sets every field; the others
+ * The socket's core (core.c) owns it and sets every field; the others
  * read it, and write only the counters (STATS_INC) and the rate limits.
  */
 #ifndef SMARTSOCK_HOME_H

@@ -1,15 +1,16 @@
 /*
  * link: one connection to a remote peer, as a smart socket's routing core
- * (ssock.c) sees it.
+ * (core.h) sees it.
  *
  * The core routes, queues and acknowledges; a link carries frames.  A link
  * is embedded in the object of its kind of connection (peer.h: aiomsg over
- * TCP, TLS or WebSocket; a fake in the tests), which fills in `ops`.
+ * TCP, TLS or WebSocket; tests/core/fake_link.h in the tests), which
+ * fills in `ops`.
  *
  * Downwards the core commands a link through its ops.  Upwards a link
- * reports through the link_* events below, which the core implements; it
- * knows its socket only as the link_home it was attached to, and never
- * includes ssock.h.
+ * reports through the link_* events below, which go to the events table
+ * of the home (home.h) it was attached to: it knows nothing else of its
+ * socket, and includes neither core.h nor ssock.h.
  *
  * Who writes what:
  *   the core: which list a link is on, `state` (link_up() makes it
