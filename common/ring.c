@@ -182,6 +182,9 @@ ring_may_sleep_for_room(struct ring *r, uint32_t len)
 {
 	uint64_t pad, span = ring_span(r, len, &pad);
 
+	/* A record that can never fit: ring_reserve() says RING_BAD. */
+	if (len > ring_max_payload(r))
+		return 1;
 	atomic_store_explicit(&r->sh->producer_waits, 1,
 	    memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);

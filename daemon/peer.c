@@ -470,7 +470,10 @@ peer_take_hello(struct peer *p, int type, const uint8_t *env, size_t n)
 		peer_close(p, why);
 		return -1;
 	}
-	peer_enter(p, PEER_UP, NULL);
+	/* Bringing it up may have made the core close it already (a
+	 * publish that found it full): its close is on its way. */
+	if (p->state != PEER_CLOSING)
+		peer_enter(p, PEER_UP, NULL);
 	if (p->owner != NULL)
 		p->owner->up(p->owner->arg);
 	return 0;

@@ -78,13 +78,14 @@ route_source_keep(struct core *core)
 }
 
 /* A source without routes any more: its socket's applications take again
- * (unless the socket is going, `forget`). */
+ * (also when the socket is going: its core must not keep a sink that is
+ * freed here). */
 static void
-route_source_drop_empty(struct route_source *src, int forget)
+route_source_drop_empty(struct route_source *src)
 {
 	if (!TAILQ_EMPTY(&src->routes))
 		return;
-	if (!forget && core_sink(src->core) == &src->sink)
+	if (core_sink(src->core) == &src->sink)
 		core_set_sink(src->core, src->before);
 	TAILQ_REMOVE(&sources, src, entry);
 	free(src);
@@ -204,7 +205,7 @@ routes_apply(const struct config *cfg,
 	for (src = TAILQ_FIRST(&sources); src != NULL; src = snext) {
 		snext = TAILQ_NEXT(src, entry);
 		if (TAILQ_EMPTY(&src->routes))
-			route_source_drop_empty(src, 0);
+			route_source_drop_empty(src);
 		else if (core_sink(src->core) != &src->sink) {
 			src->before = core_sink(src->core);
 			core_set_sink(src->core, &src->sink);
@@ -229,7 +230,7 @@ routes_forget(struct core *core)
 			r->to = NULL;
 	}
 	if (src != NULL)
-		route_source_drop_empty(src, 1);
+		route_source_drop_empty(src);
 }
 
 void

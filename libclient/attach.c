@@ -133,6 +133,11 @@ ss_age_frames(struct smartsock *s)
 static void
 ss_conn_enter(struct smartsock *s, enum ss_conn to)
 {
+	/* What was taken is confirmed with the last bytes we send, while
+	 * the connection still takes them (ss_can_tell(): ATTACHED); the
+	 * rest of the out-buffer goes first, then the end. */
+	if (to == SS_CLOSING)
+		ss_confirm_queue(s);
 	s->conn = to;
 	switch (to) {
 	case SS_DETACHED:
@@ -154,9 +159,6 @@ ss_conn_enter(struct smartsock *s, enum ss_conn to)
 			ss_credit_queue(s, SS_RECV_WINDOW);
 		break;
 	case SS_CLOSING:
-		/* What was taken is confirmed with the last bytes we send;
-		 * the rest of the out-buffer goes first, then the end. */
-		ss_confirm_queue(s);
 		s->last_err = ESHUTDOWN;
 		if (s->opened && !s->told_lost) {
 			s->told_lost = 1;

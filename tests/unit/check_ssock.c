@@ -530,6 +530,30 @@ START_TEST(test_reload_and_end)
 }
 END_TEST
 
+/* The source's applications, which take nothing in this test. */
+static int
+refuse_all(void *arg, struct msg *m)
+{
+	(void)arg;
+	(void)m;
+	return 0;
+}
+
+static const struct core_sink front_apps = {
+	.take = refuse_all,
+	.what = "an application",
+	.waits_for = "an application",
+};
+
+static struct core_queues
+core_queues_of(const struct core *c)
+{
+	struct core_queues q;
+
+	core_queues(c, &q);
+	return q;
+}
+
 /* The target's send buffer has room: its routes go on (as ssock.c's). */
 static void
 room_to_routes(void *arg)
@@ -576,8 +600,10 @@ START_TEST(test_route_and_replies)
 	core_set_tap(from, &route_tap);         /* as ssock.c does */
 	core_set_tap(to, &route_tap);
 	core_on_room(to, room_to_routes, to);
+	core_set_sink(from, &front_apps);       /* its applications' */
 	routes_apply(&cfg, find_core, pair);
 	ck_assert_ptr_nonnull(core_sink(from));
+	ck_assert_ptr_ne(core_sink(from), &front_apps);
 
 	fake_link_attach(&x, core_home(from), 0x0a);
 	ck_assert_int_eq(fake_link_up(&x), 0);
@@ -609,9 +635,18 @@ START_TEST(test_route_and_replies)
 	fake_link_drain(&y2);
 	ck_assert_str_eq(y2.sent, "q1,q2,q3,");
 	ck_assert_int_eq(x.paused, 0);
+	/* The source goes while messages wait for its full target: the
+	 * routes give its sink back before they free theirs, so the core
+	 * never calls (or logs with) a freed one. */
+	y2.unflushed = confs[1].peer_buffer;
+	fake_link_receive(&x, NULL, "q4", 2);
+	fake_link_receive(&x, NULL, "q5", 2);
+	fake_link_receive(&x, NULL, "q6", 2);
+	ck_assert_uint_ge(core_queues_of(from).recv, 1);
+	routes_forget(from);
+	ck_assert_ptr_eq(core_sink(from), &front_apps);
 	fake_link_down(&x);
 	fake_link_down(&y2);
-	routes_forget(from);
 	routes_forget(to);
 	core_free(from);
 	core_free(to);
