@@ -7,7 +7,10 @@
  *
  * Byte 0 configures a fresh socket: bit 0 publish (else round-robin),
  * bit 1 at-least-once, bits 2-3 overflow (0 block, 1 drop-new, 2 and 3
- * drop-old), bits 4-5 send_buffer 1-4, bit 6 recv_buffer 2 (else 8).
+ * drop-old), bits 4-5 send_buffer 1-4, bit 6 recv_buffer 2 (else 8), bit 7
+ * routes: a second core, "back", that the socket forwards to with
+ * replies (links 6 and 7 are back's, and back's applications take and
+ * confirm everything at once).
  * resend_timeout and subscriber_timeout are 1 ms (the least the
  * configuration allows), so that letting time pass fires every resend and
  * slow-subscriber check that is due.  Then every
@@ -35,7 +38,9 @@
  * handed over (round-robin) is written (at-most-once), acknowledged
  * (at-least-once), still queued, or counted as dropped or given up; every
  * message received is taken by the application or waits, except counted
- * duplicates.  At the end every link ends and nothing leaks.
+ * duplicates (without routes: with them, what is forwarded and what
+ * comes back as replies is the routes' to count).  At the end every link
+ * ends, the routes are forgotten, and nothing leaks.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +56,7 @@
 #include "lproto.h"
 #include "msg.h"
 #include "core.h"
+#include "route.h"
 
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -103,8 +109,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 struct run {
-	struct socket_conf sc;
+	struct socket_conf sc, bsc;
 	struct core *ss;
+	struct core *back;              /* routes: the target, else NULL */
+	struct ssock_pair { struct core *c[2]; } pair;
 	struct app app;
 	struct fake_link links[NLINKS];
 	size_t sent_before_close[NLINKS];       /* nsent when asked to close */
@@ -116,6 +124,34 @@ struct run {
 	unsigned seq;
 	unsigned waits;                         /* steps 12 so far */
 };
+
+/* The core link i belongs to. */
+static struct core *
+core_of(struct run *r, size_t i)
+{
+	return r->back != NULL && i >= NLINKS - 2 ? r->back : r->ss;
+}
+
+/* back's applications: take and confirm everything at once. */
+static int
+back_take(void *arg, struct msg *m)
+{
+	core_app_confirmed(arg, m);
+	return 1;
+}
+
+static struct core *
+find_core(void *arg, const char *name)
+{
+	struct ssock_pair *p = arg;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (p->c[i] != NULL &&
+		    strcmp(core_home(p->c[i])->name, name) == 0)
+			return p->c[i];
+	return NULL;
+}
 
 static struct core_queues
 queues(const struct core *core)
@@ -131,29 +167,38 @@ check_invariants(struct run *r)
 {
 	struct core *ss = r->ss;
 	struct core_queues q = queues(ss);
-	size_t i, nattached = 0, nup = 0;
+	size_t i, nattached[2] = { 0, 0 }, nup[2] = { 0, 0 };
 	uint64_t written = r->written;
 	const struct stats *st = &core_home(ss)->stats;
+	int k;
 
 	for (i = 0; i < NLINKS; i++) {
 		struct fake_link *f = &r->links[i];
 
 		if (!f->attached)
 			continue;
-		nattached++;
+		k = core_of(r, i) != ss;
+		nattached[k]++;
 		written += f->nsent;
 		if (f->link.state == LINK_UP) {
-			nup++;
-			CHECK(f->paused == q.reading_paused);
+			nup[k]++;
+			CHECK(f->paused ==
+			    queues(core_of(r, i)).reading_paused);
 		} else
 			CHECK(f->nsent == 0);
 		if (f->closing_asked != NULL)
 			CHECK(f->nsent == r->sent_before_close[i]);
 	}
-	CHECK(core_npeers(ss) == nattached);
-	CHECK(q.active == nup);
+	CHECK(core_npeers(ss) == nattached[0]);
+	CHECK(q.active == nup[0]);
+	if (r->back != NULL) {
+		CHECK(core_npeers(r->back) == nattached[1]);
+		CHECK(queues(r->back).active == nup[1]);
+	}
 	if (r->sc.overflow != OVERFLOW_BLOCK)
 		CHECK(q.send + q.pending <= r->sc.send_buffer);
+	if (r->back != NULL)
+		return;
 	CHECK(r->received == r->app.taken + q.recv);
 	if (r->sc.send_mode != SEND_ROUNDROBIN)
 		return;
@@ -203,8 +248,9 @@ app_send(struct run *r, const uint8_t *target)
 static void
 step(struct run *r, uint8_t what, uint8_t arg)
 {
-	struct fake_link *f = &r->links[(what >> 4) & (NLINKS - 1)];
-	struct core *ss = r->ss;
+	size_t li = (what >> 4) & (NLINKS - 1);
+	struct fake_link *f = &r->links[li];
+	struct core *ss = r->ss, *lc = core_of(r, li);
 	const struct stats *st = &core_home(ss)->stats;
 	struct core_queues q;
 	uint8_t id[16];
@@ -214,7 +260,7 @@ step(struct run *r, uint8_t what, uint8_t arg)
 	switch (what & 0x0f) {
 	case 0:
 		if (!f->attached)
-			fake_link_attach(f, core_home(ss), (uint8_t)(1 + arg % 4));
+			fake_link_attach(f, core_home(lc), (uint8_t)(1 + arg % 4));
 		break;
 	case 1:
 		if (f->attached && f->link.state == LINK_HANDSHAKE &&
@@ -237,7 +283,7 @@ step(struct run *r, uint8_t what, uint8_t arg)
 		if (!f->attached || f->link.state != LINK_UP)
 			break;
 		memset(id, arg, sizeof(id));
-		dups = core_home(ss)->stats.duplicates;
+		dups = core_home(lc)->stats.duplicates;
 		if ((what & 0x0f) == 6 && r->inbound[arg])
 			dups++;         /* still here unconfirmed: a resend */
 		else
@@ -245,7 +291,10 @@ step(struct run *r, uint8_t what, uint8_t arg)
 		if ((what & 0x0f) == 6)
 			r->inbound[arg] = 1;
 		fake_link_receive(f, (what & 0x0f) == 6 ? id : NULL, "r", 1);
-		CHECK(core_home(ss)->stats.duplicates == dups);
+		/* With routes, when a message is done is the routes' business:
+		 * the model of unconfirmed ids is for applications. */
+		if (r->back == NULL)
+			CHECK(core_home(lc)->stats.duplicates == dups);
 		break;
 	case 7:
 		if (!f->attached || f->nids == 0)
@@ -257,7 +306,9 @@ step(struct run *r, uint8_t what, uint8_t arg)
 		held = q.send + q.pending + st->drops_unroutable;
 		fake_link_ack(f, k);
 		core_queues(ss, &q);
-		CHECK(held - (q.send + q.pending + st->drops_unroutable) <= 1);
+		if (r->back == NULL)
+			CHECK(held - (q.send + q.pending +
+			    st->drops_unroutable) <= 1);
 		r->acked += held - (q.send + q.pending + st->drops_unroutable);
 		break;
 	case 8:
@@ -315,6 +366,50 @@ step(struct run *r, uint8_t what, uint8_t arg)
 			r->sent_before_close[i] = r->links[i].nsent;
 }
 
+/* back's send buffer has room: routes into it go on (as ssock.c's). */
+static void
+back_room(void *arg)
+{
+	route_target_ready(arg);
+}
+
+/* A route from the socket to a second core, replies back (ssock.c's
+ * wiring, by hand). */
+static void
+routes_up(struct run *r)
+{
+	static struct core_sink back_apps = {
+		.take = back_take,
+		.what = "back's applications",
+		.waits_for = "back's applications",
+	};
+	static size_t target = 1;
+	struct socket_conf confs[2];
+	struct config cfg;
+
+	r->bsc = r->sc;
+	snprintf(r->bsc.name, sizeof(r->bsc.name), "back");
+	r->bsc.send_mode = SEND_ROUNDROBIN;
+	r->bsc.overflow = OVERFLOW_BLOCK;
+	CHECK((r->back = core_new(base, &r->bsc, 1 << 20)) != NULL);
+	back_apps.arg = r->back;
+	core_set_sink(r->back, &back_apps);
+	core_set_tap(r->ss, &route_tap);
+	core_set_tap(r->back, &route_tap);
+	core_on_room(r->back, back_room, r->back);
+	confs[0] = r->sc;
+	confs[0].forward_to = &target;
+	confs[0].nforward = 1;
+	confs[0].forward_replies = 1;
+	confs[1] = r->bsc;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.sockets = confs;
+	cfg.nsockets = 2;
+	r->pair.c[0] = r->ss;
+	r->pair.c[1] = r->back;
+	routes_apply(&cfg, find_core, &r->pair);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -348,6 +443,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.app.sink.what = r.app.sink.waits_for = "the fuzzer";
 	r.app.ss = r.ss;
 	core_set_sink(r.ss, &r.app.sink);
+	if (data[0] & 0x80)
+		routes_up(&r);
 	for (i = 1; i + 1 < size; i += 2) {
 		step(&r, data[i], data[i + 1]);
 		check_invariants(&r);
@@ -359,7 +456,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		core_app_confirmed(r.ss, r.app.held[i]);
 	r.app.nheld = 0;
 	check_invariants(&r);
+	if (r.back != NULL) {
+		routes_forget(r.ss);
+		routes_forget(r.back);
+		core_free(r.back);
+	}
 	core_free(r.ss);
+	routes_free();
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	return 0;
 }
