@@ -94,14 +94,31 @@ shm_free(struct shm *s)
 	s->bytes = 0;
 }
 
+/* Room for the control message of SHM_MAX_FDS descriptors, aligned. */
+union shm_cmsg {
+	struct cmsghdr h;
+	char buf[CMSG_SPACE(sizeof(int) * SHM_MAX_FDS)];
+};
+
+/* A message of one byte at *byte with u as its control buffer. */
+static void
+shm_msg(struct msghdr *msg, struct iovec *iov, unsigned char *byte,
+    union shm_cmsg *u, size_t controllen)
+{
+	iov->iov_base = byte;
+	iov->iov_len = 1;
+	memset(msg, 0, sizeof(*msg));
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = u->buf;
+	msg->msg_controllen = controllen;
+}
+
 int
 shm_send_fds(int sock, unsigned char tag, const int *fds, int n)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * SHM_MAX_FDS)];
-	} u;
-	struct iovec iov = { .iov_base = &tag, .iov_len = 1 };
+	union shm_cmsg u;
+	struct iovec iov;
 	struct msghdr msg;
 	struct cmsghdr *c;
 	ssize_t r;
@@ -111,11 +128,7 @@ shm_send_fds(int sock, unsigned char tag, const int *fds, int n)
 		return -1;
 	}
 	memset(&u, 0, sizeof(u));
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+	shm_msg(&msg, &iov, &tag, &u, CMSG_SPACE(sizeof(int) * (size_t)n));
 	c = CMSG_FIRSTHDR(&msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
@@ -149,11 +162,8 @@ shm_close_all(struct msghdr *msg)
 int
 shm_recv_fds(int sock, unsigned char *tag, int *fds, int n)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int) * SHM_MAX_FDS)];
-	} u;
-	struct iovec iov = { .iov_base = tag, .iov_len = 1 };
+	union shm_cmsg u;
+	struct iovec iov;
 	struct msghdr msg;
 	struct cmsghdr *c;
 	ssize_t r;
@@ -162,11 +172,7 @@ shm_recv_fds(int sock, unsigned char *tag, int *fds, int n)
 		errno = EINVAL;
 		return -1;
 	}
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = u.buf;
-	msg.msg_controllen = sizeof(u.buf);
+	shm_msg(&msg, &iov, tag, &u, sizeof(u.buf));
 	do
 		r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (r == -1 && errno == EINTR);

@@ -112,7 +112,7 @@ struct run {
 	struct socket_conf sc, bsc;
 	struct core *ss;
 	struct core *back;              /* routes: the target, else NULL */
-	struct ssock_pair { struct core *c[2]; } pair;
+	struct core_pair { struct core *c[2]; } pair;
 	struct app app;
 	struct fake_link links[NLINKS];
 	size_t sent_before_close[NLINKS];       /* nsent when asked to close */
@@ -143,7 +143,7 @@ back_take(void *arg, struct msg *m)
 static struct core *
 find_core(void *arg, const char *name)
 {
-	struct ssock_pair *p = arg;
+	struct core_pair *p = arg;
 	int i;
 
 	for (i = 0; i < 2; i++)

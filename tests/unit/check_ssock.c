@@ -25,14 +25,20 @@ static struct event_base *base;
 static struct socket_conf sc;
 static struct core *ss;
 
-/* What the core holds now. */
 static struct core_queues
-Q(void)
+core_queues_of(const struct core *c)
 {
 	struct core_queues q;
 
-	core_queues(ss, &q);
+	core_queues(c, &q);
 	return q;
+}
+
+/* What the test's core holds now. */
+static struct core_queues
+Q(void)
+{
+	return core_queues_of(ss);
 }
 
 /* The application side: a sink that takes while it has room and holds
@@ -545,14 +551,6 @@ static const struct core_sink front_apps = {
 	.waits_for = "an application",
 };
 
-static struct core_queues
-core_queues_of(const struct core *c)
-{
-	struct core_queues q;
-
-	core_queues(c, &q);
-	return q;
-}
 
 /* The target's send buffer has room: its routes go on (as ssock.c's). */
 static void
